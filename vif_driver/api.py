@@ -1,0 +1,141 @@
+"""The VIF driver API: what a driver author implements.
+
+A driver is a subclass of VifDriver registered in the entry-point group
+``vif_driver.drivers``. The framework owns everything else: deciding which
+vNICs are ours, parsing and writing the device XML or JSON, turning errors
+into VDSM exit codes and one-line messages, timeouts and dry runs.
+
+Each API method is called for a *before* and an *after* hook point (see
+vif_driver.hookpoints); ``properties.phase`` tells which.
+
+Errors: raise a VifDriverError subclass with a one-line message that says
+what is wrong and how to fix it. The framework turns it into exit code 2 in
+a before-hook (the VM operation stops, the file is untouched) and 1 in an
+after-hook, caps or stats (other providers' hooks still run). Any other
+exception is reported as an internal error of the driver.
+"""
+
+from collections.abc import Mapping
+
+
+class VifDriverError(Exception):
+    """An expected failure; the message is shown to the oVirt administrator."""
+
+
+class InvalidInput(VifDriverError):
+    """The device XML, a property or an option is wrong."""
+
+
+class HostError(VifDriverError):
+    """The host cannot do what is asked (switch down, bridge missing, EPERM)."""
+
+
+class NotReady(VifDriverError):
+    """A post-plug check found the vNIC not (yet) connected."""
+
+
+class Option:
+    """A driver option, set in [driver:NAME] of the host config and
+    overridable per vNIC by a provider custom property of the same name.
+
+    ``parse`` turns the string into a value or raises ValueError whose
+    message says what is expected.
+    """
+
+    __slots__ = ("default", "parse", "help")
+
+    def __init__(self, default, parse=str, help: str = ""):
+        self.default = default
+        self.parse = parse
+        self.help = help
+
+
+class HookContext(Mapping):
+    """The ``properties`` argument of every API call.
+
+    As a mapping it holds the raw properties of the hook run (the vNIC's and
+    VM's custom properties, ``vmId``); its attributes hold what the framework
+    derived from them, already validated.
+    """
+
+    def __init__(self, *, hook_point: str, phase: str, properties: "Mapping[str, str]",
+                 options: "Mapping[str, object]", timeout: float, dry_run: bool = False,
+                 vnic_id: "str | None" = None, plugin_type: "str | None" = None,
+                 vm_id: "str | None" = None, plugin_types: "tuple[str, ...]" = ()):
+        self.hook_point = hook_point
+        self.phase = phase  # "before" or "after"
+        self._properties = properties
+        self.options = options  # driver options: defaults < host config < properties
+        self.timeout = timeout  # seconds, the bound for each external call
+        self.dry_run = dry_run  # record host changes, do not make them
+        self.vnic_id = vnic_id  # the provider's port id (vNIC hooks)
+        self.plugin_type = plugin_type
+        self.vm_id = vm_id
+        self.plugin_types = plugin_types  # caps/stats: the plugin types mapped to this driver
+        self.actions: "list[str]" = []
+
+    def __getitem__(self, key: str) -> str:
+        return self._properties[key]
+
+    def __iter__(self):
+        return iter(self._properties)
+
+    def __len__(self) -> int:
+        return len(self._properties)
+
+    @property
+    def is_before(self) -> bool:
+        return self.phase == "before"
+
+    def record(self, action: str) -> None:
+        """Note a host read or write; replay --dry-run prints these."""
+        self.actions.append(action)
+
+
+class VifDriver:
+    """Base class of VIF drivers. Override what your network needs; the
+    defaults do nothing and leave the data unchanged.
+
+    One instance serves many calls (the resident agent keeps it), so keep
+    per-vNIC state in the call, not on ``self``.
+    """
+
+    #: option name -> Option; parsed values reach the calls as properties.options
+    options: "dict[str, Option]" = {}
+
+    def plug_device(self, domxml, properties: HookContext):
+        """Connect a vNIC (VM start, hotplug, device update).
+
+        before: ``domxml`` is the ``<interface>`` lxml element; prepare the
+        host and return the element to give libvirt (changed in place or a
+        new one). after: check the vNIC got connected; ``domxml`` may be None
+        (VDSM often sends an empty file); the return value is ignored.
+        """
+        return domxml
+
+    def unplug_device(self, domxml, properties: HookContext) -> None:
+        """Disconnect a vNIC (hot-unplug, VM stop, failed hotplug); must be
+        idempotent: the port may already be gone. ``domxml`` may be None."""
+
+    def migration_source(self, domxml, properties: HookContext) -> None:
+        """The VM leaves this host. Do nothing destructive before the
+        migration succeeded: the VM may fail back."""
+
+    def migration_destination(self, domxml, properties: HookContext) -> None:
+        """The VM arrives. before: make the network ready (``domxml`` is the
+        source host's device XML); raise to stop the migration.
+        after: check the vNIC got connected."""
+
+    def get_caps(self, caps: dict, properties: HookContext) -> dict:
+        """Add what the engine needs to know about this host's external
+        networks to VDSM's capabilities dict and return it. Must degrade
+        quietly (return caps unchanged) when the backend is down."""
+        return caps
+
+    def get_stats(self, stats: dict, properties: HookContext) -> dict:
+        """Add counters of external vNICs to ``stats['network']`` and return
+        the dict. Must degrade quietly when the backend is down."""
+        return stats
+
+    def close(self) -> None:
+        """Release connections (called when a resident agent stops)."""

@@ -1,0 +1,107 @@
+"""The `vif-driver` command."""
+
+import sys
+
+import click
+
+from vif_driver import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vif-driver")
+def main():
+    """Connect oVirt VM NICs to external network providers' networks.
+
+    VDSM runs vif-driver's hook entrypoints at every vNIC lifecycle event;
+    these commands install them, show the drivers, and replay hook runs.
+    """
+
+
+@main.command("install-hooks")
+@click.option("--destdir", required=True, type=click.Path(file_okay=False),
+              help="Root to install under: DIR/usr/libexec/vdsm/hooks/<hook_point>/50_vif_driver.")
+@click.option("--interpreter", default=sys.executable, show_default=True,
+              help="Absolute interpreter path for the scripts' shebang.")
+def install_hooks_cmd(destdir, interpreter):
+    """Write the hook entrypoints (mode 0755), one per supported hook point."""
+    from vif_driver import install
+    try:
+        paths = install.install_hooks(destdir, interpreter)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(str(e))
+    for path in paths:
+        click.echo(path)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Host config file (default: $VIF_DRIVER_CONFIG or /etc/vif-driver/vif-driver.conf).")
+def drivers(config_path):
+    """List the installed drivers and the plugin_type mapping."""
+    from vif_driver import registry
+    cfg = _load_config(config_path)
+    installed = registry.entry_points()
+    click.echo("installed drivers (entry-point group vif_driver.drivers):")
+    for name, target in sorted(installed.items()):
+        click.echo(f"  {name:16} {target}")
+    click.echo(f"plugin_type mapping ({cfg.path or 'built-in defaults, no config file'}):")
+    for plugin_type, name in sorted(cfg.plugin_types.items()):
+        state = "" if name in installed else "   <-- NOT INSTALLED"
+        click.echo(f"  {plugin_type:24} -> {name}{state}")
+
+
+@main.command()
+@click.argument("fixtures", nargs=-1, type=click.Path(exists=True))
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Host config file for the hook runs (sets $VIF_DRIVER_CONFIG).")
+@click.option("--dry-run", is_flag=True, help="Show the host changes (OVSDB, netlink) without making them.")
+@click.option("--hooks-dir", type=click.Path(exists=True, file_okay=False),
+              help="Run every script of this hooks root (e.g. /usr/libexec/vdsm/hooks) "
+                   "instead of vif-driver's entrypoint alone.")
+@click.option("--quiet", "-q", is_flag=True, help="Print one line per fixture.")
+def replay(fixtures, config_path, dry_run, hooks_dir, quiet):
+    """Run hook points on FIXTURES exactly as VDSM would.
+
+    A fixture is a JSON file (see tests/fixtures/README.md) naming the hook
+    point, the custom properties and the device XML or JSON; a directory
+    stands for its *.json files in order, e.g. a whole vNIC lifecycle.
+    Captured fixtures (capture_dir in the config) replay the same way.
+    Prints each run's stderr, exit code, a diff and the resulting data; exits
+    1 if any exit code differs from the fixture's expectation.
+    """
+    from vif_driver.fixture import Fixture, FixtureError, expand
+    from vif_driver.replay import replay as run_replay
+
+    paths = expand(fixtures)
+    if not paths:
+        raise click.UsageError("give at least one fixture file or directory")
+    mismatches = 0
+    for path in paths:
+        try:
+            fixture = Fixture.load(path)
+        except FixtureError as e:
+            raise click.ClickException(str(e))
+        result = run_replay(fixture, hooks_root=hooks_dir, config=config_path, dry_run=dry_run)
+        mismatches += not result.ok
+        if quiet:
+            click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.run.rc} {fixture.hook_point:34} {path}")
+        else:
+            click.echo(result.report() + "\n")
+    if mismatches:
+        raise click.ClickException(f"{mismatches} of {len(paths)} fixtures did not give the expected exit code")
+
+
+def _load_config(path):
+    import os
+    from vif_driver import config
+    env = dict(os.environ)
+    if path:
+        env[config.CONFIG_ENV] = path
+    try:
+        return config.load(env)
+    except config.ConfigError as e:
+        raise click.ClickException(str(e))
+
+
+if __name__ == "__main__":
+    main()

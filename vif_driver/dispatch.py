@@ -1,0 +1,160 @@
+"""Dispatch: one Request in, one Response out.
+
+The same function serves the in-process path of a hook entrypoint and the
+resident agent. It decides ownership again (the agent must not trust its
+callers), validates the input, calls the driver and maps errors to VDSM's
+exit codes. The domain-XML rewrite itself is the driver's pure function.
+"""
+
+import sys
+
+from vif_driver import registry, validate
+from vif_driver.api import HookContext, InvalidInput, VifDriverError
+from vif_driver.config import HostConfig
+from vif_driver.hookpoints import HOOK_POINTS, HookPoint
+from vif_driver.protocol import Request, Response
+
+EXTERNAL_NETWORK = "EXTERNAL_NETWORK"
+
+
+def is_ours(hook_point: HookPoint, properties, config: HostConfig) -> bool:
+    """A vNIC is ours when it is on an external network whose plugin_type a
+    driver is configured for; caps and stats are ours when any driver is."""
+    if hook_point.json:
+        return bool(config.plugin_types)
+    return (properties.get("provider_type") == EXTERNAL_NETWORK
+            and config.driver_for(properties.get("plugin_type")) is not None)
+
+
+def handle(request: Request, config: HostConfig) -> Response:
+    hook_point = HOOK_POINTS.get(request.hook_point)
+    if hook_point is None:
+        return Response(1, messages=[f"vif-driver: unknown hook point {request.hook_point!r}"])
+    if not is_ours(hook_point, request.properties, config):
+        return Response(0)
+    if hook_point.json:
+        return _handle_host(hook_point, request, config)
+    return _handle_vnic(hook_point, request, config)
+
+
+def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
+    props = request.properties
+    plugin_type = props["plugin_type"]
+    driver_name = config.driver_for(plugin_type)
+    prefix = f"vif-driver[{driver_name}] {hook_point.name}"
+    ctx = None
+    try:
+        vnic_id = _property(props, "vnic_id", validate.vnic_id, required=True)
+        prefix += f" vnic {vnic_id}"
+        vm_id = _property(props, "vmId", validate.uuid, required=False)
+        driver = registry.load(driver_name)
+        options = resolve_options(driver, config, driver_name, props)
+        from vif_driver import domxml
+        element = domxml.parse_device(request.data)
+        if element is None and hook_point.writes:
+            raise InvalidInput("device XML is empty; VDSM must pass the <interface> element to this hook")
+        ctx = HookContext(hook_point=hook_point.name, phase=hook_point.phase, properties=props,
+                          options=options, timeout=config.timeout, dry_run=request.dry_run,
+                          vnic_id=vnic_id, plugin_type=plugin_type, vm_id=vm_id)
+        result = getattr(driver, hook_point.call)(element, ctx)
+        data = None
+        if hook_point.writes:
+            if result is None:
+                result = element
+            if getattr(result, "tag", None) != "interface":
+                raise VifDriverError(f"driver returned {type(result).__name__}, not an <interface> element")
+            data = domxml.serialize_device(result)
+            if data == request.data:
+                data = None
+        return Response(0, data, actions=ctx.actions)
+    except Exception as e:  # noqa: BLE001 - every failure becomes an exit code
+        return Response(hook_point.fail_code, messages=[_message(prefix, e, config)],
+                        actions=ctx.actions if ctx else [])
+
+
+def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
+    """Caps and stats: every configured driver adds its part; one failing
+    driver does not hide the others' results (exit 1, data still written)."""
+    import json
+
+    try:
+        data = json.loads(request.data) if request.data.strip() else {}
+        if not isinstance(data, dict):
+            raise InvalidInput(f"{hook_point.env_var} holds JSON {type(data).__name__}, expected an object")
+    except (ValueError, InvalidInput) as e:
+        return Response(1, messages=[_message(f"vif-driver {hook_point.name}", e, config)])
+    messages, actions = [], []
+    changed = False
+    for driver_name, plugin_types in config.drivers().items():
+        prefix = f"vif-driver[{driver_name}] {hook_point.name}"
+        ctx = None
+        try:
+            driver = registry.load(driver_name)
+            options = resolve_options(driver, config, driver_name, request.properties)
+            ctx = HookContext(hook_point=hook_point.name, phase=hook_point.phase,
+                              properties=request.properties, options=options,
+                              timeout=config.timeout, dry_run=request.dry_run,
+                              plugin_types=tuple(plugin_types))
+            result = getattr(driver, hook_point.call)(data, ctx)
+            if not isinstance(result, dict):
+                raise VifDriverError(f"driver returned {type(result).__name__}, not a dict")
+            data, changed = result, True
+        except Exception as e:  # noqa: BLE001
+            messages.append(_message(prefix, e, config))
+        if ctx:
+            actions.extend(ctx.actions)
+    text = json.dumps(data) if changed else None
+    return Response(1 if messages else 0, text, messages, actions)
+
+
+def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":
+    """Driver options: declared defaults, then the host config's
+    [driver:NAME] section, then the vNIC's provider custom properties."""
+    section = config.options_for(driver_name)
+    unknown = sorted(set(section) - set(driver.options))
+    if unknown:
+        raise InvalidInput(f"config {config.path}: [driver:{driver_name}] unknown option '{unknown[0]}'; "
+                           f"known: {', '.join(sorted(driver.options)) or 'none'}")
+    values = {}
+    for key, option in driver.options.items():
+        if key in properties:
+            raw, where = properties[key], f"property {key}"
+        elif key in section:
+            raw, where = section[key], f"config [driver:{driver_name}] {key}"
+        else:
+            values[key] = option.default
+            continue
+        values[key] = _parse(raw, option.parse, where)
+    return values
+
+
+def _property(props, key, parse, required):
+    value = props.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"property {key} is missing; the engine passes it as a vNIC custom property")
+        return None
+    return _parse(value, parse, f"property {key}")
+
+
+def _parse(raw: str, parse, where: str):
+    if len(raw) > validate.MAX_PROPERTY_LENGTH:
+        raise InvalidInput(f"{where}: value of {len(raw)} characters is over the "
+                           f"{validate.MAX_PROPERTY_LENGTH}-character limit")
+    try:
+        return parse(raw)
+    except ValueError as e:
+        raise InvalidInput(f"{where}: {e}")
+
+
+def _message(prefix: str, error: Exception, config: HostConfig) -> str:
+    if isinstance(error, VifDriverError):
+        text = str(error)
+    else:
+        text = f"internal error {type(error).__name__}: {error}"
+        if config.debug:
+            import traceback
+            traceback.print_exception(error, file=sys.stderr)
+        else:
+            text += " (set debug = true in [vif-driver] of the config for a traceback)"
+    return " ".join(f"{prefix}: {text}".split())

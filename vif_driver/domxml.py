@@ -1,0 +1,50 @@
+"""Reading and writing VDSM's device XML: one <interface> element.
+
+Parsing is hardened (no entities, no network) because the XML comes from
+outside; output is what VDSM reads back: an XML declaration and one
+element, pretty-printed so that running a hook twice gives the same bytes.
+"""
+
+from lxml import etree
+
+from vif_driver.api import InvalidInput
+
+DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True,
+                          huge_tree=False, load_dtd=False)
+
+
+def parse_device(text: str):
+    """The <interface> element of a device XML text, or None if it is empty."""
+    if not text.strip():
+        return None
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError as e:
+        raise InvalidInput(f"device XML is not well-formed ({e}); VDSM must pass one <interface> element")
+    if root.tag != "interface":
+        raise InvalidInput(f"device XML has <{root.tag}> where <interface> is expected; "
+                           "this hook handles vNIC devices only")
+    return root
+
+
+def serialize_device(element) -> str:
+    etree.indent(element, space="    ")  # VDSM's own indentation
+    body = etree.tostring(element, encoding="unicode", pretty_print=True)
+    return DECLARATION.decode() + body
+
+
+def child(parent, tag: str):
+    """The first child with this tag, created at the end if missing."""
+    found = parent.find(tag)
+    if found is None:
+        found = etree.SubElement(parent, tag)
+    return found
+
+
+def replace_children(parent, tag: str):
+    """Remove every child with this tag and append one fresh one."""
+    for stale in parent.findall(tag):
+        parent.remove(stale)
+    return etree.SubElement(parent, tag)

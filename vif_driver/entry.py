@@ -1,0 +1,119 @@
+"""What a hook entrypoint runs: VDSM's side of the hook protocol.
+
+Every NIC's every hook starts a fresh interpreter here, so the path for a
+vNIC that is not ours touches nothing but os and sys: an environment check
+for vNIC hooks, the host config (configparser) for EXTERNAL_NETWORK vNICs and
+for caps/stats. Only an owned call goes on to dispatch.
+"""
+
+import os
+import sys
+
+from vif_driver.hookpoints import HOOK_POINTS
+
+DRY_RUN_ENV = "VIF_DRIVER_DRY_RUN"
+CAPTURE_ENV = "VIF_DRIVER_CAPTURE_DIR"
+
+
+def main(hook_point: str, environ=None) -> int:
+    environ = os.environ if environ is None else environ
+    point = HOOK_POINTS.get(hook_point)
+    if point is None:
+        _say(f"vif-driver: installed in unsupported hook directory {hook_point!r}; nothing done")
+        return 0
+    if environ.get(CAPTURE_ENV):
+        _capture(environ[CAPTURE_ENV], hook_point, point, environ)
+    if not point.json and environ.get("provider_type") != "EXTERNAL_NETWORK":
+        return 0
+    try:
+        return _run(hook_point, point, environ)
+    except Exception as e:  # noqa: BLE001 - VDSM must get an exit code, not a traceback
+        if environ.get("VIF_DRIVER_DEBUG"):
+            raise
+        _say(f"vif-driver {hook_point}: internal error {type(e).__name__}: {e}")
+        return point.fail_code
+
+
+def _run(hook_point, point, environ) -> int:
+    from vif_driver import config
+
+    if not point.json and not config.may_map(environ.get("plugin_type"), environ):
+        return 0
+    try:
+        cfg = config.load(environ)
+    except config.ConfigError as e:
+        _say(f"vif-driver {hook_point}: {e}")
+        return point.fail_code
+    if point.json:
+        if not cfg.plugin_types:
+            return 0
+    elif cfg.driver_for(environ.get("plugin_type")) is None:
+        return 0
+    path = environ.get(point.env_var)
+    if not path:
+        _say(f"vif-driver {hook_point}: ${point.env_var} is not set; run this from VDSM or `vif-driver replay`")
+        return point.fail_code
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {e}")
+        return point.fail_code
+    if cfg.capture_dir and not environ.get(CAPTURE_ENV):
+        _capture(cfg.capture_dir, hook_point, point, environ)
+
+    from vif_driver.protocol import Request
+    request = Request(hook_point, text, dict(environ), dry_run=environ.get(DRY_RUN_ENV) == "1")
+    response = call(request, cfg)
+
+    for message in response.messages:
+        _say(message)
+    prefix = "dry-run: would " if request.dry_run else "done: "
+    for action in response.actions:
+        if request.dry_run or cfg.debug:
+            _say(prefix + action)
+    if response.data is not None and point.writes and (point.json or response.exit_code == 0):
+        try:
+            write_atomically(path, response.data.encode("utf-8"))
+        except OSError as e:
+            _say(f"vif-driver {hook_point}: cannot write ${point.env_var} file {path}: {e}")
+            return point.fail_code
+    return response.exit_code
+
+
+def call(request, cfg):
+    """Run the request in this process. (The resident agent, when present,
+    answers the same request over its socket.)"""
+    from vif_driver import dispatch
+    return dispatch.handle(request, cfg)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace the file in one step, so VDSM reads either the old content or
+    the complete new one, never a half-written file."""
+    tmp = f"{path}.vif-driver-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _capture(directory, hook_point, point, environ):
+    """Save this run as a replayable fixture; never fails the hook."""
+    try:
+        from vif_driver import capture
+        capture.save(directory, hook_point, point, environ)
+    except Exception as e:  # noqa: BLE001 - a debugging aid must not break VDSM
+        _say(f"vif-driver {hook_point}: capture to {directory} failed: {e}")
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")

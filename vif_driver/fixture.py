@@ -1,0 +1,84 @@
+"""Fixtures: one hook run's input, as captured on a host or written by hand.
+
+    {"description": "...", "hook_point": "before_device_create",
+     "device_properties": {"vnic_id": "...", "provider_type": "EXTERNAL_NETWORK", ...},
+     "vm_properties": {}, "vm_id": "...",
+     "data_file": "xml/ovs-interface.xml",     (or "data": "<?xml ...", "" = empty file)
+     "expect": {"exit_code": 0}}               (optional; replay checks it)
+
+``data_file`` is relative to the fixture. JSON hooks' data is JSON text.
+"""
+
+import json
+import os
+
+from vif_driver.hookpoints import HOOK_POINTS
+
+
+class FixtureError(Exception):
+    pass
+
+
+class Fixture:
+    __slots__ = ("path", "description", "hook_point", "device_properties", "vm_properties",
+                 "vm_id", "data", "expect")
+
+    def __init__(self, hook_point, data="", device_properties=None, vm_properties=None,
+                 vm_id=None, description="", expect=None, path=None):
+        if hook_point not in HOOK_POINTS:
+            raise FixtureError(f"{path or 'fixture'}: unknown hook_point {hook_point!r}; "
+                               f"known: {', '.join(sorted(HOOK_POINTS))}")
+        self.path = path
+        self.description = description
+        self.hook_point = hook_point
+        self.device_properties = dict(device_properties or {})
+        self.vm_properties = dict(vm_properties or {})
+        self.vm_id = vm_id
+        self.data = data
+        self.expect = dict(expect or {})
+
+    @classmethod
+    def load(cls, path: str) -> "Fixture":
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise FixtureError(f"{path}: cannot read fixture: {e}")
+        if not isinstance(doc, dict) or "hook_point" not in doc:
+            raise FixtureError(f"{path}: a fixture is a JSON object with at least 'hook_point'")
+        data = doc.get("data", "")
+        if "data_file" in doc:
+            data_path = os.path.join(os.path.dirname(path), doc["data_file"])
+            try:
+                with open(data_path, encoding="utf-8") as f:
+                    data = f.read()
+            except OSError as e:
+                raise FixtureError(f"{path}: data_file: {e}")
+        for key in ("device_properties", "vm_properties"):
+            values = doc.get(key, {})
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                raise FixtureError(f"{path}: {key} must map names to strings")
+        return cls(doc["hook_point"], data, doc.get("device_properties"), doc.get("vm_properties"),
+                   doc.get("vm_id"), doc.get("description", ""), doc.get("expect"), path)
+
+    def to_dict(self) -> dict:
+        doc = {"description": self.description, "hook_point": self.hook_point,
+               "device_properties": self.device_properties, "vm_properties": self.vm_properties}
+        if self.vm_id:
+            doc["vm_id"] = self.vm_id
+        doc["data"] = self.data
+        if self.expect:
+            doc["expect"] = self.expect
+        return doc
+
+
+def expand(paths) -> "list[str]":
+    """Fixture files from files and directories (a directory's *.json, sorted)."""
+    result = []
+    for path in paths:
+        if os.path.isdir(path):
+            result.extend(os.path.join(path, name) for name in sorted(os.listdir(path))
+                          if name.endswith(".json"))
+        else:
+            result.append(path)
+    return result

@@ -1,0 +1,91 @@
+"""The VDSM hook points we handle and the VIF driver API call each maps to.
+
+Standard library only: the entrypoint consults this table before it knows
+whether the vNIC is ours.
+
+| hook point                        | API call              | phase  | data | result written |
+|-----------------------------------|-----------------------|--------|------|----------------|
+| before_device_create              | plug_device           | before | XML  | yes            |
+| after_device_create               | plug_device           | after  | XML  | no             |
+| before_nic_hotplug                | plug_device           | before | XML  | yes            |
+| after_nic_hotplug                 | plug_device           | after  | XML  | no             |
+| after_nic_hotplug_fail            | unplug_device         | after  | XML  | no             |
+| before_update_device              | plug_device           | before | XML  | yes            |
+| after_update_device               | plug_device           | after  | XML  | no             |
+| before_nic_hotunplug              | unplug_device         | before | XML  | no             |
+| after_nic_hotunplug               | unplug_device         | after  | XML  | no             |
+| before_device_migrate_source      | migration_source      | before | XML  | no             |
+| after_device_migrate_source       | migration_source      | after  | XML  | no             |
+| before_device_migrate_destination | migration_destination | before | XML  | no             |
+| after_device_migrate_destination  | migration_destination | after  | XML  | no             |
+| before_device_destroy             | unplug_device         | before | XML  | no             |
+| after_device_destroy              | unplug_device         | after  | XML  | no             |
+| after_get_caps                    | get_caps              | after  | JSON | yes            |
+| after_get_stats                   | get_stats             | after  | JSON | yes            |
+"""
+
+PLUG = "plug_device"
+UNPLUG = "unplug_device"
+MIGRATION_SOURCE = "migration_source"
+MIGRATION_DESTINATION = "migration_destination"
+GET_CAPS = "get_caps"
+GET_STATS = "get_stats"
+
+BEFORE = "before"
+AFTER = "after"
+
+
+class HookPoint:
+    """One row of the table above.
+
+    A plain class, not a NamedTuple or dataclass: importing typing or
+    dataclasses would cost every foreign vNIC's hook run several ms.
+    """
+
+    __slots__ = ("name", "call", "phase", "json", "writes")
+
+    def __init__(self, name: str, call: str, phase: str, json: bool, writes: bool):
+        self.name = name
+        self.call = call
+        self.phase = phase
+        self.json = json  # data in $_hook_json (else device XML in $_hook_domxml)
+        self.writes = writes  # VDSM uses the data we leave in the file
+
+    def __repr__(self) -> str:
+        return f"HookPoint({self.name!r}, {self.call!r}, {self.phase!r})"
+
+    @property
+    def env_var(self) -> str:
+        return "_hook_json" if self.json else "_hook_domxml"
+
+    @property
+    def fail_code(self) -> int:
+        """Exit code for a failure: 2 stops a before-hook and the VM operation;
+        after-hooks must use 1 so other providers' scripts still run."""
+        return 2 if self.phase == BEFORE else 1
+
+
+def _table() -> "dict[str, HookPoint]":
+    rows = [
+        ("before_device_create", PLUG, BEFORE, False, True),
+        ("after_device_create", PLUG, AFTER, False, False),
+        ("before_nic_hotplug", PLUG, BEFORE, False, True),
+        ("after_nic_hotplug", PLUG, AFTER, False, False),
+        ("after_nic_hotplug_fail", UNPLUG, AFTER, False, False),
+        ("before_update_device", PLUG, BEFORE, False, True),
+        ("after_update_device", PLUG, AFTER, False, False),
+        ("before_nic_hotunplug", UNPLUG, BEFORE, False, False),
+        ("after_nic_hotunplug", UNPLUG, AFTER, False, False),
+        ("before_device_migrate_source", MIGRATION_SOURCE, BEFORE, False, False),
+        ("after_device_migrate_source", MIGRATION_SOURCE, AFTER, False, False),
+        ("before_device_migrate_destination", MIGRATION_DESTINATION, BEFORE, False, False),
+        ("after_device_migrate_destination", MIGRATION_DESTINATION, AFTER, False, False),
+        ("before_device_destroy", UNPLUG, BEFORE, False, False),
+        ("after_device_destroy", UNPLUG, AFTER, False, False),
+        ("after_get_caps", GET_CAPS, AFTER, True, True),
+        ("after_get_stats", GET_STATS, AFTER, True, True),
+    ]
+    return {row[0]: HookPoint(*row) for row in rows}
+
+
+HOOK_POINTS = _table()

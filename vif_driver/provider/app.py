@@ -1,0 +1,226 @@
+"""The WSGI application: Neutron v2.0 wire format on Flask.
+
+Every answer is JSON, errors included: a client of a Neutron API (the oVirt
+engine, python-neutronclient, our own hook client) parses
+``{"NeutronError": ...}`` and would choke on an HTML error page, so 404s for
+unknown URLs, 405s, oversized and malformed bodies and internal errors all
+go through the same error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from . import validation
+from .auth import Authenticator
+from .errors import BadRequest, Forbidden, NeutronError, Unauthorized
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+COLLECTIONS = {"networks": "network", "subnets": "subnet", "ports": "port"}
+READ_ONLY_COLLECTIONS = {"networks", "subnets"}
+EXTENSIONS = [
+    ("provider", "Provider Network", "network_type, physical_network and "
+     "segmentation_id of networks"),
+    ("binding", "Port Binding", "binding:host_id, binding:vif_type and "
+     "binding:vif_details (the bridge) of ports"),
+    ("port-security", "Port Security", "port_security_enabled"),
+    ("vif-driver-bridge", "VIF driver bridge", "vif_driver:bridge_name: "
+     "the OVS bridge of a network's ports"),
+]
+MAX_BODY = 1024 * 1024
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status,
+                    mimetype="application/json")
+
+
+def _error(err: NeutronError) -> Response:
+    return _json(err.body(), err.status)
+
+
+def _body() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise BadRequest("Resource body required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Malformed request body: not valid JSON") from None
+
+
+def _only(item: dict, fields: list[str]) -> dict:
+    return {k: v for k, v in item.items() if k in fields} if fields else item
+
+
+def _base_url(port: int | None) -> str:
+    """This server's URL as the client reached it, on the Neutron port."""
+    host = request.host
+    if port:
+        if host.startswith("["):
+            host = host[:host.index("]") + 1]
+        else:
+            host = host.rsplit(":", 1)[0]
+        host = f"{host}:{port}"
+    return f"{request.scheme}://{host}"
+
+
+def create_app(store: Store, auth: Authenticator | None = None, *,
+               read_only: bool = False,
+               neutron_port: int | None = None) -> Flask:
+    """Build the app; ``neutron_port`` is advertised in token catalogs."""
+    auth = auth or Authenticator()
+    app = Flask(__name__)
+    app.url_map.strict_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+    @app.errorhandler(NeutronError)
+    def neutron_error(err: NeutronError) -> Response:
+        resp = _error(err)
+        if err.status == 401:
+            resp.headers["WWW-Authenticate"] = (
+                f'Keystone uri="{_base_url(None)}/v2.0"')
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        name = (exc.name or "Error").replace(" ", "")
+        resp = _error(NeutronError(exc.description or name,
+                                   status=exc.code or 500, type="HTTP" + name))
+        if getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return _error(NeutronError("Request failed: internal server error "
+                                   "while processing your request."))
+
+    @app.before_request
+    def check_token() -> None:
+        if not auth.enabled or request.path in ("/", "/v2.0/tokens"):
+            return
+        if not auth.valid(request.headers.get("X-Auth-Token")):
+            raise Unauthorized("Authentication required: send a valid "
+                               "X-Auth-Token (POST /v2.0/tokens).")
+
+    @app.after_request
+    def request_id(resp: Response) -> Response:
+        resp.headers["X-Openstack-Request-Id"] = f"req-{uuid.uuid4()}"
+        return resp
+
+    @app.get("/")
+    def versions() -> Response:
+        return _json({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                    "links": [{"rel": "self", "href":
+                                               request.host_url + "v2.0/"}]}]})
+
+    @app.get("/v2.0")
+    def resources() -> Response:
+        base = request.host_url + "v2.0/"
+        return _json({"resources": [
+            {"name": single, "collection": coll,
+             "links": [{"rel": "self", "href": base + coll}]}
+            for coll, single in COLLECTIONS.items()]})
+
+    @app.get("/v2.0/extensions")
+    def extensions() -> Response:
+        return _json({"extensions": [
+            {"alias": a, "name": n, "description": d, "links": [],
+             "updated": "2024-01-01T00:00:00-00:00"}
+            for a, n, d in EXTENSIONS]})
+
+    @app.post("/v2.0/tokens")
+    def tokens() -> Response:
+        body = _body()
+        try:
+            creds = body["auth"]["passwordCredentials"]
+            user, password = creds["username"], creds["password"]
+            tenant = body["auth"].get("tenantName") or ""
+        except (KeyError, TypeError, AttributeError):
+            raise BadRequest('Expecting {"auth": {"passwordCredentials": '
+                             '{"username": ..., "password": ...}}}') from None
+        if not auth.check_password(user, password):
+            raise Unauthorized("The request you have made requires "
+                               "authentication: bad username or password.")
+        token, issued, expires = auth.issue()
+        url = _base_url(neutron_port)
+        return _json({"access": {
+            "token": {"id": token, "issued_at": issued, "expires": expires,
+                      "tenant": {"id": tenant, "name": tenant,
+                                 "enabled": True}},
+            "user": {"id": user, "name": user, "username": user,
+                     "roles": [{"name": "admin"}]},
+            "serviceCatalog": [{
+                "type": "network", "name": "neutron", "endpoints_links": [],
+                "endpoints": [{"region": "RegionOne", "publicURL": url,
+                               "internalURL": url, "adminURL": url}]}],
+            "metadata": {"is_admin": 0, "roles": []}}})
+
+    def single(coll: str) -> str:
+        if coll not in COLLECTIONS:
+            raise NeutronError(f"The resource could not be found: "
+                               f"/v2.0/{coll}", status=404,
+                               type="HTTPNotFound")
+        return COLLECTIONS[coll]
+
+    def writable(coll: str) -> str:
+        resource = single(coll)
+        if read_only and coll in READ_ONLY_COLLECTIONS:
+            raise Forbidden(f"The provider is read-only: {coll} cannot be "
+                            "created, changed or deleted (ports can).")
+        return resource
+
+    @app.get("/v2.0/<coll>")
+    def list_resources(coll: str) -> Response:
+        single(coll)
+        fields = request.args.getlist("fields")
+        filters = {k: request.args.getlist(k) for k in request.args
+                   if k != "fields"}
+        with store.read() as tx:
+            items = getattr(tx, f"list_{coll}")(filters)
+        return _json({coll: [_only(i, fields) for i in items]})
+
+    @app.get("/v2.0/<coll>/<res_id>")
+    def show(coll: str, res_id: str) -> Response:
+        resource = single(coll)
+        with store.read() as tx:
+            item = getattr(tx, f"get_{resource}")(res_id)
+        return _json({resource: _only(item, request.args.getlist("fields"))})
+
+    @app.post("/v2.0/<coll>")
+    def create(coll: str) -> Response:
+        resource = writable(coll)
+        body = _body()
+        items = validation.parse(resource, body)
+        with store.write() as tx:
+            made = [getattr(tx, f"create_{resource}")(i) for i in items]
+        if isinstance(body, dict) and coll in body:
+            return _json({coll: made}, 201)
+        return _json({resource: made[0]}, 201)
+
+    @app.put("/v2.0/<coll>/<res_id>")
+    def update(coll: str, res_id: str) -> Response:
+        resource = writable(coll)
+        changes = validation.parse(resource, _body(), update=True)[0]
+        with store.write() as tx:
+            item = getattr(tx, f"update_{resource}")(res_id, changes)
+        return _json({resource: item})
+
+    @app.delete("/v2.0/<coll>/<res_id>")
+    def delete(coll: str, res_id: str) -> Response:
+        resource = writable(coll)
+        with store.write() as tx:
+            getattr(tx, f"delete_{resource}")(res_id)
+        return Response(status=204)
+
+    return app

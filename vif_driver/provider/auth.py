@@ -1,0 +1,77 @@
+"""Keystone-v2.0-style password tokens, without a token table.
+
+A token is ``<expiry>.<nonce>.<hmac>`` signed with a secret made when the
+server starts (before gunicorn forks its workers, so every worker and both
+listeners accept the same tokens).  Checking one costs a hash, not a database
+round trip; tokens die with the server, and clients such as the oVirt engine
+and python-neutronclient simply authenticate again on a 401.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Authenticator:
+    """Checks credentials and issues/validates tokens.
+
+    ``username`` None means authentication is off: every request is let in.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    ttl: int = 3600
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    @property
+    def enabled(self) -> bool:
+        return self.username is not None
+
+    def check_password(self, username: object, password: object) -> bool:
+        """Constant-time comparison, so timing does not leak the password."""
+        if not isinstance(username, str) or not isinstance(password, str):
+            return False
+        if not self.enabled:
+            return True
+        ok_user = hmac.compare_digest(username.encode(),
+                                      (self.username or "").encode())
+        ok_pass = hmac.compare_digest(password.encode(),
+                                      (self.password or "").encode())
+        return ok_user and ok_pass
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self.secret, payload.encode(),
+                        hashlib.sha256).hexdigest()
+
+    def issue(self, now: float | None = None) -> tuple[str, str, str]:
+        """A new token with its issue and expiry times (ISO 8601, UTC)."""
+        now = time.time() if now is None else now
+        expires = int(now) + self.ttl
+        payload = f"{expires}.{secrets.token_hex(8)}"
+        return f"{payload}.{self._sign(payload)}", _iso(now), _iso(expires)
+
+    def valid(self, token: str | None, now: float | None = None) -> bool:
+        if not self.enabled:
+            return True
+        if not token or token.count(".") != 2:
+            return False
+        payload, _, sig = token.rpartition(".")
+        if not hmac.compare_digest(sig.encode(),
+                                   self._sign(payload).encode()):
+            return False
+        try:
+            expires = int(payload.split(".")[0])
+        except ValueError:
+            return False
+        return (time.time() if now is None else now) < expires

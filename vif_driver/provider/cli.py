@@ -1,0 +1,102 @@
+"""``vif-driver provider ...``: the reference external network provider."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+
+import click
+
+DEFAULT_DB = "/var/lib/vif-driver/provider.sqlite"
+TEMP_DBS = (":temp:", ":memory:")
+
+
+@click.group(name="provider")
+def provider() -> None:
+    """Reference external network provider (Neutron v2.0 API subset).
+
+    The oVirt engine talks to it as an "External Network Provider" and the
+    VIF drivers look ports up on it from their hooks.
+    """
+
+
+@provider.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; IPv6 works too (::1, ::).")
+@click.option("--port", default=9696, show_default=True, type=int,
+              help="Neutron API port.")
+@click.option("--auth-port", default=35357, show_default=True, type=int,
+              help="Keystone-style token port (POST /v2.0/tokens); 0 serves "
+                   "tokens on the Neutron port only.")
+@click.option("--db", default=DEFAULT_DB, show_default=True,
+              help="SQLite database file (created if missing). ':temp:' or "
+                   "':memory:' use a throw-away file deleted on exit.")
+@click.option("--read-only", is_flag=True,
+              help="Networks and subnets cannot be created, changed or "
+                   "deleted (403); ports still can, as VM NICs need them.")
+@click.option("--username", envvar="VIF_DRIVER_PROVIDER_USERNAME",
+              help="Turn authentication on: clients must get a token with "
+                   "these credentials.  [env: VIF_DRIVER_PROVIDER_USERNAME]")
+@click.option("--password", envvar="VIF_DRIVER_PROVIDER_PASSWORD",
+              help="Password for --username (prefer the environment "
+                   "variable).  [env: VIF_DRIVER_PROVIDER_PASSWORD]")
+@click.option("--token-ttl", default=3600, show_default=True, type=int,
+              help="Seconds a token stays valid.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate: serve HTTPS on both ports.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key for --tls-cert.")
+@click.option("--workers", default=2, show_default=True, type=int,
+              help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=int,
+              help="Threads per worker (keep-alive capable).")
+@click.option("--bridge", default="br-int", show_default=True,
+              help="OVS bridge reported in ports' binding:vif_details when "
+                   "the network sets no vif_driver:bridge_name.")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
+          username: str | None, password: str | None, token_ttl: int,
+          tls_cert: str | None, tls_key: str | None, workers: int,
+          threads: int, bridge: str, access_log: bool, log_level: str
+          ) -> None:
+    """Serve the Neutron v2.0 API until SIGTERM or Ctrl-C.
+
+    Example: vif-driver provider serve --db :temp: --auth-port 0
+    """
+    from .server import ProviderServer, ServeConfig
+
+    if (username is None) != (password is None):
+        raise click.UsageError("--username and --password go together "
+                               "(authentication is on only with both).")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    if workers < 1 or threads < 1:
+        raise click.UsageError("--workers and --threads must be at least 1.")
+    tmp = None
+    if db in TEMP_DBS:
+        tmp = tempfile.TemporaryDirectory(prefix="vif-driver-provider-")
+        db = os.path.join(tmp.name, "provider.sqlite")
+    config = ServeConfig(
+        db=db, host=host, port=port, auth_port=auth_port,
+        read_only=read_only, username=username, password=password,
+        token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key,
+        workers=workers, threads=threads, bridge=bridge,
+        access_log=access_log, log_level=log_level)
+    try:
+        try:
+            server = ProviderServer(config)
+        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            raise click.ClickException(
+                f"cannot open database {db}: {exc} (choose another --db or "
+                "fix its directory's permissions)") from None
+        server.run()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    provider(prog_name="vif-driver provider")

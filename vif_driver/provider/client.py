@@ -1,0 +1,136 @@
+"""Tiny provider client for VIF-driver hooks (standard library only).
+
+Hooks run on every VM start, so this module imports nothing at import time
+beyond ``typing``-free builtins; ``urllib`` is loaded on first use.  Every
+failure becomes one ``ProviderError`` whose message names the URL and says
+what to fix, so a hook can print it and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+class ProviderError(Exception):
+    """A port lookup failed; ``str(err)`` is a one-line, actionable message."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _base(url: str) -> str:
+    """Accept http://host:9696, .../ and .../v2.0 alike."""
+    url = url.rstrip("/")
+    return url[:-len("/v2.0")] if url.endswith("/v2.0") else url
+
+
+def _request(url: str, *, timeout: float, method: str = "GET",
+             body: dict | None = None, token: str | None = None,
+             cafile: str | None = None, what: str = "") -> dict:
+    import socket
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["X-Auth-Token"] = token
+    req = urllib.request.Request(url, data=data, headers=headers,
+                                 method=method)
+    context = (ssl.create_default_context(cafile=cafile)
+               if url.startswith("https:") else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout,
+                                    context=context) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise _http_error(url, exc, what) from None
+    except (socket.timeout, TimeoutError):
+        raise ProviderError(f"provider {url} did not answer within {timeout}s"
+                            "; check the provider is up or raise the timeout"
+                            " in the host config") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ProviderError(_one_line(
+            f"cannot reach provider {url}: {reason}; check the provider URL "
+            "in the host config and that the provider is running")) from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ProviderError(f"provider {url} answered with invalid JSON; "
+                            "check that the URL points at the Neutron API "
+                            "(e.g. http://host:9696)") from None
+
+
+def _http_error(url: str, exc, what: str) -> ProviderError:
+    try:
+        err = json.loads(exc.read()).get("NeutronError") or {}
+    except (ValueError, AttributeError, OSError):
+        err = {}
+    message = err.get("message") or exc.reason
+    if exc.code == 401:
+        hint = "check the provider username and password in the host config"
+    elif exc.code == 404 and what:
+        hint = f"{what} does not exist on the provider; check the vNIC's " \
+               "port id (vnic_id) and the provider URL"
+    else:
+        hint = "see the provider's log"
+    return ProviderError(_one_line(
+        f"provider {url} answered {exc.code} {err.get('type', '')}: "
+        f"{message}; {hint}"))
+
+
+def get_token(auth_url: str, username: str, password: str, *,
+              timeout: float = 5.0, cafile: str | None = None) -> str:
+    """POST /v2.0/tokens with password credentials; returns the token id."""
+    url = _base(auth_url) + "/v2.0/tokens"
+    body = {"auth": {"passwordCredentials": {"username": username,
+                                             "password": password}}}
+    answer = _request(url, timeout=timeout, method="POST", body=body,
+                      cafile=cafile)
+    try:
+        return str(answer["access"]["token"]["id"])
+    except (KeyError, TypeError):
+        raise ProviderError(f"provider {url} sent no access.token.id; check "
+                            "that the auth URL is the token endpoint "
+                            "(e.g. http://host:35357)") from None
+
+
+def get_port(url: str, port_id: str, *, username: str | None = None,
+             password: str | None = None, timeout: float = 5.0,
+             auth_url: str | None = None, cafile: str | None = None) -> dict:
+    """The port, with its network under the extra key ``"network"``.
+
+    The network carries what a VIF driver needs beyond the port's
+    ``binding:vif_details`` (bridge): ``mtu``, ``provider:network_type``,
+    ``provider:physical_network`` and ``provider:segmentation_id``.
+    ``auth_url`` defaults to ``url`` (the token endpoint is served on the
+    Neutron port too); credentials are used only when a username is given.
+    """
+    from urllib.parse import quote
+
+    if not port_id:
+        raise ProviderError("no port id (vnic_id) to look up on provider "
+                            f"{url}; check the vNIC's custom properties")
+    token = None
+    if username is not None:
+        token = get_token(auth_url or url, username, password or "",
+                          timeout=timeout, cafile=cafile)
+    base = _base(url) + "/v2.0"
+    port_url = f"{base}/ports/{quote(port_id, safe='')}"
+    port = _request(port_url, timeout=timeout, token=token, cafile=cafile,
+                    what=f"port {port_id}").get("port")
+    if not isinstance(port, dict) or "network_id" not in port:
+        raise ProviderError(f"provider {port_url} sent no port object; check "
+                            "that the URL points at the Neutron API")
+    net_url = f"{base}/networks/{quote(str(port['network_id']), safe='')}"
+    network = _request(net_url, timeout=timeout, token=token, cafile=cafile,
+                       what=f"network {port['network_id']}").get("network")
+    if not isinstance(network, dict):
+        raise ProviderError(f"provider {net_url} sent no network object")
+    return {**port, "network": network}

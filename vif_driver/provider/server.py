@@ -1,0 +1,92 @@
+"""Run the provider app under gunicorn, embedded (no gunicorn CLI needed).
+
+gunicorn gives us pre-forked workers with threads (keep-alive capable
+``gthread`` workers), graceful restarts on SIGHUP/SIGTERM, TLS and IPv6
+listeners; one arbiter binds both the Neutron and the Keystone port.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from gunicorn.app.base import BaseApplication
+
+from .app import create_app
+from .auth import Authenticator
+from .store import Store
+
+
+@dataclass
+class ServeConfig:
+    """Everything ``vif-driver provider serve`` can be told."""
+
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 9696
+    auth_port: int = 35357  # 0: the token endpoint on the Neutron port only
+    read_only: bool = False
+    username: str | None = None
+    password: str | None = None
+    token_ttl: int = 3600
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    workers: int = 2
+    threads: int = 4
+    bridge: str = "br-int"
+    access_log: bool = False
+    log_level: str = "info"
+    extra: dict = field(default_factory=dict)
+
+    def binds(self) -> list[str]:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        ports = [self.port]
+        if self.auth_port and self.auth_port != self.port:
+            ports.append(self.auth_port)
+        return [f"{host}:{p}" for p in ports]
+
+
+class ProviderServer(BaseApplication):
+    """gunicorn application whose settings come from a ServeConfig."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        # Made here, in the arbiter, so the schema exists before any worker
+        # starts and every forked worker shares the token-signing secret.
+        self.store = Store(config.db, default_bridge=config.bridge)
+        self.auth = Authenticator(config.username, config.password,
+                                  ttl=config.token_ttl)
+        super().__init__()
+
+    def load_config(self) -> None:
+        c = self.config
+        settings = {
+            "bind": c.binds(),
+            "workers": c.workers,
+            "threads": c.threads,
+            "worker_class": "gthread",
+            "keepalive": 5,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "proc_name": "vif-driver-provider",
+            "control_socket_disable": True,
+            "loglevel": c.log_level,
+            "accesslog": "-" if c.access_log else None,
+            "certfile": c.tls_cert,
+            "keyfile": c.tls_key,
+            **c.extra,
+        }
+        for key, value in settings.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        logging.basicConfig(level=self.config.log_level.upper())
+        return create_app(self.store, self.auth,
+                          read_only=self.config.read_only,
+                          neutron_port=self.config.port)
+
+
+def serve(config: ServeConfig) -> None:
+    """Run until SIGTERM/SIGINT; gunicorn exits the process on fatal errors."""
+    ProviderServer(config).run()

@@ -1,0 +1,86 @@
+"""Grammar checks for every value that reaches OVS, netlink or a path.
+
+Parsers return the value or raise ValueError with a message saying what is
+expected; the framework adds the field name. Drivers use them as
+``Option(parse=...)``.
+"""
+
+import re
+
+_VNIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# Kernel rule (dev_valid_name) narrowed to what is safe everywhere.
+_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+MAX_PROPERTY_LENGTH = 1024
+
+
+def vnic_id(value: str) -> str:
+    if not _VNIC_ID.match(value):
+        raise ValueError(f"{_shown(value)} is not a port id (1-64 letters, digits, '-', '_' or '.')")
+    return value
+
+
+def uuid(value: str) -> str:
+    if not _UUID.match(value):
+        raise ValueError(f"{_shown(value)} is not a UUID")
+    return value
+
+
+def ifname(value: str) -> str:
+    """A Linux interface / OVS bridge name."""
+    if len(value) > 15:
+        raise ValueError(f"{_shown(value)} is longer than 15 characters, the kernel's limit for interface names")
+    if not _IFNAME.match(value):
+        raise ValueError(f"{_shown(value)} is not an interface name (letters, digits, '-', '_' or '.')")
+    return value
+
+
+def name(value: str) -> str:
+    """A short identifier such as a physical network name."""
+    if not _NAME.match(value):
+        raise ValueError(f"{_shown(value)} is not a name (1-64 letters, digits, '-', '_' or '.')")
+    return value
+
+
+def integer(low: int, high: int):
+    """A parser for integers in [low, high]."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip(), 10)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"{_shown(value)} is not an integer between {low} and {high}")
+        return number
+    return parse
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 3600:
+        raise ValueError(f"{_shown(value)} is not a number of seconds between 0 and 3600")
+    return number
+
+
+def boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "yes", "true", "on"):
+        return True
+    if lowered in ("0", "no", "false", "off"):
+        return False
+    raise ValueError(f"{_shown(value)} is not true or false")
+
+
+def mtu(value: str) -> int:
+    return integer(68, 65535)(value)
+
+
+def _shown(value: str) -> str:
+    """The value quoted for a message, cut so a hostile one stays one line."""
+    text = value if len(value) <= 40 else value[:40] + "..."
+    return repr(text)

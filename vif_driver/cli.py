@@ -7,7 +7,34 @@ import click
 from vif_driver import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Subcommands that live in their own modules, imported only when used."""
+
+    lazy = {
+        "provider": ("vif_driver.provider.cli", "provider", "Run the reference external network provider."),
+        "doctor": ("vif_driver.doctor", "doctor", "Check this host's vif-driver setup and say what to fix."),
+        "demo": ("vif_driver.demo", "demo", "Run the whole flow on this machine (root, Open vSwitch)."),
+    }
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            import importlib
+            module, attr, summary = self.lazy[name]
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ImportError as e:
+                error = f"'{name}' is unavailable in this installation: {e}"
+
+                def unavailable():
+                    raise click.ClickException(error)
+                return click.Command(name, callback=unavailable, help=summary, short_help=summary)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vif-driver")
 def main():
     """Connect oVirt VM NICs to external network providers' networks.

@@ -27,6 +27,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_PLUGIN_TYPES = {
     "OPEN_VSWITCH": "ovs",
     "OVIRT_PROVIDER_OVN": "ovs",
+    "LINUX_BRIDGE": "linux_bridge",
 }
 
 MAIN_SECTION = "vif-driver"

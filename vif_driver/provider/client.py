@@ -1,7 +1,7 @@
 """Tiny provider client for VIF-driver hooks (standard library only).
 
-Hooks run on every VM start, so this module imports nothing at import time
-beyond ``typing``-free builtins; ``urllib`` is loaded on first use.  Every
+Hooks run on every VM start, so this module imports only ``json`` at import
+time; ``urllib`` and ``ssl`` are loaded on first use.  Every
 failure becomes one ``ProviderError`` whose message names the URL and says
 what to fix, so a hook can print it and exit 2.
 """

@@ -60,8 +60,9 @@ def run_hook(hooks_root):
     """Run a hook point through the emulated VDSM runner."""
     def run(hook_point, data="", *, device_properties=None, vm_properties=None, vm_id=VM_ID,
             config=None, env=None, root=None, **kwargs):
-        base = dict(os.environ if env is None else env)
-        base.pop("VIF_DRIVER_CONFIG", None)
+        base = dict(os.environ) if env is None else dict(env)
+        if env is None:
+            base.pop("VIF_DRIVER_CONFIG", None)
         if config:
             base["VIF_DRIVER_CONFIG"] = config
         return runner.run_hooks(str(root or hooks_root), hook_point, data,
@@ -122,8 +123,9 @@ def test_env(test_driver_path, config_file):
         timeout = 5
         [plugin_types]
         TEST_SDN = test
-        MISSING_SDN = nosuchdriver
-        BROKEN_SDN = broken
+        OPEN_VSWITCH =
+        OVIRT_PROVIDER_OVN =
+        LINUX_BRIDGE =
         [driver:test]
         bridge = br-test
     """)

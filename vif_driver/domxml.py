@@ -22,7 +22,9 @@ def parse_device(text: str):
     try:
         root = etree.fromstring(text.encode("utf-8"), _PARSER)
     except etree.XMLSyntaxError as e:
-        raise InvalidInput(f"device XML is not well-formed ({e}); VDSM must pass one <interface> element")
+        raise InvalidInput(f"device XML is not well-formed ({e.msg}); VDSM must pass one <interface> element")
+    if root.getroottree().docinfo.doctype:
+        raise InvalidInput("device XML has a DOCTYPE; VDSM never sends one, refusing entity tricks")
     if root.tag != "interface":
         raise InvalidInput(f"device XML has <{root.tag}> where <interface> is expected; "
                            "this hook handles vNIC devices only")

@@ -39,9 +39,12 @@ class TestDriver(VifDriver):
                 raise NotReady("port not connected after 0.1 s")
             return domxml
         domxml.set("type", "bridge")
-        for stale in domxml.findall("source"):
+        sources = domxml.findall("source")
+        for stale in sources[1:]:
             domxml.remove(stale)
-        etree.SubElement(domxml, "source", bridge=properties.options["bridge"])
+        source = sources[0] if sources else etree.SubElement(domxml, "source")
+        source.attrib.clear()
+        source.set("bridge", properties.options["bridge"])
         target = domxml.find("target")
         if target is None:
             target = etree.SubElement(domxml, "target")

@@ -1,0 +1,54 @@
+# vif-driver: developer and packaging entry points.
+#   make venv     create .venv and install vif-driver with its test dependencies
+#   make run      replay the bundled fixtures (the main job, on its embedded default)
+#   make check    the test suite (what .ci/run runs)
+#   make bench    whole-hook-process benchmarks, as ratios to a bare interpreter
+#   make install  install hook entrypoints under $(DESTDIR) for packaging
+#   make dist     sdist tarball in dist/
+#   make rpm      RPMs from rpm/vif-driver.spec and the sdist
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+DESTDIR ?= /
+HOOK_PYTHON ?= /usr/bin/python3
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' vif_driver/__init__.py)
+
+.PHONY: venv reinstall run check bench install dist rpm clean
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip setuptools wheel
+
+venv: $(VPY)
+	$(VPY) -m pip install -q ".[test]"
+
+# Tests and benchmarks run against a real (non-editable) install: an editable
+# install adds an import finder to every interpreter start (~+14 ms a hook).
+reinstall: $(VPY)
+	$(VPY) -m pip install -q --no-deps --force-reinstall .
+
+run: venv
+	$(VENV)/bin/vif-driver replay tests/fixtures/replay
+
+check: venv reinstall
+	$(VPY) -m pytest
+
+bench: venv reinstall
+	$(VPY) bench/run.py
+
+install:
+	$(PYTHON) -m vif_driver.install --destdir "$(DESTDIR)" --interpreter $(HOOK_PYTHON)
+
+dist:
+	rm -rf dist
+	$(PYTHON) -m build --sdist --no-isolation --outdir dist . 2>/dev/null || $(VPY) -m build --sdist --outdir dist .
+
+rpm: dist
+	rm -rf rpmbuild
+	mkdir -p rpmbuild/SOURCES
+	cp dist/vif_driver-$(VERSION).tar.gz rpmbuild/SOURCES/
+	rpmbuild -ba --define "_topdir $(CURDIR)/rpmbuild" rpm/vif-driver.spec
+
+clean:
+	rm -rf build dist rpmbuild *.egg-info

@@ -1,0 +1,50 @@
+"""The hook-point table: every vNIC hook of the contract maps to one API call."""
+
+import os
+import re
+
+from vif_driver import hookpoints
+from vif_driver.api import VifDriver
+from vif_driver.hookpoints import HOOK_POINTS
+
+REQUIRED = """before_device_create after_device_create before_nic_hotplug after_nic_hotplug
+after_nic_hotplug_fail before_update_device before_nic_hotunplug after_nic_hotunplug
+before_device_migrate_source after_device_migrate_source before_device_migrate_destination
+after_device_migrate_destination before_device_destroy after_device_destroy after_get_caps
+after_get_stats""".split()
+
+
+def test_every_required_hook_point_maps_to_an_api_call():
+    assert set(REQUIRED) <= set(HOOK_POINTS)
+    for point in HOOK_POINTS.values():
+        assert callable(getattr(VifDriver, point.call))
+        assert point.phase == point.name.split("_", 1)[0]
+
+
+def test_exit_codes_by_phase():
+    assert HOOK_POINTS["before_device_create"].fail_code == 2
+    assert HOOK_POINTS["after_device_create"].fail_code == 1
+    assert HOOK_POINTS["after_get_caps"].fail_code == 1
+
+
+def test_only_results_vdsm_uses_are_written():
+    writes = {p.name for p in HOOK_POINTS.values() if p.writes}
+    assert writes == {"before_device_create", "before_nic_hotplug", "before_update_device",
+                      "after_get_caps", "after_get_stats"}
+
+
+def _table_rows(text):
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"(before|after)_\w+", cells[0]):
+            rows[cells[0]] = (cells[1], cells[2], cells[3] == "JSON", cells[4] == "yes")
+    return rows
+
+
+def test_documented_tables_match_the_code():
+    expected = {p.name: (p.call, p.phase, p.json, p.writes) for p in HOOK_POINTS.values()}
+    assert _table_rows(hookpoints.__doc__) == expected
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "hooks.md")
+    with open(docs) as f:
+        assert _table_rows(f.read()) == expected

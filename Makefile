@@ -21,7 +21,7 @@ $(VPY):
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
 
 venv: $(VPY)
-	$(VPY) -m pip install -q ".[test]"
+	$(VPY) -m pip install -q ".[provider,test]"
 
 # Tests and benchmarks run against a real (non-editable) install: an editable
 # install adds an import finder to every interpreter start (~+14 ms a hook).
@@ -31,11 +31,14 @@ reinstall: $(VPY)
 run: venv
 	$(VENV)/bin/vif-driver replay tests/fixtures/replay
 
+# bin/pytest, not `python -m pytest`: the tests import the installed package,
+# the same code the hook processes run.
 check: venv reinstall
-	$(VPY) -m pytest
+	$(VENV)/bin/pytest
 
 bench: venv reinstall
 	$(VPY) bench/run.py
+	$(VPY) bench/provider_bench.py
 
 install:
 	$(PYTHON) -m vif_driver.install --destdir "$(DESTDIR)" --interpreter $(HOOK_PYTHON)

@@ -36,8 +36,10 @@ class Provider:
     """One provider server process started with `serve` options."""
 
     def __init__(self, db: Path, *args: str, host: str = "127.0.0.1",
-                 auth_port: bool = True, scheme: str = "http") -> None:
+                 auth_port: bool = True, scheme: str = "http",
+                 env: dict | None = None) -> None:
         self.db, self.args, self.host = db, args, host
+        self.env = env or {}
         self.with_auth_port = auth_port
         self.scheme = scheme
         self.proc: subprocess.Popen | None = None
@@ -55,7 +57,7 @@ class Provider:
     def start(self, timeout: float = 20.0) -> "Provider":
         self.port = free_port(self.host)
         self.auth_port = free_port(self.host) if self.with_auth_port else 0
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         env.pop("VIF_DRIVER_PROVIDER_USERNAME", None)
         env.pop("VIF_DRIVER_PROVIDER_PASSWORD", None)
         self.log = open(self.db.with_suffix(".log"), "ab")
@@ -64,7 +66,7 @@ class Provider:
              "--host", self.host, "--port", str(self.port),
              "--auth-port", str(self.auth_port), "--db", str(self.db),
              "--workers", "2", "--threads", "4", "--log-level", "warning",
-             *self.args],
+             *self.args],  # later options (in args) win
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,6 +146,26 @@ def provider(tmp_path_factory):
 @pytest.fixture(scope="module")
 def neutron(provider):
     return neutron_client(provider)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """Auth on (--username/--password), token endpoint on its own port."""
+    p = Provider(tmp_path_factory.mktemp("auth") / "a.sqlite",
+                 "--username", USER, "--password", PASSWORD).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def make_neutron():
+    """neutron_client as a fixture (test modules cannot import conftest)."""
+    return neutron_client
+
+
+@pytest.fixture
+def creds():
+    return USER, PASSWORD
 
 
 @pytest.fixture

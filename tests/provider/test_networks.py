@@ -110,3 +110,11 @@ def test_list_filters_and_fields(neutron):
 def test_unknown_filter_is_400(neutron):
     with pytest.raises(nexc.BadRequest):
         neutron.list_networks(colour="blue")
+
+
+def test_null_mtu_on_update_means_default(neutron):
+    net = neutron.create_network({"network": {
+        "provider:network_type": "geneve",
+        "provider:segmentation_id": 77, "mtu": 1300}})["network"]
+    upd = neutron.update_network(net["id"], {"network": {"mtu": None}})
+    assert upd["network"]["mtu"] == 1442

@@ -1,4 +1,4 @@
-"""``python -m vif_driver.provider serve ...`` (same as ``vif-driver provider``)."""
+"""``python -m vif_driver.provider serve ...``: ``vif-driver provider``."""
 
 from .cli import provider
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import uuid
 from typing import Any
 
@@ -98,6 +99,22 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         if getattr(exc, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
+
+    @app.errorhandler(sqlite3.IntegrityError)
+    def integrity_error(exc: sqlite3.IntegrityError) -> Response:
+        # Backstop only: the store checks uniqueness before inserting.
+        log.warning("constraint failed on %s %s: %s", request.method,
+                    request.path, exc)
+        return _error(NeutronError(f"Conflict with the stored state: {exc}",
+                                   status=409, type="Conflict"))
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def busy_error(exc: sqlite3.OperationalError) -> Response:
+        log.error("database error on %s %s: %s", request.method,
+                  request.path, exc)
+        return _error(NeutronError(f"Database unavailable: {exc}; retry "
+                                   "later", status=503,
+                                   type="ServiceUnavailable"))
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 
@@ -75,10 +76,12 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
         raise click.UsageError("--tls-cert and --tls-key go together.")
     if workers < 1 or threads < 1:
         raise click.UsageError("--workers and --threads must be at least 1.")
-    tmp = None
+    tmp, owner = None, os.getpid()
     if db in TEMP_DBS:
-        tmp = tempfile.TemporaryDirectory(prefix="vif-driver-provider-")
-        db = os.path.join(tmp.name, "provider.sqlite")
+        # mkdtemp, not TemporaryDirectory: its atexit finalizer would run
+        # in every exiting worker too.
+        tmp = tempfile.mkdtemp(prefix="vif-driver-provider-")
+        db = os.path.join(tmp, "provider.sqlite")
     config = ServeConfig(
         db=db, host=host, port=port, auth_port=auth_port,
         read_only=read_only, username=username, password=password,
@@ -94,8 +97,10 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
                 "fix its directory's permissions)") from None
         server.run()
     finally:
-        if tmp is not None:
-            tmp.cleanup()
+        # Workers are forked from inside server.run() and unwind through
+        # here too when they exit: only the arbiter removes the temp DB.
+        if tmp is not None and os.getpid() == owner:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,11 @@ def _one_line(text: object) -> str:
 
 def _base(url: str) -> str:
     """Accept http://host:9696, .../ and .../v2.0 alike."""
+    if not isinstance(url, str) or not url.startswith(("http://",
+                                                       "https://")):
+        raise ProviderError(f"provider URL {url!r} must start with http:// "
+                            "or https://; fix the provider URL in the host "
+                            "config")
     url = url.rstrip("/")
     return url[:-len("/v2.0")] if url.endswith("/v2.0") else url
 
@@ -40,11 +45,11 @@ def _request(url: str, *, timeout: float, method: str = "GET",
         headers["Content-Type"] = "application/json"
     if token:
         headers["X-Auth-Token"] = token
-    req = urllib.request.Request(url, data=data, headers=headers,
-                                 method=method)
-    context = (ssl.create_default_context(cafile=cafile)
-               if url.startswith("https:") else None)
     try:
+        req = urllib.request.Request(url, data=data, headers=headers,
+                                     method=method)
+        context = (ssl.create_default_context(cafile=cafile)
+                   if url.startswith("https:") else None)
         with urllib.request.urlopen(req, timeout=timeout,
                                     context=context) as resp:
             raw = resp.read()
@@ -54,7 +59,7 @@ def _request(url: str, *, timeout: float, method: str = "GET",
         raise ProviderError(f"provider {url} did not answer within {timeout}s"
                             "; check the provider is up or raise the timeout"
                             " in the host config") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ProviderError(_one_line(
             f"cannot reach provider {url}: {reason}; check the provider URL "

@@ -64,7 +64,7 @@ class Conflict(NeutronError):
 
 
 def not_found(resource: str, res_id: str) -> NotFound:
-    """``NetworkNotFound`` etc., the type neutronclient maps to *NotFoundClient."""
+    """``NetworkNotFound`` etc.: neutronclient maps it to *NotFoundClient."""
     label = resource.capitalize()
     return NotFound(f"{label} {res_id} could not be found.",
                     type=f"{label}NotFound")

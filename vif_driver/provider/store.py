@@ -140,6 +140,10 @@ class Tx(PortOps):
 
     def update_network(self, net_id: str, changes: dict) -> dict:
         current = self.get_network(net_id)
+        if "mtu" in changes and changes["mtu"] is None:  # back to default
+            ntype = changes.get("provider:network_type",
+                                current["provider:network_type"])
+            changes["mtu"] = validation.DEFAULT_MTU.get(ntype, 1500)
         if any(k in changes for k in SEGMENT_KEYS):
             if self._port_count(net_id):
                 raise Conflict(f"Unable to update provider attributes of "

@@ -297,8 +297,8 @@ def check_segment(net: dict) -> None:
         net["mtu"] = DEFAULT_MTU.get(ntype, 1500)
 
 
-def check_subnet(sub: dict, *, cidr_changed: bool = True) -> None:
-    """Fill defaults and check gateway, pools, DNS and routes with ipaddress."""
+def check_subnet(sub: dict) -> None:
+    """Fill defaults; check gateway, pools, DNS and routes with ipaddress."""
     net = ipaddress.ip_network(sub["cidr"])
     if sub.get("ip_version") is None:
         sub["ip_version"] = net.version

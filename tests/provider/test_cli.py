@@ -1,0 +1,117 @@
+"""`vif-driver provider serve`: options, IPv6, TLS, start-up errors."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vif_driver.provider.cli import provider as provider_group
+from vif_driver.provider.client import ProviderError, get_port
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "vif_driver.provider",
+                           *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_group_and_help():
+    assert provider_group.name == "provider"
+    out = run_cli("serve", "--help")
+    assert out.returncode == 0
+    for option in ("--host", "--port", "--auth-port", "--db", "--read-only",
+                   "--username", "--password", "--tls-cert", "--tls-key",
+                   "--workers", "--threads", "9696", "35357",
+                   "VIF_DRIVER_PROVIDER_PASSWORD"):
+        assert option in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--username", "u"], "--username and --password go together"),
+    (["--tls-cert", __file__], "--tls-cert and --tls-key go together"),
+    (["--workers", "0"], "at least 1"),
+])
+def test_usage_errors_exit_2(args, message):
+    out = run_cli("serve", "--db", ":temp:", *args)
+    assert out.returncode == 2 and message in out.stderr
+
+
+def test_unusable_database_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = run_cli("serve", "--db", str(blocker / "sub" / "p.sqlite"))
+    assert out.returncode == 1
+    assert "cannot open database" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def _has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no ::1 here")
+def test_ipv6_listener_and_single_port_auth(start_provider):
+    p = start_provider("--username", "u", "--password", "p", "--db",
+                       ":temp:", host="::1", auth_port=False)
+    assert p.url.startswith("http://[::1]:")
+    status, _, body = p.request("POST", "/v2.0/tokens", {
+        "auth": {"passwordCredentials": {"username": "u", "password": "p"}}})
+    assert status == 200
+    assert body["access"]["serviceCatalog"][0]["endpoints"][0][
+        "publicURL"] == p.url
+    token = body["access"]["token"]["id"]
+    status, _, body = p.request("POST", "/v2.0/networks",
+                                {"network": {"name": "v6"}}, token=token)
+    assert status == 201
+
+
+def test_tls(tmp_path, start_provider, make_neutron):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    p = start_provider("--tls-cert", str(cert), "--tls-key", str(key),
+                       scheme="https")
+    from neutronclient.v2_0 import client
+    neutron = client.Client(endpoint_url=p.url, auth_strategy="noauth",
+                            ca_cert=str(cert), timeout=10)
+    net = neutron.create_network({"network": {}})["network"]
+    port = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    assert get_port(p.url, port["id"], cafile=str(cert),
+                    timeout=5)["id"] == port["id"]
+    with pytest.raises(ProviderError, match="cannot reach provider"):
+        get_port(p.url, port["id"], timeout=5)  # certificate not trusted
+
+
+def test_temp_db_outlives_workers_and_goes_with_the_server(tmp_path,
+                                                           start_provider):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    p = start_provider("--db", ":temp:", "--workers", "1",
+                       env={"TMPDIR": str(tmpdir)})
+    assert p.request("POST", "/v2.0/networks", {"network": {}})[0] == 201
+    assert len(list(tmpdir.iterdir())) == 1
+    pid = p.proc.pid
+    worker = int(open(f"/proc/{pid}/task/{pid}/children").read().split()[0])
+    os.kill(worker, signal.SIGTERM)  # gunicorn starts a new one
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            status, _, body = p.request("GET", "/v2.0/networks")
+            break
+        except OSError:
+            time.sleep(0.2)
+    assert status == 200 and len(body["networks"]) == 1
+    p.stop()
+    assert list(tmpdir.iterdir()) == []

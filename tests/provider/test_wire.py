@@ -1,0 +1,83 @@
+"""Wire format and error shape, checked with plain http.client."""
+
+import pytest
+
+
+def error(body):
+    assert set(body) == {"NeutronError"}
+    err = body["NeutronError"]
+    assert set(err) == {"type", "message", "detail"}
+    return err
+
+
+def test_versions_and_resources(provider):
+    status, headers, body = provider.request("GET", "/")
+    assert status == 200 and body["versions"][0]["id"] == "v2.0"
+    status, headers, body = provider.request("GET", "/v2.0/")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert {r["collection"] for r in body["resources"]} == \
+        {"networks", "subnets", "ports"}
+    assert headers["X-Openstack-Request-Id"].startswith("req-")
+
+
+def test_wrapped_bodies_and_statuses(provider):
+    status, _, body = provider.request("POST", "/v2.0/networks",
+                                       {"network": {"name": "w"}})
+    assert status == 201 and body["network"]["name"] == "w"
+    net_id = body["network"]["id"]
+    status, _, body = provider.request("GET", "/v2.0/networks?name=w")
+    assert status == 200 and net_id in [n["id"] for n in body["networks"]]
+    status, _, body = provider.request("PUT", f"/v2.0/networks/{net_id}",
+                                       {"network": {"name": "w2"}})
+    assert status == 200 and body["network"]["name"] == "w2"
+    status, headers, body = provider.request("DELETE",
+                                             f"/v2.0/networks/{net_id}")
+    assert status == 204 and body is None
+
+
+@pytest.mark.parametrize("method,path,raw,status,etype", [
+    ("GET", "/v2.0/nothing", None, 404, "HTTPNotFound"),
+    ("GET", "/no/such/url", None, 404, "HTTPNotFound"),
+    ("GET", "/v2.0/networks/0c8b3d4e-0000-4000-8000-000000000000", None,
+     404, "NetworkNotFound"),
+    ("GET", "/v2.0/subnets/0c8b3d4e-0000-4000-8000-000000000000", None,
+     404, "SubnetNotFound"),
+    ("GET", "/v2.0/ports/0c8b3d4e-0000-4000-8000-000000000000", None,
+     404, "PortNotFound"),
+    ("PATCH", "/v2.0/networks", None, 405, "HTTPMethodNotAllowed"),
+    ("DELETE", "/v2.0/networks", None, 405, "HTTPMethodNotAllowed"),
+    ("POST", "/v2.0/networks", b"{not json", 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b"\xff\xfe", 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b"", 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b"[]", 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b'{"net": {}}', 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b'{"network": []}', 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/networks", b'{"network": {"x": 1}}', 400,
+     "HTTPBadRequest"),
+    ("POST", "/v2.0/ports", b'{"port": {}}', 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/ports", b'{"port": {"network_id": "abc"}}', 400,
+     "InvalidInput"),
+    ("GET", "/v2.0/ports?limit=5", None, 400, "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?admin_state_up=perhaps", None, 400, "InvalidInput"),
+    ("GET", "/v2.0/ports?fixed_ips=foo", None, 400, "HTTPBadRequest"),
+    ("POST", "/v2.0/tokens", b'{"auth": {}}', 400, "HTTPBadRequest"),
+])
+def test_error_shape(provider, method, path, raw, status, etype):
+    got, headers, body = provider.request(method, path, raw=raw)
+    assert got == status
+    assert headers["Content-Type"] == "application/json"
+    err = error(body)
+    assert err["type"] == etype and err["message"]
+
+
+def test_oversized_body_is_413_json(provider):
+    raw = b'{"network": {"name": "' + b"x" * (1024 * 1024 + 10) + b'"}}'
+    status, _, body = provider.request("POST", "/v2.0/networks", raw=raw)
+    assert status == 413
+    assert error(body)["type"] == "HTTPRequestEntityTooLarge"
+
+
+def test_405_lists_allowed_methods(provider):
+    status, headers, _ = provider.request("PATCH", "/v2.0/ports")
+    assert status == 405 and "POST" in headers["Allow"]

@@ -84,3 +84,19 @@ def _shown(value: str) -> str:
     """The value quoted for a message, cut so a hostile one stays one line."""
     text = value if len(value) <= 40 else value[:40] + "..."
     return repr(text)
+
+
+_URL = re.compile(r"https?://[A-Za-z0-9.:\[\]_-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
+
+
+def url(value: str) -> str:
+    """An http(s) URL without credentials, query or fragment."""
+    if not _URL.match(value):
+        raise ValueError(f"{_shown(value)} is not an http:// or https:// URL (host[:port][/path])")
+    return value
+
+
+def absolute_path(value: str) -> str:
+    if not value.startswith("/") or "\0" in value or "/../" in value + "/":
+        raise ValueError(f"{_shown(value)} is not an absolute path")
+    return value

@@ -1,0 +1,69 @@
+"""Drivers' port lookups against the real provider (vif_driver.provider.lookup)."""
+
+import pytest
+
+from vif_driver.api import HookContext, HostError
+from vif_driver.dispatch import resolve_options
+from vif_driver.config import parse
+from vif_driver.provider import lookup
+
+
+class Driver:
+    options = dict(lookup.OPTIONS)
+
+
+def context(options_text, vnic_id, **props):
+    config = parse("[driver:d]\n" + options_text)
+    options = resolve_options(Driver, config, "d", props)
+    return HookContext(hook_point="before_device_create", phase="before", properties=props,
+                       options=options, timeout=3, vnic_id=vnic_id)
+
+
+@pytest.fixture
+def port(neutron):
+    net = neutron.create_network({"network": {
+        "name": "lookup", "mtu": 1442, "provider:network_type": "vlan",
+        "provider:physical_network": "physnet1", "provider:segmentation_id": 101}})["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.77.0.0/24", "ip_version": 4}})
+    return neutron.create_port({"port": {"network_id": net["id"], "device_id": "vm-1",
+                                         "binding:host_id": "host-1"}})["port"]
+
+
+def test_settings_from_the_provider(provider, port):
+    ctx = context(f"provider_url = {provider.url}\n", port["id"])
+    settings = lookup.network_settings(ctx)
+    assert settings == {"bridge": "br-int", "mtu": 1442, "physical_network": "physnet1",
+                        "segmentation_id": 101, "network_type": "vlan"}
+    assert ctx.actions == [f"provider: GET {provider.url}/v2.0/ports/{port['id']} and its network"]
+
+
+def test_with_credentials(secured, make_neutron, creds):
+    neutron = make_neutron(secured, auth=True)
+    net = neutron.create_network({"network": {"name": "auth-lookup", "mtu": 1400}})["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.78.0.0/24", "ip_version": 4}})
+    port = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    ctx = context(f"provider_url = {secured.url}\nprovider_auth_url = {secured.auth_url}\n"
+                  f"provider_username = {creds[0]}\nprovider_password = {creds[1]}\n", port["id"])
+    assert lookup.network_settings(ctx)["mtu"] == 1400
+    bad = context(f"provider_url = {secured.url}\nprovider_username = {creds[0]}\n"
+                  "provider_password = wrong\n", port["id"])
+    with pytest.raises(HostError, match="username and password"):
+        lookup.network_settings(bad)
+
+
+def test_no_url_no_lookup():
+    ctx = context("", "6a9f5e2b")
+    assert lookup.network_settings(ctx) == {} and ctx.actions == []
+
+
+def test_unknown_port_and_unreachable_provider(provider):
+    with pytest.raises(HostError, match="port 0000-missing does not exist on the provider"):
+        lookup.network_settings(context(f"provider_url = {provider.url}\n", "0000-missing"))
+    with pytest.raises(HostError, match="cannot reach provider http://127.0.0.1:9"):
+        lookup.network_settings(context("provider_url = http://127.0.0.1:9\n", "0000-missing"))
+
+
+def test_url_option_is_validated():
+    from vif_driver.api import InvalidInput
+    with pytest.raises(InvalidInput, match="provider_url"):
+        context("provider_url = file:///etc/passwd\n", "x")

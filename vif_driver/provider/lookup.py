@@ -1,0 +1,66 @@
+"""Asking the provider about a vNIC's port from a driver's hook.
+
+A driver that adds ``OPTIONS`` to its own options can call
+``network_settings(properties)`` in its before-plug: when the host config
+(or the vNIC's properties) name a provider URL, the port and its network
+are fetched (bounded by the hook timeout) and what the host needs is
+returned; without a URL nothing is fetched. A failed lookup raises
+HostError, which a before-hook turns into exit 2 with the client's one line.
+"""
+
+from vif_driver import validate
+from vif_driver.api import HookContext, HostError, Option
+
+OPTIONS = {
+    "provider_url": Option(None, validate.url, "Neutron API of the provider, e.g. http://provider:9696; "
+                                               "when set, plug looks the vNIC's port up there"),
+    "provider_auth_url": Option(None, validate.url, "token endpoint (default: provider_url)"),
+    "provider_username": Option(None, validate.name, "user for the provider's token endpoint"),
+    "provider_password": Option(None, str, "password for the provider's token endpoint"),
+    "provider_cafile": Option(None, validate.absolute_path, "CA bundle for an https provider"),
+}
+
+
+def port_details(properties: HookContext) -> "dict | None":
+    """The vNIC's port with its network (key "network"), or None when no
+    provider URL is configured."""
+    options = properties.options
+    url = options.get("provider_url")
+    if not url:
+        return None
+    from vif_driver.provider.client import ProviderError, get_port
+    properties.record(f"provider: GET {url.rstrip('/')}/v2.0/ports/{properties.vnic_id} and its network")
+    try:
+        return get_port(url, properties.vnic_id, username=options.get("provider_username"),
+                        password=options.get("provider_password"), timeout=properties.timeout,
+                        auth_url=options.get("provider_auth_url"), cafile=options.get("provider_cafile"))
+    except ProviderError as e:
+        raise HostError(str(e))
+
+
+def network_settings(properties: HookContext) -> "dict[str, object]":
+    """What the provider says about the vNIC's network, validated: any of
+    ``bridge``, ``mtu``, ``physical_network``, ``segmentation_id``,
+    ``network_type``. Empty without a provider URL."""
+    port = port_details(properties)
+    if port is None:
+        return {}
+    network = port.get("network") or {}
+    details = port.get("binding:vif_details") or {}
+    raw = {
+        "bridge": (details.get("bridge_name"), validate.ifname),
+        "mtu": (network.get("mtu"), validate.mtu),
+        "physical_network": (network.get("provider:physical_network"), validate.name),
+        "segmentation_id": (network.get("provider:segmentation_id"), validate.integer(1, 4094)),
+        "network_type": (network.get("provider:network_type"), validate.name),
+    }
+    settings = {}
+    for key, (value, parse) in raw.items():
+        if value is None or value == "":
+            continue
+        try:
+            settings[key] = parse(str(value))
+        except ValueError as e:
+            raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
+                            f"{key} {e}; fix the network on the provider")
+    return settings

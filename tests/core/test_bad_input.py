@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from conftest import FIXTURES, external_props
+from support import FIXTURES, external_props
 
 
 def xml(name):

@@ -6,7 +6,7 @@ import os
 import xml.dom.minidom
 
 import pytest
-from conftest import FIXTURES, external_props
+from support import FIXTURES, external_props
 
 from vif_driver.hookpoints import HOOK_POINTS
 

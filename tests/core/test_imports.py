@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import external_props
+from support import external_props
 
 ALLOWED_OURS = {"vif_driver", "vif_driver.entry", "vif_driver.hookpoints", "vif_driver.config"}
 HEAVY = ("lxml", "ovs", "pyroute2", "click", "vif_driver.dispatch", "vif_driver.api",

@@ -6,7 +6,7 @@ import stat
 import sys
 
 from click.testing import CliRunner
-from conftest import FIXTURES, VM_ID, external_props
+from support import FIXTURES, VM_ID, external_props
 
 from vif_driver import registry
 from vif_driver.cli import main

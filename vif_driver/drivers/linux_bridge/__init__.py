@@ -1,7 +1,179 @@
-"""Linux bridge driver (placeholder until the Linux bridge driver lands)."""
+"""Linux bridge driver: vNICs on plain Linux bridges, usually one per VLAN
+of a host NIC, built and removed by the driver itself through netlink.
 
-from vif_driver.api import VifDriver
+Two ways to say where a vNIC goes (options; a vNIC's provider custom
+properties override the host config's [driver:linux_bridge]):
+- ``bridge``: an existing bridge an administrator made; only checked.
+- ``physical_network`` + ``segmentation_id``: a provider VLAN network. The
+  host maps physical networks to interfaces (``physical_interface_mappings``);
+  the driver derives the bridge name, creates the VLAN device and the bridge
+  when missing, marks them (ifalias) and removes them when no port is left.
+
+Imports stay light: the plug of a vNIC whose network is in place reads
+netlink directly (rtnl.py); pyroute2 loads only to change something.
+See docs/linux-bridge-driver.md.
+"""
+
+import os
+
+from vif_driver import validate
+from vif_driver.api import HookContext, InvalidInput, Option, VifDriver
+from vif_driver.drivers.linux_bridge import naming
+
+DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
+_CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
+
+
+def _optional(parse):
+    """An option parser that maps an empty string to None (unset)."""
+    def parse_optional(value: str):
+        return parse(value) if value.strip() else None
+    return parse_optional
+
+
+def _directory(value: str) -> str:
+    path = os.path.normpath(value)
+    if not value.startswith("/") or "\0" in value or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not an absolute directory path")
+    return path
+
+
+def tap_name(vnic_id: str) -> str:
+    """The tap device libvirt creates for the vNIC (what openstacknet used too)."""
+    return "tap" + vnic_id[:11]
 
 
 class LinuxBridgeDriver(VifDriver):
-    pass
+    options = {
+        "bridge": Option(None, _optional(validate.ifname), "existing bridge to plug into"),
+        "physical_network": Option(None, _optional(validate.name), "provider physical network name"),
+        "segmentation_id": Option(None, _optional(validate.integer(1, 4094)), "VLAN id of the network"),
+        "vlan": Option(None, _optional(validate.integer(1, 4094)), "alias of segmentation_id"),
+        "mtu": Option(None, _optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
+        "physical_interface_mappings": Option({}, naming.parse_mappings,
+                                              "host only: physnet1:eth1,physnet2:eth2"),
+        "netns": Option(None, _optional(validate.name), "host only: network namespace to work in"),
+        "lock_dir": Option(DEFAULT_LOCK_DIR, _directory, "host only: lock and claim files"),
+        "plug_timeout": Option(None, _optional(validate.seconds), "post-plug wait (default: timeout)"),
+        "uplink_kind": Option("vlan", naming.uplink_kind,
+                              "host only: vlan (802.1Q); vxlan only stands in on kernels without 8021q"),
+    }
+
+    # -- helpers ------------------------------------------------------------
+
+    @staticmethod
+    def _target(ctx: HookContext) -> naming.Target:
+        try:
+            return naming.resolve(ctx.options, ctx)
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
+
+    @staticmethod
+    def _network(target: naming.Target, ctx: HookContext):
+        from vif_driver.drivers.linux_bridge.host import Network
+        return Network(target, namespace=ctx.options["netns"], lock_dir=ctx.options["lock_dir"],
+                       timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
+
+    def _prepare(self, target: naming.Target, ctx: HookContext) -> None:
+        """Build the network before the guest runs, and claim it for this
+        vNIC until its tap is attached."""
+        with self._network(target, ctx) as network:
+            network.ensure()
+            if target.managed:
+                network.claim(ctx.vnic_id)
+
+    def _confirm(self, target: naming.Target, ctx: HookContext) -> None:
+        network = self._network(target, ctx)
+        network.wait_port(tap_name(ctx.vnic_id), ctx.options["plug_timeout"] or ctx.timeout)
+        if target.managed:
+            network.release(ctx.vnic_id)
+
+    # -- the API ------------------------------------------------------------
+
+    def plug_device(self, domxml, properties: HookContext):
+        target = self._target(properties)
+        if properties.is_before:
+            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu)
+            self._prepare(target, properties)
+            return domxml
+        if properties.hook_point in _CONFIRMED:
+            self._confirm(target, properties)
+        return domxml
+
+    def unplug_device(self, domxml, properties: HookContext) -> None:
+        if properties.is_before:
+            return  # the guest still uses the vNIC; never block an unplug
+        target = self._target(properties)
+        with self._network(target, properties) as network:
+            network.release(properties.vnic_id)
+            network.cleanup(tap_name(properties.vnic_id))
+
+    def migration_source(self, domxml, properties: HookContext) -> None:
+        if properties.is_before:
+            return  # the VM may fail back: change nothing
+        # The VM left. Remove the network only if nothing uses it; a VM that
+        # failed back still has its tap on the bridge, so it is kept then.
+        target = self._target(properties)
+        if target.managed:
+            with self._network(target, properties) as network:
+                network.cleanup(None)
+
+    def migration_destination(self, domxml, properties: HookContext) -> None:
+        target = self._target(properties)
+        if properties.is_before:
+            self._prepare(target, properties)
+        else:
+            self._confirm(target, properties)
+
+    def get_caps(self, caps: dict, properties: HookContext) -> dict:
+        from vif_driver.drivers.linux_bridge import stats
+        options = properties.options
+        try:
+            return stats.collect_caps(caps, namespace=options["netns"], timeout=properties.timeout,
+                                      configured=options["bridge"],
+                                      mappings=options["physical_interface_mappings"],
+                                      plugin_types=properties.plugin_types)
+        except Exception as e:  # noqa: BLE001 - caps degrade quietly
+            properties.record(f"caps: bridges not read: {e}")
+            return caps
+
+    def get_stats(self, stats: dict, properties: HookContext) -> dict:
+        from vif_driver.drivers.linux_bridge import stats as lb_stats
+        options = properties.options
+        try:
+            return lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
+                                          configured=options["bridge"])
+        except Exception as e:  # noqa: BLE001 - stats degrade quietly
+            properties.record(f"stats: counters not read: {e}")
+            return stats
+
+
+def rewrite(interface, bridge: str, tap: str, mtu: "int | None") -> None:
+    """The pure XML part of a plug: a bridge-type interface on ``bridge``
+    with tap ``tap``, no <virtualport>; every other child is kept, so running
+    it twice gives the same XML."""
+    interface.set("type", "bridge")
+    for stale in interface.findall("virtualport"):
+        interface.remove(stale)
+    _only(interface, "source", {"bridge": bridge})
+    _only(interface, "target", {"dev": tap})
+    if mtu:
+        _only(interface, "mtu", {"size": str(mtu)})
+
+
+def _only(parent, tag: str, attributes: "dict[str, str]") -> None:
+    """Make ``tag`` a single child with exactly these attributes, in the
+    place of the first existing one (keeps diffs small)."""
+    found = parent.findall(tag)
+    if found:
+        element = found[0]
+        for extra in found[1:]:
+            parent.remove(extra)
+        for child in list(element):
+            element.remove(child)
+        element.attrib.clear()
+    else:
+        element = parent.makeelement(tag, {})
+        parent.append(element)
+    for key, value in attributes.items():
+        element.set(key, value)

@@ -1,0 +1,38 @@
+"""Constants and helpers shared by every test directory (a module of its
+own: each directory's conftest.py is imported under the name 'conftest')."""
+
+import os
+import shutil
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
+VM_ID = "0b7c3a5e-8c2f-4f4b-9a6e-1d2c3b4a5f60"
+
+
+def require(condition: bool, what: str) -> None:
+    """A real part is missing: fail in CI (never skip silently), skip elsewhere."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {what} is missing; .ci/run must install it")
+    pytest.skip(f"{what} is missing")
+
+
+def require_tool(*names: str) -> None:
+    for name in names:
+        require(shutil.which(name) is not None or os.path.exists(f"/usr/sbin/{name}"), f"the '{name}' command")
+
+
+def require_root() -> None:
+    require(os.geteuid() == 0, "root (network namespaces need CAP_NET_ADMIN)")
+
+
+def external_props(plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID, **extra):
+    props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": plugin_type, "vnic_id": vnic_id}
+    props.update(extra)
+    return props

@@ -1,0 +1,289 @@
+"""Host state of one network: check it cheaply, build what is missing,
+remove what the driver built once nothing uses it.
+
+Concurrency: VDSM runs hooks of different VMs at once, so every change to a
+network's bridge happens under an exclusive flock on a per-bridge lock file.
+Between a plug (before the guest starts) and libvirt attaching the tap there
+is a window where the bridge has no port for the new vNIC; a *claim* file
+per vNIC bridges it, so a concurrent last unplug does not remove the bridge
+under a VM that is starting. Claims go away when the post-plug check sees
+the tap attached or when the vNIC is unplugged; stale ones expire.
+"""
+
+import os
+import time
+
+from vif_driver.api import HostError, NotReady
+from vif_driver.drivers.linux_bridge import naming, rtnl
+
+CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
+_POLL = 0.05
+
+
+class Network:
+    """One Target in one namespace, with its lock and claims."""
+
+    def __init__(self, target: naming.Target, *, namespace: "str | None", lock_dir: str,
+                 timeout: float, record, dry_run: bool = False):
+        self.target = target
+        self.namespace = namespace or None
+        self.lock_dir = lock_dir
+        self.timeout = timeout
+        self.record = record
+        self.dry_run = dry_run
+        key = target.bridge + (f"@{namespace}" if namespace else "")
+        self._lock_path = os.path.join(lock_dir, key + ".lock")
+        self._claim_prefix = key + ".claim."
+        self._lock_fd = None
+
+    # -- locking and claims -------------------------------------------------
+
+    def __enter__(self) -> "Network":
+        import fcntl
+        try:
+            os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise HostError(f"cannot use lock directory {self.lock_dir}: {e.strerror}; "
+                            f"fix lock_dir in [driver:linux_bridge] or its permissions") from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise HostError(f"bridge {self.target.bridge} stayed locked by another hook for "
+                                    f"{self.timeout:g} s ({self._lock_path}); retry, or raise timeout") from None
+                time.sleep(0.01)
+        self._lock_fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    def claim(self, vnic_id: str) -> None:
+        if self.dry_run:
+            return
+        path = os.path.join(self.lock_dir, self._claim_prefix + vnic_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+        os.utime(path)
+
+    def release(self, vnic_id: str) -> None:
+        if self.dry_run:
+            return
+        try:
+            os.unlink(os.path.join(self.lock_dir, self._claim_prefix + vnic_id))
+        except FileNotFoundError:
+            pass
+
+    def live_claims(self) -> "list[str]":
+        now = time.time()
+        found = []
+        for name in os.listdir(self.lock_dir):
+            if name.startswith(self._claim_prefix):
+                try:
+                    if now - os.stat(os.path.join(self.lock_dir, name)).st_mtime < CLAIM_TTL:
+                        found.append(name[len(self._claim_prefix):])
+                except FileNotFoundError:
+                    pass
+        return found
+
+    def rtnl(self) -> rtnl.Rtnl:
+        try:
+            if not self.namespace:
+                return rtnl.Rtnl(self.timeout)
+            from vif_driver.drivers.linux_bridge.nsenter import netns
+            with netns(self.namespace):
+                return rtnl.Rtnl(self.timeout)
+        except OSError as e:
+            raise HostError(f"cannot open a netlink socket: {e.strerror or e}") from None
+
+    # -- plug ---------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Make the bridge (and for a provider network its VLAN) exist, be
+        up and joined. Call under the lock. Cheap when all is in place."""
+        t = self.target
+        with self.rtnl() as nl:
+            try:
+                bridge = nl.get(t.bridge)
+                if not t.managed:
+                    _check_admin_bridge(t, bridge)
+                    self.record(f"checked {t.describe()}: present and up")
+                    return
+                parent = nl.get(t.interface)
+                uplink = nl.get(t.uplink)
+                master = nl.get(index=uplink.master) if uplink and uplink.master and (
+                    not bridge or uplink.master != bridge.index) else None
+            except OSError as e:
+                raise HostError(f"netlink read failed: {e.strerror or e}") from None
+        steps = _plan(t, parent, uplink, bridge, master)
+        if not steps:
+            self.record(f"checked {t.describe()}: present and up")
+            return
+        for step in steps:
+            self.record(step[0])
+        if self.dry_run:
+            return
+        from vif_driver.drivers.linux_bridge import netlink
+        created: "list[str]" = []
+
+        def work(session):
+            try:
+                for _text, func, args, kwargs in steps:
+                    made = getattr(session, func)(*args, **kwargs)
+                    if made is True:  # add_bridge / add_uplink created it
+                        created.append(args[0] if func == "add_bridge" else args[1])
+            except BaseException:
+                for name in reversed(created):  # leave nothing half-created
+                    try:
+                        session.delete(name)
+                    except Exception:  # noqa: BLE001 - the original error matters more
+                        pass
+                raise
+        netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=f"prepare {t.describe()}")
+
+    # -- post-plug ----------------------------------------------------------
+
+    def wait_port(self, tap: str, timeout: float) -> None:
+        """Wait until ``tap`` is an up port of the bridge; NotReady names
+        what is missing."""
+        deadline = time.monotonic() + timeout
+        with self.rtnl() as nl:
+            while True:
+                try:
+                    bridge, port = nl.get(self.target.bridge), nl.get(tap)
+                except OSError as e:
+                    raise HostError(f"netlink read failed: {e.strerror or e}") from None
+                problem = _port_problem(self.target.bridge, tap, bridge, port, nl)
+                if problem is None:
+                    self.record(f"checked tap {tap}: up, port of bridge {self.target.bridge}")
+                    return
+                if time.monotonic() >= deadline:
+                    raise NotReady(f"{problem} after {timeout:g} s; libvirt did not connect the vNIC "
+                                   f"(check the VM's libvirt log and that the bridge exists)")
+                time.sleep(_POLL)
+
+    # -- unplug -------------------------------------------------------------
+
+    def cleanup(self, tap: "str | None") -> None:
+        """Detach a tap libvirt left on the bridge, then remove the bridge and
+        VLAN if this driver created them and no port or claim remains.
+        Call under the lock."""
+        t = self.target
+        with self.rtnl() as nl:
+            try:
+                bridge = nl.get(t.bridge)
+                port = nl.get(tap) if tap else None
+                ports = nl.dump(master=bridge.index) if bridge else []
+                uplink = nl.get(t.uplink) if t.managed else None
+            except OSError as e:
+                raise HostError(f"netlink read failed: {e.strerror or e}") from None
+        steps = []
+        if port is not None and bridge is not None and port.master == bridge.index:
+            steps.append((f"detach leftover tap {tap} from bridge {t.bridge}", "set",
+                          (tap, f"detach {tap} from {t.bridge}"), {"master": 0}))
+            ports = [p for p in ports if p.name != tap]
+        others = [p.name for p in ports if p.name != t.uplink]
+        claims = self.live_claims() if t.managed else []
+        remove_bridge = (t.managed and bridge is not None and not others and not claims
+                         and _ours(bridge, t, "bridge"))
+        if remove_bridge:
+            steps.append((f"delete bridge {t.bridge} (created by vif-driver, no port left)", "delete",
+                          (t.bridge,), {}))
+        if (uplink is not None and _ours(uplink, t, "vlan") and not others and not claims
+                and (remove_bridge or bridge is None)):
+            steps.append((f"delete {t.kind} {t.uplink} (created by vif-driver, bridge gone)", "delete",
+                          (t.uplink,), {}))
+        if not steps:
+            why = (f"ports {', '.join(sorted(others))}" if others else
+                   f"claims of {', '.join(sorted(claims))}" if claims else "not created by vif-driver")
+            self.record(f"kept {t.describe()}: {why}" if bridge else f"nothing to clean for {t.describe()}")
+            return
+        for step in steps:
+            self.record(step[0])
+        if self.dry_run:
+            return
+        from vif_driver.drivers.linux_bridge import netlink
+
+        def work(session):
+            for _text, func, args, kwargs in steps:
+                getattr(session, func)(*args, **kwargs)
+        netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=f"clean up {t.describe()}")
+
+
+def _ours(link: rtnl.Link, target: naming.Target, role: str) -> bool:
+    mark = naming.parse_alias(link.alias)
+    return mark is not None and mark[0] == role
+
+
+def _check_admin_bridge(t: naming.Target, bridge) -> None:
+    if bridge is None:
+        raise HostError(f"bridge {t.bridge} does not exist; create it, or give physical_network and "
+                        f"segmentation_id so the driver builds one")
+    if bridge.kind != "bridge":
+        raise HostError(f"{t.bridge} is a {bridge.kind or 'plain'} device, not a Linux bridge; fix the bridge option")
+    if not bridge.up:
+        raise HostError(f"bridge {t.bridge} is down; bring it up (ip link set {t.bridge} up)")
+
+
+def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
+    """The changes that make the network whole, as (description, Session
+    method, args, kwargs) steps; raises HostError for conflicts it must not fix."""
+    if parent is None:
+        raise HostError(f"host interface {t.interface} of physical network {t.physnet} does not exist; "
+                        f"fix physical_interface_mappings in [driver:linux_bridge] or create {t.interface}")
+    steps = []
+    if bridge is not None:
+        if bridge.kind != "bridge":
+            raise HostError(f"{t.bridge} exists but is a {bridge.kind or 'plain'} device, not a bridge; "
+                            f"remove or rename it")
+        mark = naming.parse_alias(bridge.alias)
+        if mark and (mark[1], mark[2]) != (t.physnet, str(t.vlan)):
+            raise HostError(f"bridge {t.bridge} already serves physical network {mark[1]} VLAN {mark[2]} "
+                            f"(name clash); rename one of the physical networks")
+    else:
+        steps.append((f"create bridge {t.bridge} (mtu {t.mtu or 'default'}, ifalias '{t.alias('bridge')}')",
+                      "add_bridge", (t.bridge, t.mtu, t.alias("bridge")), {}))
+    if uplink is not None:
+        if uplink.kind != t.kind or uplink.vlan_id != t.vlan or uplink.link != parent.index:
+            raise HostError(f"{t.uplink} exists but is not {t.kind} {t.vlan} of {t.interface}; "
+                            f"remove or rename it")
+        if master is not None:
+            raise HostError(f"{t.uplink} is already a port of {master.name}; detach it "
+                            f"(ip link set {t.uplink} nomaster) or map another interface")
+    else:
+        steps.append((f"create {t.kind} {t.uplink} (id {t.vlan} on {t.interface}, mtu {t.mtu or 'default'}, "
+                      f"ifalias '{t.alias('vlan')}')", "add_uplink",
+                      (t.kind, t.uplink, parent.index, t.vlan, t.mtu, t.alias("vlan")), {}))
+    for name, link, role in ((t.uplink, uplink, "vlan"), (t.bridge, bridge, "bridge")):
+        if link is not None and t.mtu and link.mtu != t.mtu and _ours(link, t, role):
+            steps.append((f"set mtu {t.mtu} on {name}", "set", (name, f"set mtu {t.mtu} on {name}"),
+                          {"mtu": t.mtu}))
+    if uplink is None or bridge is None or uplink.master != bridge.index or not uplink.up:
+        steps.append((f"attach {t.uplink} to bridge {t.bridge}, up", "set",
+                      (t.uplink, f"attach {t.uplink} to {t.bridge}"), {"master": t.bridge, "state": "up"}))
+    if bridge is None or not bridge.up:
+        steps.append((f"bring bridge {t.bridge} up", "set", (t.bridge, f"bring {t.bridge} up"),
+                      {"state": "up"}))
+    return steps
+
+
+def _port_problem(bridge_name: str, tap: str, bridge, port, nl) -> "str | None":
+    if bridge is None:
+        return f"bridge {bridge_name} does not exist"
+    if port is None:
+        return f"tap {tap} does not exist"
+    if port.master != bridge.index:
+        if not port.master:
+            return f"tap {tap} is not attached to any bridge (expected {bridge_name})"
+        other = nl.get(index=port.master)
+        return f"tap {tap} is attached to {other.name if other else port.master}, not {bridge_name}"
+    if not port.up:
+        return f"tap {tap} is down"
+    return None

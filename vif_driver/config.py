@@ -1,6 +1,6 @@
 """The host configuration file: which driver handles which plugin_type.
 
-Standard library only (configparser): the entrypoint reads it to decide
+Standard library only (and no configparser, see read_ini): the entrypoint reads it to decide
 whether an EXTERNAL_NETWORK vNIC is ours, before anything heavy is imported.
 
     [vif-driver]
@@ -87,8 +87,7 @@ def config_path(environ=None):
 def may_map(plugin_type, environ=None) -> bool:
     """A cheap, conservative ownership pre-check: a plugin_type can only be
     mapped by the defaults or by appearing in the config file's text. Saves
-    the configparser import (~1x an interpreter start) for other providers'
-    vNICs; a True answer still goes through the full parse."""
+    other providers' vNICs the parse; a True answer still goes through it."""
     if not plugin_type:
         return False
     if plugin_type in DEFAULT_PLUGIN_TYPES:
@@ -121,19 +120,47 @@ def load(environ=None):
     return parse(text, path)
 
 
-def parse(text, path="<string>"):
-    import configparser
+def read_ini(text, source="<string>") -> "dict[str, dict[str, str]]":
+    """Sections of an INI text: ``[section]``, ``key = value``, comments
+    starting with '#' or ';' (also after a value, following a space).
 
-    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",),
-                                       empty_lines_in_values=False)
-    parser.optionxform = str  # plugin types are upper case; keep names as written
-    try:
-        parser.read_string(text, source=path)
-    except configparser.Error as e:
-        raise ConfigError(f"config {path}: {_one_line(e)}")
+    Our own reader rather than configparser: configparser compiles its
+    regular expressions at import, which costs an owned hook about half an
+    interpreter start. Names keep their case (plugin types are upper case);
+    duplicates and stray lines are errors, as in configparser's strict mode.
+    """
+    sections: "dict[str, dict[str, str]]" = {}
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if stripped.startswith("["):
+            if not stripped.endswith("]") or len(stripped) < 3:
+                raise ConfigError(f"config {source}: line {number}: malformed section header {stripped!r}")
+            name = stripped[1:-1].strip()
+            if name in sections:
+                raise ConfigError(f"config {source}: line {number}: section [{name}] appears twice")
+            current = sections[name] = {}
+            continue
+        key, sep, value = stripped.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"config {source}: line {number}: expected 'key = value', got {stripped!r}")
+        if current is None:
+            raise ConfigError(f"config {source}: line {number}: '{key}' comes before any [section]")
+        if key in current:
+            raise ConfigError(f"config {source}: line {number}: '{key}' appears twice in its section")
+        for marker in (" ;", "\t;", " #", "\t#"):
+            if marker in value:
+                value = value[:value.index(marker)]
+        current[key] = value.strip()
+    return sections
+
+
+def parse(text, path="<string>"):
     main, plugin_types, driver_options = {}, {}, {}
-    for section in parser.sections():
-        values = dict(parser.items(section))
+    for section, values in read_ini(text, path).items():
         if section == MAIN_SECTION:
             unknown = sorted(set(values) - set(_MAIN_KEYS))
             if unknown:

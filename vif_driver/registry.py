@@ -25,11 +25,8 @@ def _own_entry_points() -> "dict[str, str]":
             text = f.read()
     except OSError:
         return {}
-    import configparser
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str
-    parser.read_string(text)
-    return dict(parser.items(GROUP)) if parser.has_section(GROUP) else {}
+    from vif_driver.config import read_ini
+    return read_ini(text, path).get(GROUP, {})
 
 
 def entry_points() -> "dict[str, str]":

@@ -53,3 +53,20 @@ def test_may_map_is_conservative(tmp_path):
     assert not config.may_map("OTHER_SDN", env)
     assert not config.may_map("", env)
     assert config.may_map("OTHER_SDN", {config.CONFIG_ENV: str(tmp_path / "unreadable")})
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[a\nx = 1\n", "line 1: malformed section header"),
+    ("x = 1\n", "line 1: 'x' comes before any"),
+    ("[a]\nx = 1\n[a]\n", "line 3: section \\[a\\] appears twice"),
+    ("[a]\nx = 1\nx = 2\n", "line 3: 'x' appears twice"),
+    ("[a]\njust words\n", "line 2: expected 'key = value'"),
+])
+def test_ini_reader_is_strict(text, match):
+    with pytest.raises(ConfigError, match=match):
+        config.read_ini(text, "t.conf")
+
+
+def test_ini_reader_comments_and_case():
+    text = "# top\n[Sec]\n; note\nKey = a b  ; inline\nother=x#y\nempty =\n"
+    assert config.read_ini(text) == {"Sec": {"Key": "a b", "other": "x#y", "empty": ""}}

@@ -1,7 +1,9 @@
-"""Open vSwitch reference driver (placeholder until the OVS driver lands)."""
+"""Open vSwitch reference driver (entry point ``vif_driver.drivers.ovs:OvsDriver``).
 
-from vif_driver.api import VifDriver
+Kept light: loading the driver imports only the driver class; lxml and the
+OVSDB access come in with the hook that needs them.
+"""
 
+from vif_driver.drivers.ovs.driver import OvsDriver
 
-class OvsDriver(VifDriver):
-    pass
+__all__ = ["OvsDriver"]

@@ -1,0 +1,89 @@
+"""OVS driver cases on a throw-away Open vSwitch (needs root: it runs
+ovs-vswitchd in a network namespace of its own).
+
+- the plug rewrite, which must not touch OVS: at most 1.2x a process that
+  only imports lxml.etree;
+- after_get_stats with 1,000 external vNICs (real taps on br-int): at most
+  3x a bare interpreter;
+- post-plug confirmation with VDSM's empty XML: at most 1.3x a process that
+  only imports the OVSDB library (ovs.db.idl).
+"""
+
+import contextlib
+import json
+import os
+
+from hookbench import Case
+
+from vif_driver import install
+from vif_driver.sandbox.ovs import OvsSandbox
+
+VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
+VM_ID = "0b7c3a5e-8c2f-4f4b-9a6e-1d2c3b4a5f60"
+N_VNICS = 1000
+
+ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
+<interface type="bridge">
+    <address bus="0x01" domain="0x0000" function="0x0" slot="0x03" type="pci"/>
+    <mac address="00:1a:4a:16:01:51"/>
+    <model type="virtio"/>
+    <source bridge=";vdsmdummy;"/>
+    <link state="up"/>
+    <filterref filter="vdsm-no-mac-spoofing"/>
+    <alias name="ua-6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"/>
+</interface>
+"""
+
+
+def _vnics(n):
+    """n (tap, port id, mac, vm id); the first is the benchmarked vNIC."""
+    yield "tap" + VNIC_ID[:11], VNIC_ID, "00:1a:4a:16:01:51", VM_ID
+    for i in range(1, n):
+        port_id = f"{i:08x}-0000-4000-8000-{i:012x}"
+        yield "tap" + port_id[:11], port_id, f"00:1a:4a:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}", VM_ID
+
+
+def _writer(path, text):
+    def prepare():
+        with open(path, "w") as f:
+            f.write(text)
+    return prepare
+
+
+@contextlib.contextmanager
+def cases(workdir, python):
+    hooks = dict(zip(["after_device_create", "after_get_stats", "before_device_create"],
+                     install.install_hooks(workdir, python, hook_points=[
+                         "after_device_create", "after_get_stats", "before_device_create"])))
+    box = OvsSandbox(os.path.join(workdir, "ovs")).start()
+    try:
+        box.add_bridge("br-int")
+        box.plug_taps(list(_vnics(N_VNICS)))
+        config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10)
+        xml, empty, stats = (os.path.join(workdir, name) for name in ("device.xml", "empty.xml", "stats.json"))
+        vnic_env = dict(os.environ, VIF_DRIVER_CONFIG=config, vmId=VM_ID, provider_type="EXTERNAL_NETWORK",
+                        plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID)
+
+        def rewritten():
+            with open(xml) as f:
+                text = f.read()
+            assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
+
+        def all_reported():
+            with open(stats) as f:
+                network = json.load(f)["network"]
+            assert len(network) == N_VNICS + 1, len(network)
+
+        yield [
+            Case("OVS plug rewrite (before_device_create)", [hooks["before_device_create"]],
+                 env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=1.2,
+                 prepare=_writer(xml, ENGINE_XML), check=rewritten),
+            Case(f"after_get_stats {N_VNICS:,} vNICs", [hooks["after_get_stats"]],
+                 env=dict(os.environ, VIF_DRIVER_CONFIG=config, _hook_json=stats), baseline="bare", limit=3.0,
+                 prepare=_writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported),
+            Case("post-plug confirmation (after_device_create, empty XML)", [hooks["after_device_create"]],
+                 env=dict(vnic_env, _hook_domxml=empty), baseline="ovs", limit=1.3,
+                 prepare=_writer(empty, "")),
+        ]
+    finally:
+        box.stop()

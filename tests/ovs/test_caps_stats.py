@@ -1,0 +1,142 @@
+"""after_get_caps and after_get_stats against a real Open vSwitch."""
+
+import os
+import time
+
+from ovs_helpers import MAC, OTHER_VNIC, VM_ID, VNIC_ID, tap
+
+VDSM_KEYS = {"name", "rx", "tx", "rxDropped", "txDropped", "rxErrors", "txErrors", "speed", "state",
+             "duplex", "sampleTime"}
+VDSM_CAPS = {"hooks": {}, "openstack_binding_host_ids": {"OTHER": "keep-me"}, "version_name": "Snow Man"}
+
+
+def test_caps_report_the_system_id_for_every_plugin_type(run_hook, ovs_config, ovs):
+    config = ovs_config()
+    run = run_hook("after_get_caps", VDSM_CAPS, config=config)
+    assert run.rc == 0 and run.stderr == ""
+    caps = run.json()
+    assert caps["openstack_binding_host_ids"] == {"OTHER": "keep-me", "OPEN_VSWITCH": ovs.system_id,
+                                                  "OVIRT_PROVIDER_OVN": ovs.system_id}
+    assert caps["version_name"] == "Snow Man" and caps["hooks"] == {}
+    section = caps["vif_driver"]
+    assert section["version"] == "0.1.0"
+    assert section["drivers"]["ovs"] == {"plugin_types": ["OPEN_VSWITCH", "OVIRT_PROVIDER_OVN"],
+                                         "system_id": ovs.system_id}
+    assert section["bridges"] == {"br-int": {"driver": "ovs", "exists": True}}
+    again = run_hook("after_get_caps", caps, config=config)
+    assert again.rc == 0 and again.json() == caps
+
+
+def test_caps_follow_the_plugin_type_mapping(run_hook, ovs, config_file):
+    config = config_file(f"""
+        [plugin_types]
+        OVIRT_PROVIDER_OVN =
+        LINUX_BRIDGE =
+        MY_SDN = ovs
+        [driver:ovs]
+        ovsdb = {ovs.remote}
+        bridge = br-missing
+    """)
+    caps = run_hook("after_get_caps", {}, config=config).json()
+    assert caps["openstack_binding_host_ids"] == {"MY_SDN": ovs.system_id, "OPEN_VSWITCH": ovs.system_id}
+    assert caps["vif_driver"]["bridges"] == {"br-missing": {"driver": "ovs", "exists": False}}
+
+
+def test_caps_without_system_id(run_hook, ovs_config, ovs):
+    ovs.vsctl("remove", "Open_vSwitch", ".", "external_ids", "system-id", wait=False)
+    run = run_hook("after_get_caps", {}, config=ovs_config())
+    assert run.rc == 0
+    assert "openstack_binding_host_ids" not in run.json()
+    assert run.stderr.count("\n") == 1 and "external_ids:system-id=$(uuidgen)" in run.stderr
+
+
+def test_caps_degrade_quietly_when_ovs_is_stopped(run_hook, down_config):
+    run = run_hook("after_get_caps", VDSM_CAPS, config=down_config)
+    assert run.rc == 0
+    assert run.json() == VDSM_CAPS
+    assert run.stderr.count("\n") == 1 and "not reachable" in run.stderr and "caps not reported" in run.stderr
+
+
+def test_caps_degrade_quietly_when_ovs_hangs(run_hook, ovs_config, ovs):
+    config = ovs_config(timeout=1)
+    ovs.pause_db()
+    try:
+        start = time.monotonic()
+        run = run_hook("after_get_caps", VDSM_CAPS, config=config, timeout=30)
+        elapsed = time.monotonic() - start
+    finally:
+        ovs.resume_db()
+    assert run.rc == 0 and run.json() == VDSM_CAPS
+    assert run.stderr.count("\n") == 1 and "did not answer within 1 s" in run.stderr
+    assert elapsed < 4
+
+
+def _vdsm_stats():
+    return {"cpuUser": "1.5", "network": {"eth0": {"name": "eth0", "rx": "7", "tx": "9", "state": "up"}}}
+
+
+def test_stats_of_external_vnics_in_vdsm_shape(run_hook, ovs_config, ovs, plug):
+    plug()
+    plug(vnic_id=OTHER_VNIC)
+    ovs.plug_tap("vnet3", iface_id="not-ours", mac=MAC, vm_id=VM_ID)  # another provider's naming
+    ovs.vsctl("add-port", "br-int", "eth9", "--", "set", "Interface", "eth9", "type=internal")
+    run = run_hook("after_get_stats", _vdsm_stats(), config=ovs_config())
+    assert run.rc == 0 and run.stderr == ""
+    stats = run.json()
+    assert stats["cpuUser"] == "1.5" and stats["network"]["eth0"]["rx"] == "7"
+    assert sorted(stats["network"]) == sorted(["eth0", tap(), tap(OTHER_VNIC)])
+    entry = stats["network"][tap()]
+    assert set(entry) == VDSM_KEYS
+    assert entry["name"] == tap() and entry["state"] in ("up", "down")
+    for key in ("rx", "tx", "rxDropped", "txDropped", "rxErrors", "txErrors", "speed"):
+        assert isinstance(entry[key], str) and entry[key].isdigit(), key
+    assert abs(entry["sampleTime"] - time.time()) < 60
+    assert entry["tx"] == ovs.vsctl("get", "Interface", tap(), "statistics:tx_bytes", wait=False).strip()
+
+
+def test_stats_counters_follow_ovs(run_hook, ovs_config, ovs, plug):
+    """Counters come from the Interface's statistics column: change it
+    (as ovs-vswitchd does) and the hook reports the new values."""
+    plug()
+    ovs.stop_vswitchd()  # keep ovs-vswitchd from overwriting the values
+    ovs.vsctl("set", "Interface", tap(), "statistics:rx_bytes=1234", "statistics:tx_dropped=5",
+              "link_state=up", "link_speed=10000000000", wait=False)
+    entry = run_hook("after_get_stats", {}, config=ovs_config()).json()["network"][tap()]
+    assert (entry["rx"], entry["txDropped"], entry["tx"]) == ("1234", "5", "0")
+    assert entry["state"] == "up" and entry["speed"] == "10000"
+
+
+def test_stats_twice_are_alike(run_hook, ovs_config, ovs, plug):
+    plug()
+    first = run_hook("after_get_stats", _vdsm_stats(), config=ovs_config()).json()
+    second = run_hook("after_get_stats", first, config=ovs_config()).json()
+    assert set(first["network"]) == set(second["network"])
+    assert set(second["network"][tap()]) == VDSM_KEYS
+
+
+def test_stats_degrade_quietly_when_ovs_is_stopped(run_hook, down_config):
+    run = run_hook("after_get_stats", _vdsm_stats(), config=down_config)
+    assert run.rc == 0 and run.json() == _vdsm_stats()
+    assert run.stderr.count("\n") == 1 and "vNIC stats not reported" in run.stderr
+
+
+def test_stats_degrade_quietly_when_ovs_hangs(run_hook, ovs_config, ovs):
+    config = ovs_config(timeout=1)
+    ovs.pause_db()
+    try:
+        run = run_hook("after_get_stats", _vdsm_stats(), config=config, timeout=30)
+    finally:
+        ovs.resume_db()
+    assert run.rc == 0 and run.json() == _vdsm_stats()
+    assert "did not answer within 1 s" in run.stderr
+
+
+def test_dry_run_stats_show_the_one_read(run_hook, ovs_config, ovs, plug):
+    plug()
+    env = dict(os.environ, VIF_DRIVER_DRY_RUN="1")
+    run = run_hook("after_get_stats", {}, config=ovs_config(), env=env)
+    assert run.rc == 0 and tap() in run.json()["network"]
+    reads = [line for line in run.stderr.splitlines() if "OVSDB" in line]
+    assert reads == [f"dry-run: would read OVSDB {ovs.remote}: Interface columns "
+                     "name,external_ids,statistics,link_state,link_speed (initial rows of a monitor)"]
+    assert VNIC_ID

@@ -1,0 +1,107 @@
+"""Pure parts of the ovs driver: the remote grammar, OVSDB update2 diffs,
+the readiness check and the stats mapping."""
+
+import pytest
+
+from ovs_helpers import VNIC_ID, tap
+from vif_driver.drivers.ovs import monitor, stats
+from vif_driver.drivers.ovs.remote import parse_remote
+
+
+@pytest.mark.parametrize("value", ["unix:/run/openvswitch/db.sock", "unix:/tmp/x/db.sock",
+                                   "tcp:127.0.0.1:6640", "tcp:[::1]:6640", "tcp:ovs.example.com:6640"])
+def test_remote_grammar_accepts(value):
+    assert parse_remote(value) == value
+
+
+@pytest.mark.parametrize("value, words", [
+    ("unix:db.sock", "unix:/absolute/path"),
+    ("unix:/run/../etc/x", "unix:/absolute/path"),
+    ("unix:/" + "x" * 120, "at most 107"),
+    ("tcp:127.0.0.1", "tcp:HOST:PORT"),
+    ("tcp:127.0.0.1:0", "tcp:HOST:PORT"),
+    ("tcp:127.0.0.1:99999", "tcp:HOST:PORT"),
+    ("tcp:bad host:6640", "tcp:HOST:PORT"),
+    ("ssl:127.0.0.1:6640", "certificate options"),
+    ("punix:/run/x.sock", "not an OVSDB remote"),
+    ("/run/openvswitch/db.sock", "not an OVSDB remote"),
+])
+def test_remote_grammar_rejects(value, words):
+    with pytest.raises(ValueError, match=words):
+        parse_remote(value)
+
+
+IFACE, PORT, BRIDGE = "11111111-0000-0000-0000-000000000001", "22222222-0000-0000-0000-000000000002", \
+    "33333333-0000-0000-0000-000000000003"
+
+
+def _initial(ofport=None, iface_id=VNIC_ID):
+    iface = {"name": tap(), "external_ids": ["map", [["iface-id", iface_id], ["vm-id", "x"]]]}
+    if ofport is not None:
+        iface["ofport"] = ofport
+    return {"Interface": {IFACE: {"initial": iface}},
+            "Port": {PORT: {"initial": {"name": tap(), "interfaces": ["uuid", IFACE]}}},
+            "Bridge": {BRIDGE: {"initial": {"name": "br-int", "ports": ["set", [["uuid", PORT], ["uuid", "p2"]]]}}}}
+
+
+def test_rows_initial_and_ready():
+    rows = monitor.Rows()
+    rows.apply(_initial(ofport=3))
+    assert rows.tables["Interface"][IFACE]["ofport"] == {3}
+    assert rows.tables["Bridge"][BRIDGE]["ports"] == {PORT, "p2"}
+    assert rows.problem(tap(), "br-int", VNIC_ID) is None
+
+
+def test_rows_modify_applies_set_and_map_diffs():
+    rows = monitor.Rows()
+    rows.apply(_initial())  # ofport unset: the default, so not sent
+    assert "no ofport yet" in rows.problem(tap(), "br-int", VNIC_ID)
+    rows.apply({"Interface": {IFACE: {"modify": {"ofport": 7}}}})
+    assert rows.tables["Interface"][IFACE]["ofport"] == {7}
+    rows.apply({"Interface": {IFACE: {"modify": {"ofport": ["set", [7, 8]]}}}})
+    assert rows.tables["Interface"][IFACE]["ofport"] == {8}
+    # map diff: a pair equal to the old one removes it, others add or update
+    rows.apply({"Interface": {IFACE: {"modify": {"external_ids": ["map", [["vm-id", "x"], ["iface-status", "active"],
+                                                                           ["iface-id", "new"]]]}}}})
+    assert rows.tables["Interface"][IFACE]["external_ids"] == {"iface-id": "new", "iface-status": "active"}
+    assert "iface-id=new, expected" in rows.problem(tap(), "br-int", VNIC_ID)
+    rows.apply({"Bridge": {BRIDGE: {"modify": {"ports": ["uuid", PORT]}}}})
+    assert rows.tables["Bridge"][BRIDGE]["ports"] == {"p2"}
+
+
+def test_rows_problems_in_order():
+    rows = monitor.Rows()
+    assert rows.problem(tap(), "br-int", VNIC_ID) == "bridge br-int does not exist"
+    rows.apply(_initial(ofport=-1))
+    rows.apply({"Interface": {IFACE: {"modify": {"error": "could not open network device x"}}}})
+    assert rows.problem(tap(), "br-int", VNIC_ID).endswith("could not open it: could not open network device x")
+    rows.apply({"Interface": {IFACE: {"delete": None}}})
+    assert "libvirt has not added the port" in rows.problem(tap(), "br-int", VNIC_ID)
+    rows.apply(_initial(ofport=65534))
+    assert "has ofport 65534" in rows.problem(tap(), "br-int", VNIC_ID)
+    rows.apply(_initial(ofport=2))
+    assert rows.problem(tap(), "br-int", VNIC_ID) is None and rows.port_uuid == PORT
+    rows.apply({"Port": {PORT: {"delete": None}}})
+    assert rows.problem(tap(), "br-int", VNIC_ID) == f"no port {tap()} holds interface {tap()}"
+    assert rows.port_uuid is None
+
+
+def test_stats_mapping_and_filter():
+    rows = [
+        {"name": tap(), "external_ids": ["map", [["iface-id", VNIC_ID]]],
+         "statistics": ["map", [["rx_bytes", 10], ["tx_bytes", 20], ["rx_dropped", 1], ["tx_errors", 2]]],
+         "link_state": "up", "link_speed": 10000000000},
+        {"name": "tapdeadbeef-00", "external_ids": ["map", [["iface-id", VNIC_ID]]], "statistics": ["map", []]},
+        {"name": "vnet0", "external_ids": ["map", [["iface-id", "other"]]], "statistics": ["map", []]},
+        {"name": "br-int", "external_ids": ["map", []], "statistics": ["map", []],
+         "link_state": ["set", []], "link_speed": ["set", []]},
+    ]
+    result = {"network": {tap(): {"name": tap(), "duplex": "full", "rx": "1"}}}
+    assert stats.add(result, rows, now=5.0) == 1
+    assert result["network"] == {tap(): {"name": tap(), "duplex": "full", "rx": "10", "tx": "20",
+                                         "rxDropped": "1", "txDropped": "0", "rxErrors": "0", "txErrors": "2",
+                                         "speed": "10000", "state": "up", "sampleTime": 5.0}}
+    fresh = {}
+    stats.add(fresh, [dict(rows[0], link_state=["set", []], link_speed=["set", []])], now=1.0)
+    assert fresh["network"][tap()]["speed"] == "1000" and fresh["network"][tap()]["state"] == "down"
+    assert fresh["network"][tap()]["duplex"] == "unknown"

@@ -1,0 +1,25 @@
+"""The ``ovsdb`` option: where ovsdb-server listens. Standard library only."""
+
+DEFAULT_REMOTE = "unix:/run/openvswitch/db.sock"
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})\Z"  # compiled when used
+
+
+def parse_remote(value: str) -> str:
+    """The ``ovsdb`` option: unix:/absolute/path or tcp:HOST:PORT
+    (HOST a name, an IPv4 address or [IPv6])."""
+    shown = repr(value if len(value) <= 60 else value[:60] + "...")
+    kind, _, rest = value.partition(":")
+    if kind == "unix":
+        if not rest.startswith("/") or len(rest) > 107 or not rest.isprintable() or "/../" in rest + "/":
+            raise ValueError(f"{shown} is not unix:/absolute/path (at most 107 characters)")
+        return value
+    if kind == "tcp":
+        host, sep, port = rest.rpartition(":")
+        import re
+        if sep and re.match(_HOST, host) and port.isdigit() and 0 < int(port) < 65536:
+            return value
+        raise ValueError(f"{shown} is not tcp:HOST:PORT")
+    if kind == "ssl":
+        raise ValueError(f"{shown}: ssl: remotes need certificate options this driver does not have yet; "
+                         "use unix:/path (default " + DEFAULT_REMOTE + ") or tcp:HOST:PORT")
+    raise ValueError(f"{shown} is not an OVSDB remote: expected unix:/path or tcp:HOST:PORT")

@@ -1,0 +1,50 @@
+"""The plug rewrite: the <interface> libvirt needs to put a vNIC on OVS.
+
+A pure function, element in, element out; it never touches Open vSwitch
+(libvirt adds the port and sets its external_ids itself) and imports only
+lxml, which the framework has loaded already for the device XML.
+
+Result, whatever the input (engine XML, VDSM's rebuilt XML at update-device,
+or our own output):
+
+    <interface type="bridge">
+        ...every other child kept in place (mac, model, alias, address, link, ...)
+        <source bridge="br-int"/>
+        <virtualport type="openvswitch">
+            <parameters interfaceid="VNIC_ID"/>
+        </virtualport>
+        <target dev="tapVNIC_ID[:11]"/>
+        <mtu size="N"/>                       (only when an MTU is given)
+    </interface>
+"""
+
+from lxml import etree
+
+from vif_driver.drivers.ovs.naming import tap_name
+
+
+def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None):
+    """Rewrite ``interface`` in place and return it; running it on its own
+    output changes nothing."""
+    interface.set("type", "bridge")
+    _single(interface, "source", bridge=bridge)
+    virtualport = _single(interface, "virtualport", type="openvswitch")
+    etree.SubElement(virtualport, "parameters", interfaceid=vnic_id)
+    _single(interface, "target", dev=tap_name(vnic_id))
+    if mtu is not None:
+        _single(interface, "mtu", size=str(mtu))
+    return interface
+
+
+def _single(parent, tag: str, **attributes):
+    """Exactly one empty child ``tag`` with just these attributes, at the
+    place of the first existing one (so repeated runs give the same XML)."""
+    found = parent.findall(tag)
+    fresh = etree.Element(tag, attributes)
+    if found:
+        parent.replace(found[0], fresh)
+        for stale in found[1:]:
+            parent.remove(stale)
+    else:
+        parent.append(fresh)
+    return fresh

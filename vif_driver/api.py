@@ -61,7 +61,7 @@ class HookContext(Mapping):
     def __init__(self, *, hook_point: str, phase: str, properties: "Mapping[str, str]",
                  options: "Mapping[str, object]", timeout: float, dry_run: bool = False,
                  vnic_id: "str | None" = None, plugin_type: "str | None" = None,
-                 vm_id: "str | None" = None, plugin_types: "tuple[str, ...]" = ()):
+                 vm_id: "str | None" = None, plugin_types: "tuple[str, ...]" = (), driver: str = ""):
         self.hook_point = hook_point
         self.phase = phase  # "before" or "after"
         self._properties = properties
@@ -72,7 +72,9 @@ class HookContext(Mapping):
         self.plugin_type = plugin_type
         self.vm_id = vm_id
         self.plugin_types = plugin_types  # caps/stats: the plugin types mapped to this driver
+        self.driver = driver  # the name the driver is configured under
         self.actions: "list[str]" = []
+        self.warnings: "list[str]" = []
 
     def __getitem__(self, key: str) -> str:
         return self._properties[key]
@@ -87,9 +89,22 @@ class HookContext(Mapping):
     def is_before(self) -> bool:
         return self.phase == "before"
 
-    def record(self, action: str) -> None:
-        """Note a host read or write; replay --dry-run prints these."""
-        self.actions.append(action)
+    def record(self, action: str, write: bool = False) -> None:
+        """Note a host read or write (``write=True``: skipped in a dry run);
+        replay --dry-run and debug = true print these."""
+        self.actions.append(("would " if write and self.dry_run else "") + action)
+
+    def warn(self, message: str) -> None:
+        """One line for vdsm.log while the call still succeeds, e.g. caps
+        degrading because the backend is down."""
+        self.warnings.append(message)
+
+    def caps_section(self, caps: dict) -> dict:
+        """This driver's own part of caps: caps['vif_driver']['drivers'][name]."""
+        from vif_driver import __version__
+        section = caps.setdefault("vif_driver", {})
+        section["version"] = __version__
+        return section.setdefault("drivers", {}).setdefault(self.driver, {})
 
 
 class VifDriver:

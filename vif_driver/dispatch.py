@@ -49,13 +49,16 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
         vm_id = _property(props, "vmId", validate.uuid, required=False)
         driver = registry.load(driver_name)
         options = resolve_options(driver, config, driver_name, props)
-        from vif_driver import domxml
-        element = domxml.parse_device(request.data)
+        if request.data.strip() or hook_point.writes:
+            from vif_driver import domxml  # lxml: only when there is XML to read or write
+            element = domxml.parse_device(request.data)
+        else:
+            element = None
         if element is None and hook_point.writes:
             raise InvalidInput("device XML is empty; VDSM must pass the <interface> element to this hook")
         ctx = HookContext(hook_point=hook_point.name, phase=hook_point.phase, properties=props,
                           options=options, timeout=config.timeout, dry_run=request.dry_run,
-                          vnic_id=vnic_id, plugin_type=plugin_type, vm_id=vm_id)
+                          vnic_id=vnic_id, plugin_type=plugin_type, vm_id=vm_id, driver=driver_name)
         result = getattr(driver, hook_point.call)(element, ctx)
         data = None
         if hook_point.writes:
@@ -66,9 +69,10 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
             data = domxml.serialize_device(result)
             if data == request.data:
                 data = None
-        return Response(0, data, actions=ctx.actions)
+        return Response(0, data, [f"{prefix}: {w}" for w in ctx.warnings], ctx.actions)
     except Exception as e:  # noqa: BLE001 - every failure becomes an exit code
-        return Response(hook_point.fail_code, messages=[_message(prefix, e, config)],
+        warnings = [f"{prefix}: {w}" for w in ctx.warnings] if ctx else []
+        return Response(hook_point.fail_code, messages=warnings + [_message(prefix, e, config)],
                         actions=ctx.actions if ctx else [])
 
 
@@ -84,7 +88,7 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
     except (ValueError, InvalidInput) as e:
         return Response(1, messages=[_message(f"vif-driver {hook_point.name}", e, config)])
     messages, actions = [], []
-    changed = False
+    changed = failed = False
     for driver_name, plugin_types in config.drivers().items():
         prefix = f"vif-driver[{driver_name}] {hook_point.name}"
         ctx = None
@@ -94,17 +98,19 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
             ctx = HookContext(hook_point=hook_point.name, phase=hook_point.phase,
                               properties=request.properties, options=options,
                               timeout=config.timeout, dry_run=request.dry_run,
-                              plugin_types=tuple(plugin_types))
+                              plugin_types=tuple(plugin_types), driver=driver_name)
             result = getattr(driver, hook_point.call)(data, ctx)
             if not isinstance(result, dict):
                 raise VifDriverError(f"driver returned {type(result).__name__}, not a dict")
             data, changed = result, True
         except Exception as e:  # noqa: BLE001
             messages.append(_message(prefix, e, config))
+            failed = True
         if ctx:
             actions.extend(ctx.actions)
+            messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
     text = json.dumps(data) if changed else None
-    return Response(1 if messages else 0, text, messages, actions)
+    return Response(1 if failed else 0, text, messages, actions)
 
 
 def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":

@@ -57,6 +57,13 @@ def integer(low: int, high: int):
     return parse
 
 
+def optional(parse):
+    """A parser that maps an empty string to None (option unset)."""
+    def parse_optional(value: str):
+        return parse(value) if value.strip() else None
+    return parse_optional
+
+
 def seconds(value: str) -> float:
     try:
         number = float(value)

@@ -49,7 +49,7 @@ def test_dry_run_shows_actions(tmp_path, test_env):
     fixture = Fixture("before_device_create", open(ENGINE_XML).read(), external_props("TEST_SDN"))
     result = replay(fixture, env=test_env, dry_run=True)
     assert result.run.rc == 0
-    assert "dry-run: would checked bridge br-test" in result.run.stderr
+    assert "dry-run: checked bridge br-test" in result.run.stderr
 
 
 def test_capture_then_replay_gives_the_same_result(run_hook, test_env, tmp_path):

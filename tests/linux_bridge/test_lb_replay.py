@@ -25,7 +25,7 @@ def test_lifecycle_replays_with_expected_exit_codes(lb_config, host, libvirt_def
             libvirt_define(result.run.text)
             assert host.links()["eth1.100"]["master"] == BRIDGE
         if fixture.hook_point == "after_get_caps":
-            assert BRIDGE in result.run.json()["vif_driver"]["linux_bridge"]["bridges"]
+            assert BRIDGE in result.run.json()["vif_driver"]["drivers"]["linux_bridge"]["bridges"]
     assert set(state(host)) == BASE
 
 

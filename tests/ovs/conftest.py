@@ -45,6 +45,7 @@ def ovs_config(ovs, config_file):
             [driver:ovs]
             ovsdb = {ovs.remote}
             plug_timeout = {plug_timeout}
+            netns = {ovs.netns}
             {extra}
         """)
     return write

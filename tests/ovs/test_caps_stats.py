@@ -21,8 +21,7 @@ def test_caps_report_the_system_id_for_every_plugin_type(run_hook, ovs_config, o
     section = caps["vif_driver"]
     assert section["version"] == "0.1.0"
     assert section["drivers"]["ovs"] == {"plugin_types": ["OPEN_VSWITCH", "OVIRT_PROVIDER_OVN"],
-                                         "system_id": ovs.system_id}
-    assert section["bridges"] == {"br-int": {"driver": "ovs", "exists": True}}
+                                         "system_id": ovs.system_id, "bridges": {"br-int": {"exists": True}}}
     again = run_hook("after_get_caps", caps, config=config)
     assert again.rc == 0 and again.json() == caps
 
@@ -39,7 +38,7 @@ def test_caps_follow_the_plugin_type_mapping(run_hook, ovs, config_file):
     """)
     caps = run_hook("after_get_caps", {}, config=config).json()
     assert caps["openstack_binding_host_ids"] == {"MY_SDN": ovs.system_id, "OPEN_VSWITCH": ovs.system_id}
-    assert caps["vif_driver"]["bridges"] == {"br-missing": {"driver": "ovs", "exists": False}}
+    assert caps["vif_driver"]["drivers"]["ovs"]["bridges"] == {"br-missing": {"exists": False}}
 
 
 def test_caps_without_system_id(run_hook, ovs_config, ovs):
@@ -94,16 +93,21 @@ def test_stats_of_external_vnics_in_vdsm_shape(run_hook, ovs_config, ovs, plug):
     assert entry["tx"] == ovs.vsctl("get", "Interface", tap(), "statistics:tx_bytes", wait=False).strip()
 
 
-def test_stats_counters_follow_ovs(run_hook, ovs_config, ovs, plug):
-    """Counters come from the Interface's statistics column: change it
-    (as ovs-vswitchd does) and the hook reports the new values."""
+def test_stats_counters_are_the_kernels(run_hook, ovs_config, ovs, plug):
+    """Counters come from the kernel (what libvirt and VDSM read for VM NICs),
+    link state from OVS: the hook reports what /proc/net/dev says in the
+    switch's namespace."""
+    import subprocess
     plug()
-    ovs.stop_vswitchd()  # keep ovs-vswitchd from overwriting the values
-    ovs.vsctl("set", "Interface", tap(), "statistics:rx_bytes=1234", "statistics:tx_dropped=5",
-              "link_state=up", "link_speed=10000000000", wait=False)
+    ovs.vsctl("set", "Interface", tap(), "link_state=up", wait=False)
     entry = run_hook("after_get_stats", {}, config=ovs_config()).json()["network"][tap()]
-    assert (entry["rx"], entry["txDropped"], entry["tx"]) == ("1234", "5", "0")
-    assert entry["state"] == "up" and entry["speed"] == "10000"
+    out = subprocess.run(["ip", "netns", "exec", ovs.netns, "cat", "/proc/net/dev"], capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    line = next(v for v in out.splitlines() if v.strip().startswith(tap() + ":"))
+    kernel = line.split(":", 1)[1].split()
+    assert (entry["rx"], entry["rxErrors"], entry["rxDropped"]) == (kernel[0], kernel[2], kernel[3])
+    assert (entry["tx"], entry["txErrors"], entry["txDropped"]) == (kernel[8], kernel[10], kernel[11])
+    assert entry["state"] == "up" and entry["speed"] == "1000"
 
 
 def test_stats_twice_are_alike(run_hook, ovs_config, ovs, plug):
@@ -137,6 +141,7 @@ def test_dry_run_stats_show_the_one_read(run_hook, ovs_config, ovs, plug):
     run = run_hook("after_get_stats", {}, config=ovs_config(), env=env)
     assert run.rc == 0 and tap() in run.json()["network"]
     reads = [line for line in run.stderr.splitlines() if "OVSDB" in line]
-    assert reads == [f"dry-run: would read OVSDB {ovs.remote}: Interface columns "
-                     "name,external_ids,statistics,link_state,link_speed (initial rows of a monitor)"]
+    assert reads == [f"dry-run: read OVSDB {ovs.remote}: select Interface name,link_state where "
+                     "[['external_ids', 'includes', ['map', [['iface-status', 'active']]]]]"]
+    assert any(line.startswith("dry-run: read kernel counters of ") for line in run.stderr.splitlines())
     assert VNIC_ID

@@ -86,22 +86,24 @@ def test_rows_problems_in_order():
     assert rows.port_uuid is None
 
 
-def test_stats_mapping_and_filter():
-    rows = [
-        {"name": tap(), "external_ids": ["map", [["iface-id", VNIC_ID]]],
-         "statistics": ["map", [["rx_bytes", 10], ["tx_bytes", 20], ["rx_dropped", 1], ["tx_errors", 2]]],
-         "link_state": "up", "link_speed": 10000000000},
-        {"name": "tapdeadbeef-00", "external_ids": ["map", [["iface-id", VNIC_ID]]], "statistics": ["map", []]},
-        {"name": "vnet0", "external_ids": ["map", [["iface-id", "other"]]], "statistics": ["map", []]},
-        {"name": "br-int", "external_ids": ["map", []], "statistics": ["map", []],
-         "link_state": ["set", []], "link_speed": ["set", []]},
-    ]
+def test_stats_mapping_and_filter(tmp_path):
+    proc = tmp_path / "dev"
+    proc.write_text(
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls"
+        " carrier compressed\n"
+        f"{tap()}: 10 1 0 1 0 0 0 0 20 2 2 0 0 0 0 0\n"
+        "  vnet0: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n")
+    counters = stats.kernel_counters(str(proc))
+    assert counters["vnet0"][0] == "5"
+    rows = [{"name": tap(), "link_state": "up"}, {"name": "tapdeadbeef-00", "link_state": "up"},
+            {"name": "vnet0", "link_state": "up"}]
     result = {"network": {tap(): {"name": tap(), "duplex": "full", "rx": "1"}}}
-    assert stats.add(result, rows, now=5.0) == 1
+    assert stats.add(result, rows, counters, now=5.0) == 1  # no kernel device, not ours: skipped
     assert result["network"] == {tap(): {"name": tap(), "duplex": "full", "rx": "10", "tx": "20",
                                          "rxDropped": "1", "txDropped": "0", "rxErrors": "0", "txErrors": "2",
-                                         "speed": "10000", "state": "up", "sampleTime": 5.0}}
+                                         "state": "up", "sampleTime": 5.0}}
     fresh = {}
-    stats.add(fresh, [dict(rows[0], link_state=["set", []], link_speed=["set", []])], now=1.0)
+    stats.add(fresh, [{"name": tap(), "link_state": ["set", []]}], counters, now=1.0)
     assert fresh["network"][tap()]["speed"] == "1000" and fresh["network"][tap()]["state"] == "down"
     assert fresh["network"][tap()]["duplex"] == "unknown"

@@ -57,7 +57,7 @@ def test_dry_run_unplug_shows_the_write_and_does_not_do_it(run_hook, ovs_config,
     env = dict(os.environ, VIF_DRIVER_DRY_RUN="1")
     run = run_hook("after_device_destroy", "", device_properties=props(), config=ovs_config(), env=env)
     assert run.rc == 0
-    assert "dry-run: would read OVSDB" in run.stderr
+    assert "dry-run: read OVSDB" in run.stderr
     assert f"dry-run: would write OVSDB {ovs.remote}: remove port {tap()} from bridge br-int" in run.stderr
     assert ovs.ports() == [tap()]
 

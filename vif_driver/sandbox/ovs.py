@@ -288,7 +288,8 @@ class OvsSandbox:
         with open(path, "w", encoding="utf-8") as f:
             f.write(f"[vif-driver]\ntimeout = {timeout}\n\n"
                     "[plugin_types]\nOPEN_VSWITCH = ovs\nOVIRT_PROVIDER_OVN = ovs\nLINUX_BRIDGE =\n\n"
-                    f"[driver:ovs]\novsdb = {self.remote}\nbridge = {bridge}\nplug_timeout = {plug_timeout}\n")
+                    f"[driver:ovs]\novsdb = {self.remote}\nbridge = {bridge}\nplug_timeout = {plug_timeout}\n"
+                    f"netns = {self.netns}\n")
         return path
 
 

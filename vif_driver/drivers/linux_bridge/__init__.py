@@ -24,13 +24,6 @@ DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
 _CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
 
 
-def _optional(parse):
-    """An option parser that maps an empty string to None (unset)."""
-    def parse_optional(value: str):
-        return parse(value) if value.strip() else None
-    return parse_optional
-
-
 def _directory(value: str) -> str:
     path = os.path.normpath(value)
     if not value.startswith("/") or "\0" in value or ".." in value.split("/"):
@@ -45,16 +38,16 @@ def tap_name(vnic_id: str) -> str:
 
 class LinuxBridgeDriver(VifDriver):
     options = {
-        "bridge": Option(None, _optional(validate.ifname), "existing bridge to plug into"),
-        "physical_network": Option(None, _optional(validate.name), "provider physical network name"),
-        "segmentation_id": Option(None, _optional(validate.integer(1, 4094)), "VLAN id of the network"),
-        "vlan": Option(None, _optional(validate.integer(1, 4094)), "alias of segmentation_id"),
-        "mtu": Option(None, _optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
+        "bridge": Option(None, validate.optional(validate.ifname), "existing bridge to plug into"),
+        "physical_network": Option(None, validate.optional(validate.name), "provider physical network name"),
+        "segmentation_id": Option(None, validate.optional(validate.integer(1, 4094)), "VLAN id of the network"),
+        "vlan": Option(None, validate.optional(validate.integer(1, 4094)), "alias of segmentation_id"),
+        "mtu": Option(None, validate.optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
         "physical_interface_mappings": Option({}, naming.parse_mappings,
                                               "host only: physnet1:eth1,physnet2:eth2"),
-        "netns": Option(None, _optional(validate.name), "host only: network namespace to work in"),
+        "netns": Option(None, validate.optional(validate.name), "host only: network namespace to work in"),
         "lock_dir": Option(DEFAULT_LOCK_DIR, _directory, "host only: lock and claim files"),
-        "plug_timeout": Option(None, _optional(validate.seconds), "post-plug wait (default: timeout)"),
+        "plug_timeout": Option(None, validate.optional(validate.seconds), "post-plug wait (default: timeout)"),
         "uplink_kind": Option("vlan", naming.uplink_kind,
                               "host only: vlan (802.1Q); vxlan only stands in on kernels without 8021q"),
     }
@@ -129,12 +122,14 @@ class LinuxBridgeDriver(VifDriver):
         from vif_driver.drivers.linux_bridge import stats
         options = properties.options
         try:
-            return stats.collect_caps(caps, namespace=options["netns"], timeout=properties.timeout,
-                                      configured=options["bridge"],
-                                      mappings=options["physical_interface_mappings"],
-                                      plugin_types=properties.plugin_types)
+            section: dict = {}
+            stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
+                               configured=options["bridge"], mappings=options["physical_interface_mappings"],
+                               plugin_types=properties.plugin_types)
+            properties.caps_section(caps).update(section)
+            return caps
         except Exception as e:  # noqa: BLE001 - caps degrade quietly
-            properties.record(f"caps: bridges not read: {e}")
+            properties.warn(f"bridges not read, caps not reported: {e}")
             return caps
 
     def get_stats(self, stats: dict, properties: HookContext) -> dict:
@@ -144,7 +139,7 @@ class LinuxBridgeDriver(VifDriver):
             return lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
                                           configured=options["bridge"])
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
-            properties.record(f"stats: counters not read: {e}")
+            properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
 
 

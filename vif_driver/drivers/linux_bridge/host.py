@@ -97,7 +97,7 @@ class Network:
         try:
             if not self.namespace:
                 return rtnl.Rtnl(self.timeout)
-            from vif_driver.drivers.linux_bridge.nsenter import netns
+            from vif_driver.nsenter import netns
             with netns(self.namespace):
                 return rtnl.Rtnl(self.timeout)
         except OSError as e:
@@ -127,7 +127,7 @@ class Network:
             self.record(f"checked {t.describe()}: present and up")
             return
         for step in steps:
-            self.record(step[0])
+            self.record(step[0], write=True)
         if self.dry_run:
             return
         from vif_driver.drivers.linux_bridge import netlink
@@ -206,7 +206,7 @@ class Network:
             self.record(f"kept {t.describe()}: {why}" if bridge else f"nothing to clean for {t.describe()}")
             return
         for step in steps:
-            self.record(step[0])
+            self.record(step[0], write=True)
         if self.dry_run:
             return
         from vif_driver.drivers.linux_bridge import netlink

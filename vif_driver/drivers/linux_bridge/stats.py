@@ -12,7 +12,7 @@ SPEED = "1000"  # Mbps, what VDSM reports for devices without a link speed
 def _socket(namespace, timeout: float) -> rtnl.Rtnl:
     if not namespace:
         return rtnl.Rtnl(timeout)
-    from vif_driver.drivers.linux_bridge.nsenter import netns
+    from vif_driver.nsenter import netns
     with netns(namespace):
         return rtnl.Rtnl(timeout)
 
@@ -54,11 +54,11 @@ def collect_stats(stats: dict, *, namespace, timeout: float, configured: "str | 
     return stats
 
 
-def collect_caps(caps: dict, *, namespace, timeout: float, configured: "str | None",
+def collect_caps(caps: dict, section: dict, *, namespace, timeout: float, configured: "str | None",
                  mappings: "dict[str, str]", plugin_types) -> dict:
-    """Add the physical network mappings and the managed bridges under
-    caps['vif_driver']['linux_bridge'], and the host id the provider binds
-    ports to under caps['openstack_binding_host_ids'][plugin_type]."""
+    """Add the physical network mappings and the managed bridges to this
+    driver's ``section`` of caps, and the host id the provider binds ports
+    to under caps['openstack_binding_host_ids'][plugin_type]."""
     bridges = {}
     with _socket(namespace, timeout) as nl:
         managed = _managed(nl.dump(kind="bridge"), configured)
@@ -72,8 +72,8 @@ def collect_caps(caps: dict, *, namespace, timeout: float, configured: "str | No
         if mark:
             entry.update(physical_network=mark[1], segmentation_id=int(mark[2]), uplink=mark[3])
         bridges[bridge.name] = entry
-    section = caps.setdefault("vif_driver", {})
-    section["linux_bridge"] = {"physical_interface_mappings": dict(mappings), "bridges": bridges}
+    section.update(plugin_types=sorted(plugin_types), physical_interface_mappings=dict(mappings),
+                   bridges=bridges)
     host_ids = caps.setdefault("openstack_binding_host_ids", {})
     for plugin_type in plugin_types:
         host_ids.setdefault(plugin_type, os.uname().nodename)

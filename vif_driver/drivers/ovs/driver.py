@@ -6,8 +6,6 @@ through OvsDb (ovsdb.py), imported only when needed so the rewrite's hook
 process loads nothing but lxml.
 """
 
-import sys
-
 from vif_driver import validate
 from vif_driver.api import HostError, InvalidInput, Option, VifDriver
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
@@ -24,6 +22,8 @@ class OvsDriver(VifDriver):
         "mtu": Option(None, validate.mtu, "MTU written as <mtu size=N/>; unset: keep the XML's"),
         "ovsdb": Option(DEFAULT_REMOTE, parse_remote, "ovsdb-server remote: unix:/path or tcp:HOST:PORT"),
         "plug_timeout": Option(10.0, validate.seconds, "seconds to wait for the port after plugging"),
+        "netns": Option(None, validate.optional(validate.name), "network namespace where ovs-vswitchd's taps live (stats); "
+                                         "empty: this host's (test and demo setups only)"),
     }
 
     # -- vNIC hooks ---------------------------------------------------------------
@@ -66,39 +66,44 @@ class OvsDriver(VifDriver):
     def get_caps(self, caps: dict, properties) -> dict:
         """openstack_binding_host_ids[plugin_type] = OVS system-id (what
         ovirt-provider-ovn reports) and a vif_driver section."""
-        from vif_driver import __version__
         from vif_driver.drivers.ovs import wire
         bridge = properties.options["bridge"]
         try:
             with self._db(properties) as db:
                 system_id, has_bridge = db.host_info(bridge)
         except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
-            _log(properties, f"{e}; caps not reported")
+            properties.warn(f"{e}; caps not reported")
             return caps
         if system_id:
             ids = caps.setdefault("openstack_binding_host_ids", {})
             for plugin_type in properties.plugin_types:
                 ids[plugin_type] = system_id
         else:
-            _log(properties, "Open_vSwitch has no external_ids:system-id, so no binding host id is reported; "
-                             "set it: ovs-vsctl set Open_vSwitch . external_ids:system-id=$(uuidgen)")
-        section = caps.setdefault("vif_driver", {})
-        section["version"] = __version__
-        section.setdefault("drivers", {})[NAME] = {"plugin_types": sorted(properties.plugin_types),
-                                                    "system_id": system_id}
-        section.setdefault("bridges", {})[bridge] = {"driver": NAME, "exists": has_bridge}
+            properties.warn("Open_vSwitch has no external_ids:system-id, so no binding host id is reported; "
+                            "set it: ovs-vsctl set Open_vSwitch . external_ids:system-id=$(uuidgen)")
+        properties.caps_section(caps).update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
+                                             bridges={bridge: {"exists": has_bridge}})
         return caps
 
     def get_stats(self, stats: dict, properties) -> dict:
-        """Counters of every external vNIC from one OVSDB select."""
+        """Counters of every external vNIC: the devices from one OVSDB read,
+        their counters from the kernel in one read (see stats.py)."""
         from vif_driver.drivers.ovs import stats as vnic_stats, wire
         try:
             with self._db(properties) as db:
-                rows = db.interfaces(vnic_stats.COLUMNS)
+                rows = db.vm_interfaces(vnic_stats.WHERE, vnic_stats.COLUMNS)
         except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
-            _log(properties, f"{e}; vNIC stats not reported")
+            properties.warn(f"{e}; vNIC stats not reported")
             return stats
-        vnic_stats.add(stats, rows)
+        netns = properties.options["netns"]
+        if netns:
+            from vif_driver.nsenter import netns as entered
+            with entered(netns):
+                counters = vnic_stats.kernel_counters("/proc/thread-self/net/dev")
+        else:
+            counters = vnic_stats.kernel_counters()
+        properties.record(f"read kernel counters of {len(counters)} devices")
+        vnic_stats.add(stats, rows, counters)
         return stats
 
     # -- helpers ------------------------------------------------------------------
@@ -144,7 +149,3 @@ def _checked(value: str, where: str) -> str:
     except ValueError as e:
         raise InvalidInput(f"device XML {where}: {e}")
 
-
-def _log(properties, line: str) -> None:
-    """One line for vdsm.log while the hook still succeeds (exit 0)."""
-    sys.stderr.write(f"vif-driver[{NAME}] {properties.hook_point}: {line}\n")

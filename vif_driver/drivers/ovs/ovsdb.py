@@ -108,7 +108,7 @@ class OvsDb:
 
     def __init__(self, remote: str, timeout: float, record=None, dry_run: bool = False):
         self.remote, self.timeout, self.dry_run = remote, timeout, dry_run
-        self.record = record or (lambda action: None)
+        self.record = record or (lambda action, write=False: None)
         self._rpc = None
 
     def close(self) -> None:
@@ -138,7 +138,7 @@ class OvsDb:
 
     def write(self, ops: list, what: str) -> "list | None":
         """Run a write transaction, or in a dry run only record it."""
-        self.record(f"write OVSDB {self.remote}: {what}")
+        self.record(f"write OVSDB {self.remote}: {what}", write=True)
         if self.dry_run:
             return None
         return self.rpc().transact(ops)
@@ -153,11 +153,10 @@ class OvsDb:
         system_id = to_map(rows[0].get("external_ids")).get("system-id") if rows else None
         return system_id, bool(found[1]["rows"])
 
-    def interfaces(self, columns: "list[str]") -> "list[dict]":
-        """Every Interface row, only ``columns``, in one read (stats)."""
-        self.record(f"read OVSDB {self.remote}: Interface columns {','.join(columns)} "
-                    "(initial rows of a monitor)")
-        return wire.monitor_once(self.remote, "Interface", columns, self.timeout)
+    def vm_interfaces(self, where: list, columns: "list[str]") -> "list[dict]":
+        """The Interface rows matching ``where``, only ``columns``, in one read (stats)."""
+        return self.quick_read([select("Interface", where, columns)],
+                               f"select Interface {','.join(columns)} where {where}")[0]["rows"]
 
     def bridge_exists(self, bridge: str) -> bool:
         rows = self.read([select("Bridge", [["name", "==", bridge]], ["name"])],

@@ -16,6 +16,7 @@ import os
 from hookbench import Case
 
 from vif_driver import install
+from vif_driver.nsenter import netns
 from vif_driver.sandbox.ovs import OvsSandbox
 
 VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
@@ -59,7 +60,8 @@ def cases(workdir, python):
     try:
         box.add_bridge("br-int")
         box.plug_taps(list(_vnics(N_VNICS)))
-        config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10)
+        config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10,
+                                  netns=False)
         xml, empty, stats = (os.path.join(workdir, name) for name in ("device.xml", "empty.xml", "stats.json"))
         vnic_env = dict(os.environ, VIF_DRIVER_CONFIG=config, vmId=VM_ID, provider_type="EXTERNAL_NETWORK",
                         plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID)
@@ -74,16 +76,20 @@ def cases(workdir, python):
                 network = json.load(f)["network"]
             assert len(network) == N_VNICS + 1, len(network)
 
-        yield [
-            Case("OVS plug rewrite (before_device_create)", [hooks["before_device_create"]],
-                 env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=1.2,
-                 prepare=_writer(xml, ENGINE_XML), check=rewritten),
-            Case(f"after_get_stats {N_VNICS:,} vNICs", [hooks["after_get_stats"]],
-                 env=dict(os.environ, VIF_DRIVER_CONFIG=config, _hook_json=stats), baseline="bare", limit=3.0,
-                 prepare=_writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported),
-            Case("post-plug confirmation (after_device_create, empty XML)", [hooks["after_device_create"]],
-                 env=dict(vnic_env, _hook_domxml=empty), baseline="ovs", limit=1.3,
-                 prepare=_writer(empty, "")),
-        ]
+        # Production shape: the hooks run in the namespace where the taps
+        # live (the bench process enters it; its children inherit it), so no
+        # netns option and no setns in the timed processes.
+        with netns(box.netns):
+            yield [
+                Case("OVS plug rewrite (before_device_create)", [hooks["before_device_create"]],
+                     env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=1.2,
+                     prepare=_writer(xml, ENGINE_XML), check=rewritten),
+                Case(f"after_get_stats {N_VNICS:,} vNICs", [hooks["after_get_stats"]],
+                     env=dict(os.environ, VIF_DRIVER_CONFIG=config, _hook_json=stats), baseline="bare", limit=3.0,
+                     prepare=_writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported),
+                Case("post-plug confirmation (after_device_create, empty XML)", [hooks["after_device_create"]],
+                     env=dict(vnic_env, _hook_domxml=empty), baseline="ovs", limit=1.3,
+                     prepare=_writer(empty, "")),
+            ]
     finally:
         box.stop()

@@ -282,14 +282,15 @@ class OvsSandbox:
             self._run([_tool("ip"), "-n", self.netns, "-batch", f.name], timeout=120)
 
     def write_config(self, path: str, *, bridge: str = "br-int", timeout: float = 5,
-                     plug_timeout: float = 5) -> str:
+                     plug_timeout: float = 5, netns: bool = True) -> str:
         """A vif-driver host config pointing the ovs driver at this sandbox;
-        only the OVS plugin types are mapped (no other driver runs)."""
+        only the OVS plugin types are mapped (no other driver runs).
+        ``netns=False``: for hooks that run inside the sandbox's namespace."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(f"[vif-driver]\ntimeout = {timeout}\n\n"
                     "[plugin_types]\nOPEN_VSWITCH = ovs\nOVIRT_PROVIDER_OVN = ovs\nLINUX_BRIDGE =\n\n"
                     f"[driver:ovs]\novsdb = {self.remote}\nbridge = {bridge}\nplug_timeout = {plug_timeout}\n"
-                    f"netns = {self.netns}\n")
+                    + (f"netns = {self.netns}\n" if netns else ""))
         return path
 
 

@@ -91,7 +91,7 @@ class OvsDriver(VifDriver):
         from vif_driver.drivers.ovs import stats as vnic_stats, wire
         try:
             with self._db(properties) as db:
-                rows = db.vm_interfaces(vnic_stats.WHERE, vnic_stats.COLUMNS)
+                rows = db.interfaces(vnic_stats.COLUMNS)
         except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
             properties.warn(f"{e}; vNIC stats not reported")
             return stats

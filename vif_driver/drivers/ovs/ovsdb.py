@@ -153,10 +153,10 @@ class OvsDb:
         system_id = to_map(rows[0].get("external_ids")).get("system-id") if rows else None
         return system_id, bool(found[1]["rows"])
 
-    def vm_interfaces(self, where: list, columns: "list[str]") -> "list[dict]":
-        """The Interface rows matching ``where``, only ``columns``, in one read (stats)."""
-        return self.quick_read([select("Interface", where, columns)],
-                               f"select Interface {','.join(columns)} where {where}")[0]["rows"]
+    def interfaces(self, columns: "list[str]") -> "list[dict]":
+        """Every Interface row, only ``columns``, in one read (stats)."""
+        self.record(f"read OVSDB {self.remote}: Interface {','.join(columns)} of every row (monitor, once)")
+        return wire.monitor_once(self.remote, "Interface", columns, self.timeout)
 
     def bridge_exists(self, bridge: str) -> bool:
         rows = self.read([select("Bridge", [["name", "==", bridge]], ["name"])],

@@ -1,10 +1,11 @@
 """External vNIC counters, in VDSM's per-device shape.
 
-Which devices: one OVSDB read of the Interface rows libvirt attached to a VM
-(external_ids iface-status=active), names and link state only. Their
-counters: the kernel's, from /proc/net/dev in one read — what libvirt and
-VDSM read for VM NICs. Fetching OVS's own `statistics` maps instead costs
-~30 ms of ovsdb-server time and JSON for 1,000 ports on every stats poll.
+Which devices: one OVSDB read of every Interface's name and link state (the
+initial rows of a monitor); the vNICs among them are the taps named as our
+plug rewrite names them. Their counters: the kernel's, from /proc/net/dev in
+one read — what libvirt and VDSM read for VM NICs. Measured on 1,000 ports:
+OVS's own `statistics` maps cost ~30 ms of ovsdb-server time and JSON per
+poll, a select filtering on external_ids ~14 ms, names alone ~3 ms.
 
 VDSM's entries of ``stats['network'][dev]`` (lib/vdsm/network/netstats.py)
 hold name, rx, tx (bytes), rxDropped, txDropped, rxErrors, txErrors and
@@ -16,9 +17,8 @@ import time
 
 from vif_driver.drivers.ovs.naming import TAP_PREFIX
 
-# The Interface rows a stats poll reads: only libvirt's VM ports, few columns.
-WHERE = [["external_ids", "includes", ["map", [["iface-status", "active"]]]]]
-COLUMNS = ["name", "link_state"]
+COLUMNS = ["name", "link_state"]  # of every Interface row, per stats poll
+TAP_LENGTH = len(TAP_PREFIX) + 11
 SPEED = "1000"  # Mbit/s; what VDSM reports for devices without a known speed
 
 
@@ -45,7 +45,7 @@ def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
     count = 0
     for row in rows:
         name = row.get("name")
-        if not isinstance(name, str) or not name.startswith(TAP_PREFIX):
+        if not isinstance(name, str) or len(name) != TAP_LENGTH or not name.startswith(TAP_PREFIX):
             continue
         values = counters.get(name)
         if values is None or len(values) < 16:

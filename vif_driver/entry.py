@@ -69,7 +69,7 @@ def _run(hook_point, point, environ) -> int:
 
     for message in response.messages:
         _say(message)
-    prefix = "dry-run: would " if request.dry_run else "done: "
+    prefix = "dry-run: " if request.dry_run else "done: "  # api.record marks writes "would ..."
     for action in response.actions:
         if request.dry_run or cfg.debug:
             _say(prefix + action)
@@ -83,10 +83,45 @@ def _run(hook_point, point, environ) -> int:
 
 
 def call(request, cfg):
-    """Run the request in this process. (The resident agent, when present,
-    answers the same request over its socket.)"""
-    from vif_driver import dispatch
-    return dispatch.handle(request, cfg)
+    """Answer the request: through the resident agent when its socket is
+    there (standard library only on that path), else in this process if it
+    may change the host's network, else fail with how to start the agent.
+    The Response is the same either way."""
+    from vif_driver.agent import client
+    from vif_driver.hookpoints import HOOK_POINTS
+    from vif_driver.protocol import Response
+
+    point = HOOK_POINTS[request.hook_point]
+    path = client.socket_path(request.properties, cfg.agent_socket)
+    present = client.exists(path)
+    if present:
+        try:
+            response = client.call(request, path, cfg.timeout)
+        except client.AgentError as e:
+            return Response(point.fail_code, messages=[f"vif-driver {request.hook_point}: {e}"])
+        if response is not None:
+            return response
+    if _privileged():
+        from vif_driver import dispatch
+        return dispatch.handle(request, cfg)
+    state = "is not answering (connection refused)" if present else "is missing"
+    return Response(point.fail_code, messages=[
+        f"vif-driver {request.hook_point}: the agent socket {path} {state} and this hook runs "
+        f"unprivileged (uid {os.geteuid()}); start the agent: {client.START_HINT}"])
+
+
+def _privileged() -> bool:
+    """Root, or CAP_NET_ADMIN (OVSDB and netlink changes need it)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 12 & 1)  # CAP_NET_ADMIN
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def write_atomically(path: str, data: bytes) -> None:

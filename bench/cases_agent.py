@@ -1,0 +1,94 @@
+"""Hook cases with the resident agent (vif-driverd) answering: the hook
+process imports only the standard library's C modules and asks the agent,
+which keeps lxml, the drivers and their OVSDB connection warm. Every case
+is held to 1.3x a bare interpreter (ovirt-provider-ovn's in-process hook:
+2.0x). Needs root: the Open vSwitch sandbox of cases_ovs, whose setup
+(1,000 vNICs on br-int) is reused here.
+"""
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+
+import cases_ovs
+from cases_core import FOREIGN_XML
+from hookbench import Case
+
+from vif_driver import install
+from vif_driver.sandbox.ovs import OvsSandbox
+
+LIMIT = 1.3
+POINTS = ["before_device_create", "after_device_create", "after_get_stats"]
+
+
+@contextlib.contextmanager
+def _agent(python, config, socket_path, log_path):
+    daemon = os.path.join(os.path.dirname(python), "vif-driverd")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([daemon, "--listen", socket_path, "--config", config],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(socket_path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(log_path) as f:
+                    raise RuntimeError(f"vif-driverd did not start: {f.read()}")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def cases(workdir, python):
+    hooks = {os.path.basename(os.path.dirname(p)): p for p in install.install_hooks(workdir, python, hook_points=POINTS)}
+    box = OvsSandbox(os.path.join(workdir, "ovs")).start()
+    try:
+        box.add_bridge("br-int")
+        box.plug_taps(list(cases_ovs._vnics(cases_ovs.N_VNICS)))
+        # maps the OVS plugin types only, as in cases_ovs
+        config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10)
+        socket_path = os.path.join(workdir, "agent.sock")
+        with _agent(python, config, socket_path, os.path.join(workdir, "agent.log")):
+            yield list(_cases(workdir, hooks, config, socket_path))
+    finally:
+        box.stop()
+
+
+def _cases(workdir, hooks, config, socket_path):
+    xml, empty, stats, foreign = (os.path.join(workdir, name)
+                                  for name in ("device.xml", "empty.xml", "stats.json", "foreign.xml"))
+    base = dict(os.environ, VIF_DRIVER_CONFIG=config, VIF_DRIVER_AGENT_SOCKET=socket_path,
+                vmId=cases_ovs.VM_ID)
+    vnic_env = dict(base, provider_type="EXTERNAL_NETWORK", plugin_type="OPEN_VSWITCH",
+                    vnic_id=cases_ovs.VNIC_ID)
+
+    def rewritten():
+        with open(xml) as f:
+            text = f.read()
+        assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
+
+    def all_reported():
+        with open(stats) as f:
+            network = json.load(f)["network"]
+        assert len(network) == cases_ovs.N_VNICS + 1, len(network)
+
+    def unchanged():
+        with open(foreign) as f:
+            assert f.read() == FOREIGN_XML, "a foreign vNIC's XML was changed"
+
+    yield Case("agent: foreign vNIC (oVirt network)", [hooks["before_device_create"]],
+               env=dict(base, _hook_domxml=foreign), limit=LIMIT,
+               prepare=cases_ovs._writer(foreign, FOREIGN_XML), check=unchanged)
+    yield Case("agent: OVS plug (before_device_create)", [hooks["before_device_create"]],
+               env=dict(vnic_env, _hook_domxml=xml), limit=LIMIT,
+               prepare=cases_ovs._writer(xml, cases_ovs.ENGINE_XML), check=rewritten)
+    yield Case("agent: post-plug confirmation (after_device_create, empty XML)",
+               [hooks["after_device_create"]], env=dict(vnic_env, _hook_domxml=empty), limit=LIMIT,
+               prepare=cases_ovs._writer(empty, ""))
+    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
+               env=dict(base, _hook_json=stats), limit=LIMIT,
+               prepare=cases_ovs._writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported)

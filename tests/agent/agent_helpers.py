@@ -1,0 +1,162 @@
+"""Helpers of the agent tests (a module of its own: pytest gives the name
+'conftest' to each test directory's conftest in turn)."""
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from support import FIXTURES, VM_ID, VNIC_ID, external_props, require, require_root, require_tool  # noqa: F401
+
+from vif_driver import runner
+from vif_driver.agent import client
+
+VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
+SYSTEM_PYTHON = "/usr/bin/python3"
+AGENT_USER, INTRUDER = "vdsm", "vifintruder"
+with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as _f:
+    ENGINE_XML = _f.read()
+TEST_CONFIG = """
+[vif-driver]
+timeout = {timeout}
+[plugin_types]
+TEST_SDN = test
+SLOW_SDN = slow
+[driver:test]
+bridge = br-test
+"""
+
+
+def ensure_user(name: str) -> pwd.struct_passwd:
+    """A system user (and its group) for the tests; a throw-away CI machine."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    "--user-group", name], check=True, capture_output=True, timeout=30)
+    return pwd.getpwnam(name)
+
+
+class AgentProcess:
+    """A vif-driverd started by a test; its output goes to a log file."""
+
+    def __init__(self, argv, env, socket_path, log_path):
+        self.argv, self.env = argv, env
+        self.socket = socket_path
+        self.log_path = log_path
+        self.proc = None
+        self._log = None
+
+    def start(self, wait=True):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            if "serving on" in self.log():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"agent not ready after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+
+def hook_env(config, socket_path=None, pythonpath=None):
+    """The environment VDSM gives a hook (a small one, as a service has)."""
+    env = {"PATH": "/usr/bin:/bin", "VIF_DRIVER_CONFIG": config, "LANG": "C.UTF-8"}
+    if socket_path:
+        env["VIF_DRIVER_AGENT_SOCKET"] = socket_path
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return env
+
+
+def run(root, hook_point, data="", *, env, user=None, props=None, timeout=60):
+    """The emulated VDSM runner; as ``user`` with that user's primary group
+    (subprocess' user= alone would keep root's group)."""
+    group = pwd.getpwnam(user).pw_gid if user is not None else None
+    return runner.run_hooks(str(root), hook_point, data, device_properties=props,
+                            vm_id=VM_ID, base_env=env, user=user, group=group, timeout=timeout)
+
+
+def raw_exchange(path, payload: bytes, *, frame=True, timeout=15.0):
+    """Send bytes straight to the agent socket; the decoded answer, or None
+    when the agent closed the connection without one."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        try:
+            s.sendall(client.frame(payload) if frame else payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            return json.loads(client.read_message(s))
+        except (EOFError, ConnectionResetError):
+            return None
+
+
+def request(hook_point="before_device_create", data=ENGINE_XML, **props):
+    properties = external_props("TEST_SDN")
+    properties["vmId"] = VM_ID
+    properties.update(props)
+    return {"hook_point": hook_point, "data": data, "properties": properties, "dry_run": False}
+
+
+def send(path, obj, **kwargs):
+    return raw_exchange(path, json.dumps(obj).encode(), **kwargs)
+
+
+def lifecycle(directory, hooks_root, env, *, user=None, after_step=None):
+    """Run every fixture of a lifecycle directory through the emulated VDSM
+    runner; ``after_step(fixture, result)`` plays libvirt's part. Returns
+    [(fixture, result)]."""
+    from vif_driver.fixture import Fixture, expand
+    results = []
+    for path in expand([directory]):
+        fixture = Fixture.load(path)
+        group = pwd.getpwnam(user).pw_gid if user is not None else None
+        result = runner.run_hooks(str(hooks_root), fixture.hook_point, fixture.data,
+                                  device_properties=fixture.device_properties,
+                                  vm_properties=fixture.vm_properties, vm_id=fixture.vm_id,
+                                  base_env=env, user=user, group=group, timeout=120)
+        results.append((fixture, result))
+        if after_step:
+            after_step(fixture, result)
+    return results
+
+
+def comparable(fixture, result):
+    """What must be equal between the agent and the in-process path: the
+    exit code, the data (for stats: which devices are reported; counters
+    move), stderr."""
+    text = result.text
+    if fixture.hook_point == "after_get_stats" and text.strip():
+        text = sorted(json.loads(text).get("network", {}))
+    return fixture.hook_point, result.rc, text, result.stderr

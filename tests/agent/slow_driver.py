@@ -1,0 +1,30 @@
+"""A driver for the agent's tests whose calls take a set time: deadlines,
+per-vNIC serialisation and parallelism need a backend that is slow on demand."""
+
+import time
+
+from lxml import etree
+
+from vif_driver.api import Option, VifDriver
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 60:
+        raise ValueError(f"{value!r} is not 0-60 seconds")
+    return number
+
+
+class SlowDriver(VifDriver):
+    options = {"sleep": Option(0.0, _seconds, "seconds each call takes")}
+
+    def plug_device(self, domxml, properties):
+        time.sleep(properties.options["sleep"])
+        if properties.is_before:
+            for stale in domxml.findall("source"):
+                domxml.remove(stale)
+            etree.SubElement(domxml, "source", bridge="br-slow")
+        return domxml
+
+    def unplug_device(self, domxml, properties):
+        time.sleep(properties.options["sleep"])

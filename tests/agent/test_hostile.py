@@ -1,0 +1,152 @@
+"""Malformed and hostile requests sent straight to the agent's socket: each
+is refused with a clear error and the agent keeps serving."""
+
+import json
+import socket
+import time
+
+import pytest
+from agent_helpers import ENGINE_XML, raw_exchange, request, send
+
+from vif_driver.agent import client
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def agent(agent_config, start_agent):
+    return start_agent(agent_config())
+
+
+def assert_serving(agent):
+    answer = send(agent.socket, request())
+    assert answer["exit_code"] == 0, answer
+    assert '<source bridge="br-test"/>' in answer["data"]
+    assert agent.proc.poll() is None
+
+
+def refused(answer, fragment):
+    assert answer is not None, "closed without an answer"
+    assert answer["exit_code"] == 2, answer
+    assert answer["data"] is None
+    assert len(answer["messages"]) == 1 and fragment in answer["messages"][0], answer["messages"]
+    assert len(answer["messages"][0]) < 400  # one readable line, even for huge input
+
+
+RAW = [
+    ("not-json", b"rm -rf /", "not valid JSON"),
+    ("not-utf8", b"\xff\xfe{", "not UTF-8"),
+    ("nan", b'{"hook_point": NaN}', "not valid JSON"),
+    ("duplicate-key", b'{"hook_point": "after_get_caps", "hook_point": "x", "data": "", "properties": {}}',
+     "duplicate key"),
+    ("deep-nesting", b"[" * 200000 + b"]" * 200000, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("name, payload, fragment", RAW, ids=[r[0] for r in RAW])
+def test_malformed_bytes_are_refused(agent, name, payload, fragment):
+    refused(raw_exchange(agent.socket, payload), fragment)
+    assert_serving(agent)
+
+
+HOSTILE = [
+    ("array", [], "JSON object"),
+    ("hook-point-int", {**request(), "hook_point": 1}, "hook_point must be str"),
+    ("data-int", {**request(), "data": 12}, "data must be str"),
+    ("properties-list", {**request(), "properties": ["vnic_id"]}, "properties must be dict"),
+    ("dry-run-string", {**request(), "dry_run": "false"}, "dry_run must be bool"),
+    ("config-path", {**request(), "config": "/tmp/evil.conf"}, "unknown request field"),
+    ("unknown-hook-point", {**request(), "hook_point": "before_vm_start"}, "unknown hook point"),
+    ("hook-point-traversal", {**request(), "hook_point": "../../../usr/bin/id"}, "unknown hook point"),
+    ("hook-point-shell", {**request(), "hook_point": "after_get_caps; reboot"}, "unknown hook point"),
+    ("huge-xml", {**request(), "data": "<interface>" + "x" * 300000 + "</interface>"}, "over the"),
+    ("nul-in-data", {**request(), "data": ENGINE_XML + "\0"}, "NUL"),
+    ("many-properties", {**request(), "properties": {f"p{i}": "" for i in range(5000)}}, "over the limit"),
+    ("long-name", request(**{"p" * 1000: "x"}), "property name"),
+    ("shell-name", request(**{"x;id": "1"}), "property name"),
+    ("nul-value", request(vnic_id="ab\0cd"), "NUL"),
+    ("huge-value", request(bridge="b" * 100000), "over the"),
+    ("value-not-string", request(vnic_id=7), "must be a string"),
+    ("vnic-shell", request(vnic_id="$(touch /tmp/pwned)"), "property vnic_id"),
+    ("vnic-backticks", request(vnic_id="`id`"), "property vnic_id"),
+    ("vnic-traversal", request(vnic_id="../../etc/shadow"), "property vnic_id"),
+    ("vnic-option", request(vnic_id="--if-exists"), "property vnic_id"),
+    ("vnic-dash", request(vnic_id="-rf"), "property vnic_id"),
+    ("vnic-too-long", request(vnic_id="a" * 65), "property vnic_id"),
+    ("vm-id-shell", request(vmId="0b7c3a5e;reboot"), "property vmId"),
+]
+
+
+@pytest.mark.parametrize("name, obj, fragment", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_requests_are_refused(agent, name, obj, fragment):
+    refused(send(agent.socket, obj), fragment)
+    assert_serving(agent)
+
+
+@pytest.mark.parametrize("bridge", ["--may-exist", "-rf", "br;reboot", "../../x", "br int", "$(id)",
+                                    "a" * 16, "br\nx"])
+def test_hostile_option_values_stop_at_the_driver_grammar(agent, bridge):
+    answer = send(agent.socket, request(bridge=bridge))
+    assert answer["exit_code"] == 2
+    assert "property bridge" in answer["messages"][0]
+    assert answer["data"] is None
+    assert_serving(agent)
+
+
+def test_oversized_length_is_refused_before_reading(agent):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(agent.socket)
+        s.sendall((client.MAX_MESSAGE + 1).to_bytes(4, "big"))
+        answer = json.loads(client.read_message(s))
+    refused(answer, "over the 4194304-byte limit")
+    assert_serving(agent)
+
+
+def test_real_oversized_payload_is_refused(agent):
+    refused(raw_exchange(agent.socket, (client.MAX_MESSAGE + 10).to_bytes(4, "big") + b"x" * (client.MAX_MESSAGE + 10),
+                         frame=False), "over the")
+    assert_serving(agent)
+
+
+def test_truncated_message_is_refused(agent):
+    refused(raw_exchange(agent.socket, (1000).to_bytes(4, "big") + b'{"hook', frame=False, timeout=30),
+            "message not received in time")
+    assert_serving(agent)
+
+
+def test_silent_clients_do_not_block_others(agent):
+    """Connections that send nothing are dropped after the read deadline;
+    meanwhile other requests are answered."""
+    idle = [socket.socket(socket.AF_UNIX) for _ in range(20)]
+    try:
+        for s in idle:
+            s.connect(agent.socket)
+        started = time.monotonic()
+        assert_serving(agent)
+        assert time.monotonic() - started < 2
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_empty_connection_is_harmless(agent):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(agent.socket)
+    assert_serving(agent)
+
+
+def test_dry_run_changes_nothing_but_reports(agent):
+    answer = send(agent.socket, {**request(), "dry_run": True})
+    assert answer["exit_code"] == 0
+    assert any("checked bridge br-test" in a for a in answer["actions"])
+
+
+@pytest.mark.parametrize("props", [{"plugin_type": "TEST_SDN;reboot"}, {"provider_type": "EXTERNAL_NETWORK|x"},
+                                   {"plugin_type": "../TEST_SDN", "vnic_id": "$(id)"}])
+def test_requests_for_no_configured_driver_do_nothing(agent, props):
+    """Not ours (like another provider's vNIC): answered 0, nothing done,
+    and no grammar of ours imposed on another provider's ids."""
+    answer = send(agent.socket, request(**props))
+    assert answer == {"exit_code": 0, "data": None, "messages": [], "actions": []}
+    assert_serving(agent)

@@ -1,0 +1,87 @@
+"""The agent's pieces that need no root: framing, the hook side's JSON
+without the json module, the quick config read, validation."""
+
+import json
+
+import pytest
+from agent_helpers import ENGINE_XML, request
+
+from vif_driver.agent import client, validation
+from vif_driver.protocol import Request
+
+
+@pytest.mark.parametrize("obj", [
+    {"a": "x\u00e9\"\\\n\t\x01", "b": [1, True, None, {"c": -5}], "d": False},
+    {"data": "<?xml version='1.0'?>\n<interface/>", "properties": {"k": "\u2603\U0001d11e"}},
+    [], "", 0,
+])
+def test_json_without_json_module_round_trips(obj):
+    text = client.dumps(obj)
+    assert json.loads(text) == obj
+    assert client.loads(text) == obj
+    assert client.loads(json.dumps(obj, indent=2)) == obj
+
+
+@pytest.mark.parametrize("text", ["", "NaN", '{"a": 1} x', "[1,", "[" * 100000, "{'a': 1}", "Infinity"])
+def test_json_reader_refuses_what_is_not_one_json_value(text):
+    with pytest.raises(ValueError):
+        client.loads(text)
+
+
+def test_frame_is_length_prefixed_and_bounded():
+    assert client.frame(b"abc") == b"\x00\x00\x00\x03abc"
+    with pytest.raises(client.ProtocolError):
+        client.frame(b"x" * (client.MAX_MESSAGE + 1))
+
+
+def test_deadlines_order_agent_before_client():
+    assert client.request_deadline(10) < client.client_timeout(10)
+
+
+def test_client_sends_only_property_like_environment():
+    props = {"vnic_id": "x", "_hook_domxml": "/tmp/f", "BASH_FUNC_x%%": "() { :; }",
+             "1abc": "x", "big": "x" * (client.MAX_VALUE + 1), "a-b": "x", "ok_2": "y"}
+    assert client.properties_to_send(props) == {"vnic_id": "x", "_hook_domxml": "/tmp/f", "ok_2": "y"}
+
+
+def test_validation_accepts_a_hook_request():
+    req = validation.request_from(request())
+    assert isinstance(req, Request)
+    assert req.hook_point == "before_device_create" and req.data == ENGINE_XML
+    validation.identifiers(req)
+
+
+@pytest.mark.parametrize("obj, fragment", [
+    ([], "JSON object"),
+    ({**request(), "config": "/tmp/evil.conf"}, "unknown request field"),
+    ({k: v for k, v in request().items() if k != "data"}, "data is missing"),
+    ({**request(), "hook_point": 7}, "hook_point must be str"),
+    ({**request(), "hook_point": "../../bin/sh"}, "unknown hook point"),
+    ({**request(), "dry_run": "yes"}, "dry_run must be bool"),
+    ({**request(), "properties": [["vnic_id", "x"]]}, "properties must be dict"),
+    ({**request(), "data": "x" * (client.MAX_XML + 1)}, "over the"),
+    ({**request(), "data": "<interface>\0</interface>"}, "NUL"),
+    (request(**{"a;rm -rf /": "x"}), "property name"),
+    (request(**{"x" * 200: "x"}), "property name"),
+    (request(vnic_id=["x"]), "must be a string"),
+    (request(vnic_id="x" * (client.MAX_VALUE + 1)), "over the"),
+    (request(vnic_id="a\0b"), "NUL"),
+    ({**request(), "properties": {f"p{i}": "x" for i in range(client.MAX_PROPERTIES + 1)}}, "over the limit"),
+])
+def test_validation_refuses_malformed_requests(obj, fragment):
+    with pytest.raises(validation.Refused, match=fragment):
+        validation.request_from(obj)
+
+
+@pytest.mark.parametrize("props, fragment", [
+    ({"vnic_id": "$(reboot)"}, "vnic_id"),
+    ({"vnic_id": "../../etc/passwd"}, "vnic_id"),
+    ({"vnic_id": "-rf"}, "vnic_id"),
+    ({"vnic_id": "a" * 65}, "vnic_id"),
+    ({"vmId": "not-a-uuid;ls"}, "vmId"),
+    ({"plugin_type": "TEST_SDN`id`"}, "plugin_type"),
+])
+def test_validation_refuses_hostile_identifiers(props, fragment):
+    req = validation.request_from(request(**props))
+    with pytest.raises(validation.Refused, match=fragment):
+        validation.identifiers(req)

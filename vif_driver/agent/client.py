@@ -1,0 +1,274 @@
+"""The agent protocol, hook side: send a Request, get a Response; and the
+wire format both sides share: a 4-byte big-endian length, then that many
+bytes of UTF-8 JSON (a Request dict one way, a Response dict the other).
+
+Imported by the entrypoint on every owned call, so one module, and only
+the standard library's C modules (_socket, _json: json, socket, re or enum
+would each cost a hook 1-7 ms). Nothing here decides what to do with the
+answer; vif_driver.entry applies it exactly as an in-process Response.
+"""
+
+import os
+import stat
+import time
+
+import _socket
+
+try:
+    import _json
+except ImportError:  # not CPython: the pure-Python module does the same
+    _json = None
+
+from vif_driver.protocol import Response
+
+AGENT_SOCKET_ENV = "VIF_DRIVER_AGENT_SOCKET"
+START_HINT = "systemctl enable --now vif-driverd.socket"
+
+# --- wire format ------------------------------------------------------------
+
+HEADER = 4
+MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
+DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
+CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer before giving up on it
+
+
+class ProtocolError(Exception):
+    """A malformed, oversized or truncated message; the text is one line."""
+
+
+def request_deadline(timeout: float) -> float:
+    """Seconds the agent allows one request, from the config's timeout (the
+    bound of each external call; a hook may make a few)."""
+    return timeout * DEADLINE_FACTOR
+
+
+def client_timeout(timeout: float) -> float:
+    return request_deadline(timeout) + CLIENT_MARGIN
+
+
+def frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_MESSAGE:
+        raise ProtocolError(f"message of {len(payload)} bytes is over the {MAX_MESSAGE}-byte limit")
+    return len(payload).to_bytes(HEADER, "big") + payload
+
+
+def read_message(sock, max_size: int = MAX_MESSAGE, deadline: "float | None" = None) -> bytes:
+    """One framed message's payload. ``deadline`` (time.monotonic) bounds the
+    whole read, so a client trickling bytes cannot hold a thread forever."""
+    size = int.from_bytes(_read_exact(sock, HEADER, deadline, allow_eof=True), "big")
+    if size > max_size:
+        raise ProtocolError(f"message of {size} bytes is over the {max_size}-byte limit")
+    return _read_exact(sock, size, deadline)
+
+
+def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProtocolError("message not received in time")
+            sock.settimeout(left)
+        try:
+            chunk = sock.recv(min(size - got, 1 << 20))
+        except TimeoutError:
+            raise ProtocolError("message not received in time") from None
+        if not chunk:
+            if allow_eof and got == 0:
+                raise EOFError("connection closed")
+            raise ProtocolError(f"connection closed after {got} of {size} bytes")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+# --- JSON without importing json (hook side) -------------------------------
+
+def dumps(obj) -> str:
+    """JSON text of str/int/bool/None/list/dict values (what Request and
+    Response hold)."""
+    if _json is None:
+        import json
+        return json.dumps(obj)
+    out = []
+    _encode(obj, out.append, _json.encode_basestring_ascii)
+    return "".join(out)
+
+
+def _encode(obj, put, quote):
+    if isinstance(obj, str):
+        put(quote(obj))
+    elif obj is None:
+        put("null")
+    elif obj is True:
+        put("true")
+    elif obj is False:
+        put("false")
+    elif isinstance(obj, int):
+        put(int.__repr__(obj))
+    elif isinstance(obj, dict):
+        put("{")
+        first = True
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+            if not first:
+                put(",")
+            first = False
+            put(quote(key))
+            put(":")
+            _encode(value, put, quote)
+        put("}")
+    elif isinstance(obj, (list, tuple)):
+        put("[")
+        for i, value in enumerate(obj):
+            if i:
+                put(",")
+            _encode(value, put, quote)
+        put("]")
+    else:
+        raise TypeError(f"cannot send a {type(obj).__name__} to the agent")
+
+
+class _Context:
+    """What _json.make_scanner reads from json.JSONDecoder."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = None
+
+    @staticmethod
+    def parse_constant(name):
+        raise ValueError(f"JSON constant {name} is not allowed")
+
+
+_scanner = None
+
+
+def loads(text: str):
+    """Parse JSON text; ValueError if it is not exactly one JSON value."""
+    global _scanner
+    if _json is None:
+        import json
+        return json.loads(text, parse_constant=_Context.parse_constant)
+    if _scanner is None:
+        _scanner = _json.make_scanner(_Context())
+    start = _skip_space(text, 0)
+    try:
+        value, end = _scanner(text, start)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if _skip_space(text, end) != len(text):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _skip_space(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] in " \t\n\r":
+        i += 1
+    return i
+
+
+# --- limits shared by the client's filter and the agent's validation ---------
+
+MAX_XML = 256 * 1024  # one <interface> element
+MAX_PROPERTIES = 1024
+MAX_NAME = 128
+MAX_VALUE = 8192
+
+
+def is_property_name(name: str) -> bool:
+    """An environment variable name a custom property can have:
+    [A-Za-z_][A-Za-z0-9_]* (checked without re, which costs a hook ~5 ms)."""
+    return (0 < len(name) <= MAX_NAME and name.isascii() and not name[0].isdigit()
+            and name.replace("_", "a").isalnum())
+
+
+# --- the hook's call -------------------------------------------------------
+
+class AgentError(Exception):
+    """The agent was reached but gave no usable answer; one-line message."""
+
+
+def socket_path(environ, configured: "str | None") -> str:
+    from vif_driver.config import DEFAULT_AGENT_SOCKET
+    return environ.get(AGENT_SOCKET_ENV) or configured or DEFAULT_AGENT_SOCKET
+
+
+def exists(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def properties_to_send(properties) -> "dict[str, str]":
+    """The environment entries that can be custom properties; the agent
+    refuses any other name, and values over its size limit."""
+    return {k: v for k, v in properties.items()
+            if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v}
+
+
+def call(request, path: str, timeout: float) -> "Response | None":
+    """Ask the agent at ``path``. None when nobody listens there (the request
+    was not sent, so the caller may run it elsewhere); AgentError when the
+    exchange failed after that."""
+    from vif_driver.hookpoints import HOOK_POINTS
+
+    point = HOOK_POINTS.get(request.hook_point)
+    payload = request.to_dict()
+    payload["properties"] = properties_to_send(request.properties)
+    data = frame(dumps(payload).encode("utf-8"))
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(client_timeout(timeout))
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return None
+        except PermissionError:
+            raise AgentError(f"permission denied on the agent socket {path} for uid {os.geteuid()}: "
+                             "its group (SocketGroup= of vif-driverd.socket) must be one of this user's groups")
+        except OSError as e:
+            raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}")
+        try:
+            sock.sendall(data)
+            raw = read_message(sock)
+        except EOFError:
+            raise AgentError(f"the agent at {path} closed the connection without an answer "
+                             "(it stopped or crashed: journalctl -u vif-driverd)") from None
+        except TimeoutError:
+            raise AgentError(f"the agent at {path} did not answer within {client_timeout(timeout):g} s "
+                             "(journalctl -u vif-driverd)") from None
+        except ProtocolError as e:
+            raise AgentError(f"bad answer from the agent at {path}: {e}") from None
+        except OSError as e:
+            raise AgentError(f"lost the connection to the agent at {path}: {e.strerror or e} "
+                             "(journalctl -u vif-driverd)") from None
+    finally:
+        sock.close()
+    response = _response(raw, path)
+    if response.exit_code and point is not None:
+        # the agent answers refusals before it knows the hook point; an
+        # after-hook must not stop other providers' scripts with a 2
+        response.exit_code = min(response.exit_code, point.fail_code)
+    return response
+
+
+def _response(raw: bytes, path: str) -> Response:
+    try:
+        d = loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise AgentError(f"bad answer from the agent at {path}: {e}") from None
+    ok = (isinstance(d, dict) and type(d.get("exit_code")) is int and 0 <= d["exit_code"] <= 255
+          and isinstance(d.get("data"), (str, type(None)))
+          and all(isinstance(d.get(k), list) and all(isinstance(s, str) for s in d[k])
+                  for k in ("messages", "actions")))
+    if not ok:
+        raise AgentError(f"bad answer from the agent at {path}: not a Response")
+    return Response.from_dict(d)

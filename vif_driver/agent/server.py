@@ -1,0 +1,381 @@
+"""vif-driverd: the resident agent serving the hook entrypoints' requests.
+
+One thread per connection (bounded), the driver call in a worker thread so
+a hung backend costs a clear error at the deadline rather than a hung hook,
+and one lock per vNIC so two hooks of the same port never interleave while
+different vNICs run in parallel. Socket activation (LISTEN_FDS, fd 3) or
+``--listen PATH``. Requests are answered by vif_driver.dispatch.handle, the
+function the in-process path calls, with the agent's own config.
+"""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from vif_driver import config as config_mod
+from vif_driver.agent import auth, validation
+from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
+from vif_driver.agent import client
+from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.protocol import Response
+
+log = logging.getLogger("vif-driverd")
+
+READ_TIMEOUT = 5.0  # a client has this long to send its whole request
+MAX_CONNECTIONS = 64
+MAX_HUNG = 32  # driver calls past their deadline still running
+
+
+class _Stop(Exception):
+    pass
+
+
+class ThreadStderr:
+    """sys.stderr for the agent: what a driver call writes there (drivers
+    write warnings for vdsm.log on stderr, as in a hook process) is kept for
+    that request's answer; other threads write to the real stderr."""
+
+    def __init__(self, real):
+        self._real = real
+        self._local = threading.local()
+
+    def capture(self) -> None:
+        self._local.lines = []
+
+    def captured(self) -> "list[str]":
+        text = "".join(getattr(self._local, "lines", None) or [])
+        self._local.lines = None
+        return [line for line in text.splitlines() if line.strip()]
+
+    def write(self, text: str) -> int:
+        lines = getattr(self._local, "lines", None)
+        if lines is None:
+            return self._real.write(text)
+        lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class KeyedLocks:
+    """One lock per key (a vNIC), created on demand, dropped when unused."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: "dict[object, list]" = {}  # key -> [lock, users]
+
+    def acquire(self, key, timeout: float) -> bool:
+        with self._guard:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        if entry[0].acquire(timeout=max(timeout, 0)):
+            return True
+        self._drop(key)
+        return False
+
+    def release(self, key) -> None:
+        self._locks[key][0].release()
+        self._drop(key)
+
+    def _drop(self, key) -> None:
+        with self._guard:
+            entry = self._locks[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+
+class Agent:
+    def __init__(self, config_path: "str | None"):
+        self.config_path = config_path  # None: the default path, optional
+        self._config_lock = threading.Lock()
+        self._config = None
+        self._config_error = None
+        self._stamp = object()
+        self.locks = KeyedLocks()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._hung = 0
+        self._hung_lock = threading.Lock()
+        self._active = 0
+        self._idle = threading.Condition()
+        self.config()
+        if self._config_error:
+            raise config_mod.ConfigError(self._config_error)
+
+    # --- configuration ------------------------------------------------------
+
+    def _path(self) -> str:
+        return self.config_path or config_mod.DEFAULT_PATH
+
+    def config(self):
+        """The current config, re-read when the file changed; (config, error)."""
+        try:
+            st = os.stat(self._path())
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        with self._config_lock:
+            if stamp != self._stamp:
+                env = {config_mod.CONFIG_ENV: self.config_path} if self.config_path else {}
+                try:
+                    self._config, self._config_error = config_mod.load(env), None
+                    log.info("config %s loaded: drivers %s", self._path(),
+                             ", ".join(f"{d} ({', '.join(p)})" for d, p in self._config.drivers().items()) or "none")
+                    self._warm(self._config)
+                except config_mod.ConfigError as e:
+                    self._config_error = str(e)
+                    log.error("%s; answering every request with this error until it is fixed", e)
+                self._stamp = stamp
+            return self._config, self._config_error
+
+    @staticmethod
+    def _warm(cfg) -> None:
+        """Load lxml and the configured drivers now, not in the first hook."""
+        from vif_driver import domxml, registry  # noqa: F401 - imports lxml
+        for name in cfg.drivers():
+            try:
+                registry.load(name)
+            except Exception as e:  # noqa: BLE001 - reported again per request
+                log.warning("driver %s: %s", name, e)
+        missing = auth.missing_names(cfg.agent_users, cfg.agent_groups)
+        if missing:
+            log.info("agent_users/agent_groups: no %s on this host (they match nobody)", ", ".join(missing))
+
+    # --- serving ------------------------------------------------------------
+
+    def serve(self, listener: socket.socket) -> None:
+        while True:
+            conn, _ = listener.accept()
+            if not self._slots.acquire(timeout=1.0):
+                self._send(conn, Response(2, messages=["vif-driver agent: too many concurrent requests; retry"]))
+                conn.close()
+                continue
+            with self._idle:
+                self._active += 1
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        try:
+            with conn:
+                self._exchange(conn)
+        except Exception:  # noqa: BLE001 - one bad connection must not stop the agent
+            log.exception("connection failed")
+        finally:
+            self._slots.release()
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """Wait for the requests being answered (a stop must not drop one
+        a hook is waiting for); returns how many are still running."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout)
+            return self._active
+
+    def _exchange(self, conn: socket.socket) -> None:
+        peer = auth.peer_of(conn)
+        cfg, error = self.config()
+        users = cfg.agent_users if cfg else ()
+        groups = cfg.agent_groups if cfg else ()
+        if not auth.allowed(peer, users, groups):
+            log.warning("refused %s: not root, not in agent_users (%s) or agent_groups (%s)",
+                        peer, " ".join(users) or "-", " ".join(groups) or "-")
+            self._send(conn, Response(2, messages=[
+                f"vif-driver agent: uid {peer.uid} may not use the agent; allowed are root, users "
+                f"{', '.join(users) or '(none)'} and groups {', '.join(groups) or '(none)'} "
+                f"(agent_users/agent_groups in [vif-driver] of the agent's config)"]))
+            return
+        try:
+            raw = client.read_message(conn, client.MAX_MESSAGE, time.monotonic() + READ_TIMEOUT)
+            request = validation.request_from(_decode(raw))
+        except EOFError:
+            return
+        except (client.ProtocolError, validation.Refused) as e:
+            log.warning("refused a request from %s: %s", peer, e)
+            self._send(conn, Response(2, messages=[f"vif-driver agent: refused: {e}"]))
+            return
+        started = time.monotonic()
+        response = self.answer(request, cfg, error)
+        level = logging.DEBUG if HOOK_POINTS[request.hook_point].json and not response.exit_code else logging.INFO
+        log.log(level, "%s %s vnic %s: exit %d in %.0f ms%s", peer, request.hook_point,
+                request.properties.get("vnic_id", "-")[:64], response.exit_code,
+                (time.monotonic() - started) * 1000, "".join(f"; {m}" for m in response.messages))
+        self._send(conn, response)
+
+    def answer(self, request, cfg, error: "str | None") -> Response:
+        from vif_driver import dispatch
+        point = HOOK_POINTS[request.hook_point]
+        if error:
+            return Response(point.fail_code, messages=[f"vif-driver {point.name}: {error}"])
+        if not dispatch.is_ours(point, request.properties, cfg):
+            return Response(0)
+        try:
+            validation.identifiers(request)
+        except validation.Refused as e:
+            return Response(point.fail_code, messages=[f"vif-driver agent: refused: {e}"])
+        with self._hung_lock:
+            if self._hung >= MAX_HUNG:
+                return Response(point.fail_code, messages=[
+                    f"vif-driver agent: {self._hung} earlier requests are stuck in the backend; "
+                    "restart the agent (systemctl restart vif-driverd) after fixing the backend"])
+        deadline_s = client.request_deadline(cfg.timeout)
+        key = None if point.json else request.properties.get("vnic_id")
+        return self._run(request, cfg, point, key, time.monotonic() + deadline_s, deadline_s)
+
+    def _run(self, request, cfg, point, key, deadline: float, deadline_s: float) -> Response:
+        from vif_driver import dispatch
+        result = {}
+        done = threading.Event()
+
+        def work():
+            try:
+                if key is not None and not self.locks.acquire(key, deadline - time.monotonic() - 0.25):
+                    result["response"] = Response(point.fail_code, messages=[
+                        f"vif-driver agent: {point.name} vnic {key}: an earlier request for this "
+                        f"vNIC is still running after {deadline_s:g} s; the backend hangs"])
+                    return
+                stderr = sys.stderr if isinstance(sys.stderr, ThreadStderr) else None
+                try:
+                    if stderr:
+                        stderr.capture()
+                    response = dispatch.handle(request, cfg)
+                    if stderr:  # in a hook process these lines come first too
+                        response.messages[:0] = stderr.captured()
+                    result["response"] = response
+                finally:
+                    if stderr:
+                        stderr.captured()
+                    if key is not None:
+                        self.locks.release(key)
+            except BaseException as e:  # noqa: BLE001 - dispatch maps errors; this is a last resort
+                result["response"] = Response(point.fail_code, messages=[
+                    f"vif-driver agent: {point.name}: internal error {type(e).__name__}: {e}"])
+            finally:
+                done.set()
+                with self._hung_lock:
+                    if result.get("late"):
+                        self._hung -= 1
+
+        threading.Thread(target=work, daemon=True).start()
+        if done.wait(max(deadline - time.monotonic(), 0)):
+            return result["response"]
+        with self._hung_lock:
+            if not done.is_set():
+                result["late"] = True
+                self._hung += 1
+        if "response" in result:
+            return result["response"]
+        what = f"vnic {key}" if key else "host"
+        return Response(point.fail_code, messages=[
+            f"vif-driver agent: {point.name} {what}: no answer from the driver within {deadline_s:g} s "
+            f"(2 x [vif-driver] timeout); its backend hangs: check it, then journalctl -u vif-driverd"])
+
+    @staticmethod
+    def _send(conn: socket.socket, response: Response) -> None:
+        try:
+            conn.settimeout(READ_TIMEOUT)
+            conn.sendall(client.frame(json.dumps(response.to_dict()).encode("utf-8")))
+        except OSError as e:
+            log.info("could not answer (the hook went away?): %s", e)
+
+
+def _decode(raw: bytes):
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                          parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise validation.Refused("request is not UTF-8") from None
+    except RecursionError:
+        raise validation.Refused("request JSON is nested too deeply") from None
+    except ValueError as e:
+        raise validation.Refused(f"request is not valid JSON: {str(e)[:80]}") from None
+
+
+def _no_duplicates(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name):
+    raise ValueError(f"constant {name} is not allowed")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="vif-driverd", description=(
+        "vif-driver's resident agent: runs the VIF drivers as root for the unprivileged "
+        "VDSM hooks. Under systemd it gets its socket from vif-driverd.socket."))
+    parser.add_argument("--listen", metavar="PATH", help="create and listen on this unix socket "
+                        "(tests, development); default: the systemd socket, else agent_socket of the config")
+    parser.add_argument("--config", metavar="PATH", help="host config (default: $VIF_DRIVER_CONFIG or "
+                        f"{config_mod.DEFAULT_PATH})")
+    parser.add_argument("--socket-group", help="group of a socket created here (default: the first "
+                        "existing agent_groups entry, else the first agent user's primary group)")
+    parser.add_argument("--socket-mode", default="0660", type=lambda v: int(v, 8),
+                        help="mode of a socket created here (default: 0660)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+
+    fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s vif-driverd %(levelname)s %(message)s"
+    logging.basicConfig(level=args.log_level, format=fmt, stream=sys.stderr)
+    sys.stderr = ThreadStderr(sys.stderr)
+    try:
+        agent = Agent(args.config or os.environ.get(config_mod.CONFIG_ENV))
+    except config_mod.ConfigError as e:
+        log.error("%s", e)
+        return 1
+    cfg, _ = agent.config()
+    created = None
+    listener = activated_socket()
+    if listener is None:
+        created = args.listen or cfg.agent_socket
+        try:
+            listener = listen(created, socket_group(cfg, args.socket_group), args.socket_mode)
+        except (OSError, KeyError) as e:
+            log.error("cannot listen on %s: %s", created, e)
+            return 1
+    log.info("serving on %s (pid %d)", created or "the socket from systemd", os.getpid())
+
+    def stop(signum, frame):
+        raise _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sd_notify("READY=1")
+    try:
+        agent.serve(listener)
+    except _Stop:
+        log.info("stopping")
+    finally:
+        listener.close()
+        if created:
+            try:
+                os.unlink(created)
+            except OSError:
+                pass
+    cfg, _ = agent.config()
+    left = agent.drain(client.request_deadline(cfg.timeout if cfg else config_mod.DEFAULT_TIMEOUT) + 1)
+    if left:
+        log.warning("stopped with %d request(s) unanswered", left)
+    sd_notify("STOPPING=1")
+    from vif_driver import registry
+    registry.close_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""`vif-driver doctor`: check this host's vif-driver setup and say what to fix.
+
+Each check prints one line, ``ok`` or ``FAIL`` with the fix; the exit code
+is 1 when anything failed. It only reads: files, the config, the agent's
+socket (one harmless caps request) and OVSDB (read-only ovs-vsctl calls).
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+
+import click
+
+from vif_driver import config as config_mod
+from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.install import HOOKS_DIR, SCRIPT_NAME
+
+START = "systemctl enable --now vif-driverd.socket"
+
+
+class Report:
+    def __init__(self):
+        self.failed = 0
+
+    def ok(self, text: str) -> None:
+        click.echo(f"ok    {text}")
+
+    def fail(self, text: str, fix: str) -> None:
+        self.failed += 1
+        click.echo(f"FAIL  {text}\n      fix: {fix}")
+
+
+def check_config(report: Report, path: "str | None"):
+    env = dict(os.environ)
+    if path:
+        env[config_mod.CONFIG_ENV] = path
+    shown = config_mod.config_path(env)
+    try:
+        cfg = config_mod.load(env)
+    except config_mod.ConfigError as e:
+        report.fail(str(e), f"correct {shown} (the commented default is in the vdsm-hook-vif-driver package)")
+        return None
+    report.ok(f"config {shown if cfg.path else shown + ' (absent: built-in defaults)'} is valid")
+    return cfg
+
+
+def check_hooks(report: Report, hooks_dir: str, user: "pwd.struct_passwd | None") -> None:
+    missing, unusable = [], []
+    for point in sorted(HOOK_POINTS):
+        path = os.path.join(hooks_dir, point, SCRIPT_NAME)
+        try:
+            st = os.stat(path)
+        except OSError:
+            missing.append(point)
+            continue
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o001 or not st.st_mode & 0o004:
+            unusable.append(f"{path} (mode {stat.filemode(st.st_mode)})")
+            continue
+        with open(path, "rb") as f:
+            first = f.readline().decode("utf-8", "replace").strip()
+        interpreter = first[2:].split()[0] if first.startswith("#!") and first[2:].split() else ""
+        if not os.access(interpreter, os.X_OK):
+            unusable.append(f"{path} (interpreter {interpreter or 'missing'})")
+    if missing:
+        report.fail(f"hook entrypoints missing in {hooks_dir}: {', '.join(missing)}",
+                    "reinstall vdsm-hook-vif-driver, or: vif-driver install-hooks --destdir / "
+                    "--interpreter /usr/bin/python3")
+    if unusable:
+        report.fail(f"hook entrypoints VDSM cannot run: {'; '.join(unusable)}",
+                    "chmod 0755 them; VDSM runs only executable regular files")
+    if not missing and not unusable:
+        report.ok(f"{len(HOOK_POINTS)} hook entrypoints in {hooks_dir} are executable by "
+                  f"{user.pw_name if user else 'everyone'}")
+
+
+def _can_write(st, user: pwd.struct_passwd) -> bool:
+    if user.pw_uid == 0:
+        return True
+    groups = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem}
+    if st.st_uid == user.pw_uid:
+        return bool(st.st_mode & 0o200)
+    if st.st_gid in groups:
+        return bool(st.st_mode & 0o020)
+    return bool(st.st_mode & 0o002)
+
+
+def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
+    from vif_driver.agent import auth, client
+    from vif_driver.protocol import Request
+    path = client.socket_path(os.environ, cfg.agent_socket)
+    try:
+        st = os.stat(path)
+    except OSError:
+        report.fail(f"agent socket {path} is missing: the hooks run as vdsm and cannot plug vNICs", START)
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        report.fail(f"{path} is not a socket", f"remove it, then {START}")
+        return
+    if user is not None:
+        if not _can_write(st, user):
+            report.fail(f"agent socket {path} (mode {stat.filemode(st.st_mode)[1:]}, group "
+                        f"{_group_name(st.st_gid)}) is not writable by {user.pw_name}",
+                        f"SocketGroup= of vif-driverd.socket must be one of {user.pw_name}'s groups")
+        elif not auth.allowed(auth.Peer(0, user.pw_uid, user.pw_gid), cfg.agent_users, cfg.agent_groups):
+            report.fail(f"the agent refuses {user.pw_name}: not in agent_users ({' '.join(cfg.agent_users)}) "
+                        f"or agent_groups ({' '.join(cfg.agent_groups)})",
+                        f"add {user.pw_name} to agent_users in [vif-driver] of the config")
+    try:
+        response = client.call(Request("after_get_caps", "{}", {}), path, cfg.timeout)
+    except client.AgentError as e:
+        report.fail(str(e), "journalctl -u vif-driverd; systemctl restart vif-driverd")
+        return
+    if response is None:
+        report.fail(f"agent socket {path} refuses connections", f"systemctl restart vif-driverd.socket ({START})")
+        return
+    report.ok(f"agent answers on {path}" + (f" ({user.pw_name} may use it)" if user else ""))
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def check_drivers(report: Report, cfg) -> None:
+    from vif_driver import dispatch, registry
+    from vif_driver.api import VifDriverError
+    for name, plugin_types in cfg.drivers().items():
+        try:
+            driver = registry.load(name)
+            options = dispatch.resolve_options(driver, cfg, name, {})
+        except VifDriverError as e:
+            report.fail(f"driver {name} ({', '.join(plugin_types)}): {e}",
+                        f"install the driver or change [plugin_types] in {cfg.path or config_mod.DEFAULT_PATH}")
+            continue
+        report.ok(f"driver {name} handles {', '.join(plugin_types)}")
+        if name == "ovs":
+            check_ovs(report, options, cfg.timeout)
+        elif name == "linux_bridge" and not options.get("netns"):
+            if options.get("bridge"):
+                _check_link(report, name, options["bridge"])
+            for uplink in (options.get("physical_interface_mappings") or {}).values():
+                _check_link(report, name, uplink)
+
+
+def check_ovs(report: Report, options, timeout: float) -> None:
+    remote, bridge = options["ovsdb"], options["bridge"]
+    vsctl = shutil.which("ovs-vsctl") or "/usr/bin/ovs-vsctl"
+    if not os.path.exists(vsctl):
+        report.fail("ovs-vsctl is not installed, so Open vSwitch cannot be checked", "install openvswitch")
+        return
+    base = [vsctl, f"--db={remote}", f"--timeout={max(1, int(timeout))}"]
+    try:
+        probe = subprocess.run(base + ["show"], capture_output=True, text=True, timeout=timeout + 2, check=False)
+    except subprocess.TimeoutExpired:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["no answer"])[-1] if probe else "timed out"
+        report.fail(f"Open vSwitch is not reachable at {remote}: {why}",
+                    "systemctl start openvswitch, or fix ovsdb in [driver:ovs]")
+        return
+    report.ok(f"Open vSwitch answers at {remote}")
+    exists = subprocess.run(base + ["br-exists", bridge], capture_output=True, timeout=timeout + 2, check=False)
+    if exists.returncode == 0:
+        report.ok(f"OVS bridge {bridge} exists")
+    else:
+        report.fail(f"OVS bridge {bridge} does not exist", f"ovs-vsctl add-br {bridge}, or fix bridge in [driver:ovs]")
+
+
+def _check_link(report: Report, driver: str, name: str) -> None:
+    if os.path.exists(os.path.join("/sys/class/net", name)):
+        report.ok(f"{driver}: network device {name} exists")
+    else:
+        report.fail(f"{driver}: network device {name} does not exist on this host",
+                    f"create it or fix [driver:{driver}] in the config")
+
+
+@click.command("doctor")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Host config (default: $VIF_DRIVER_CONFIG or /etc/vif-driver/vif-driver.conf).")
+@click.option("--hooks-dir", default=HOOKS_DIR, show_default=True, type=click.Path(file_okay=False),
+              help="VDSM's hooks root.")
+@click.option("--user", "user_name", default="vdsm", show_default=True,
+              help="The user VDSM runs hooks as.")
+def doctor(config_path, hooks_dir, user_name):
+    """Check this host: config, hook files, the agent, drivers, OVS, bridges."""
+    report = Report()
+    try:
+        user = pwd.getpwnam(user_name)
+    except KeyError:
+        user = None
+        report.fail(f"user {user_name} does not exist", "install vdsm (it creates the vdsm user), or pass --user")
+    cfg = check_config(report, config_path)
+    check_hooks(report, hooks_dir, user)
+    if cfg is not None:
+        check_agent(report, cfg, user)
+        check_drivers(report, cfg)
+    if report.failed:
+        raise click.ClickException(f"{report.failed} problem(s) found; fix them and run `vif-driver doctor` again")
+    click.echo("all checks passed")

@@ -6,10 +6,11 @@ from vif_driver.api import HookContext, HostError
 from vif_driver.dispatch import resolve_options
 from vif_driver.config import parse
 from vif_driver.provider import lookup
+from vif_driver.provider.options import PROVIDER_OPTIONS
 
 
 class Driver:
-    options = dict(lookup.OPTIONS)
+    options = dict(PROVIDER_OPTIONS)
 
 
 def context(options_text, vnic_id, **props):

@@ -64,6 +64,8 @@ def _request(url: str, *, timeout: float, method: str = "GET",
         raise ProviderError(_one_line(
             f"cannot reach provider {url}: {reason}; check the provider URL "
             "in the host config and that the provider is running")) from None
+    if not raw:
+        return {}  # 204 No Content (DELETE)
     try:
         return json.loads(raw)
     except ValueError:
@@ -88,6 +90,13 @@ def _http_error(url: str, exc, what: str) -> ProviderError:
     return ProviderError(_one_line(
         f"provider {url} answered {exc.code} {err.get('type', '')}: "
         f"{message}; {hint}"))
+
+
+def call(method: str, url: str, body: "dict | None" = None, *, timeout: float = 5.0,
+         token: "str | None" = None) -> dict:
+    """One API request; the decoded answer ({} for 204). For tools that
+    play the engine's part (`vif-driver demo`)."""
+    return _request(url, timeout=timeout, method=method, body=body, token=token)
 
 
 def get_token(auth_url: str, username: str, password: str, *,

@@ -1,6 +1,6 @@
 """Asking the provider about a vNIC's port from a driver's hook.
 
-A driver that adds ``OPTIONS`` to its own options can call
+A driver that adds options.PROVIDER_OPTIONS to its own options can call
 ``network_settings(properties)`` in its before-plug: when the host config
 (or the vNIC's properties) name a provider URL, the port and its network
 are fetched (bounded by the hook timeout) and what the host needs is
@@ -9,16 +9,7 @@ HostError, which a before-hook turns into exit 2 with the client's one line.
 """
 
 from vif_driver import validate
-from vif_driver.api import HookContext, HostError, Option
-
-OPTIONS = {
-    "provider_url": Option(None, validate.url, "Neutron API of the provider, e.g. http://provider:9696; "
-                                               "when set, plug looks the vNIC's port up there"),
-    "provider_auth_url": Option(None, validate.url, "token endpoint (default: provider_url)"),
-    "provider_username": Option(None, validate.name, "user for the provider's token endpoint"),
-    "provider_password": Option(None, str, "password for the provider's token endpoint"),
-    "provider_cafile": Option(None, validate.absolute_path, "CA bundle for an https provider"),
-}
+from vif_driver.api import HookContext, HostError
 
 
 def port_details(properties: HookContext) -> "dict | None":
@@ -64,3 +55,11 @@ def network_settings(properties: HookContext) -> "dict[str, object]":
             raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
                             f"{key} {e}; fix the network on the provider")
     return settings
+
+
+def choose(properties: HookContext, settings: "dict[str, object]", key: str):
+    """The value for ``key``: a vNIC property of that name wins, then what
+    the provider says, then the host config or the option's default."""
+    if key in properties or key not in settings:
+        return properties.options[key]
+    return settings[key]

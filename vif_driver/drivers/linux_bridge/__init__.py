@@ -19,6 +19,7 @@ import os
 from vif_driver import validate
 from vif_driver.api import HookContext, InvalidInput, Option, VifDriver
 from vif_driver.drivers.linux_bridge import naming
+from vif_driver.provider.options import PROVIDER_OPTIONS
 
 DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
 _CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
@@ -38,6 +39,7 @@ def tap_name(vnic_id: str) -> str:
 
 class LinuxBridgeDriver(VifDriver):
     options = {
+        **PROVIDER_OPTIONS,
         "bridge": Option(None, validate.optional(validate.ifname), "existing bridge to plug into"),
         "physical_network": Option(None, validate.optional(validate.name), "provider physical network name"),
         "segmentation_id": Option(None, validate.optional(validate.integer(1, 4094)), "VLAN id of the network"),
@@ -56,8 +58,11 @@ class LinuxBridgeDriver(VifDriver):
 
     @staticmethod
     def _target(ctx: HookContext) -> naming.Target:
+        options = ctx.options
+        if options["provider_url"]:
+            options = _with_provider_network(ctx)
         try:
-            return naming.resolve(ctx.options, ctx)
+            return naming.resolve(options, ctx)
         except ValueError as e:
             raise InvalidInput(str(e)) from None
 
@@ -141,6 +146,18 @@ class LinuxBridgeDriver(VifDriver):
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
+
+
+def _with_provider_network(ctx: HookContext) -> dict:
+    """The options, completed by what the provider says of the vNIC's
+    network when it is a VLAN (a vNIC property still wins)."""
+    from vif_driver.provider import lookup
+    settings = lookup.network_settings(ctx)
+    options = dict(ctx.options)
+    if settings.get("network_type") == "vlan" and "bridge" not in ctx:
+        for key in ("physical_network", "segmentation_id", "mtu"):
+            options[key] = lookup.choose(ctx, settings, key)
+    return options
 
 
 def rewrite(interface, bridge: str, tap: str, mtu: "int | None") -> None:

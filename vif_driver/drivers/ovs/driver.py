@@ -9,6 +9,7 @@ process loads nothing but lxml.
 from vif_driver import validate
 from vif_driver.api import HostError, InvalidInput, Option, VifDriver
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
+from vif_driver.provider.options import PROVIDER_OPTIONS
 
 NAME = "ovs"
 
@@ -18,6 +19,7 @@ class OvsDriver(VifDriver):
     OVS agent expect them: a tap named after the port id, iface-id set."""
 
     options = {
+        **PROVIDER_OPTIONS,
         "bridge": Option("br-int", validate.ifname, "OVS bridge the vNICs are plugged into"),
         "mtu": Option(None, validate.mtu, "MTU written as <mtu size=N/>; unset: keep the XML's"),
         "ovsdb": Option(DEFAULT_REMOTE, parse_remote, "ovsdb-server remote: unix:/path or tcp:HOST:PORT"),
@@ -30,8 +32,13 @@ class OvsDriver(VifDriver):
     def plug_device(self, domxml, properties):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
-            return rewrite.plug(domxml, properties.vnic_id, properties.options["bridge"],
-                                properties.options["mtu"])
+            bridge, mtu = properties.options["bridge"], properties.options["mtu"]
+            if properties.options["provider_url"]:
+                from vif_driver.provider import lookup
+                settings = lookup.network_settings(properties)
+                bridge = lookup.choose(properties, settings, "bridge")
+                mtu = lookup.choose(properties, settings, "mtu")
+            return rewrite.plug(domxml, properties.vnic_id, bridge, mtu)
         self._confirm(domxml, properties)
         return domxml
 

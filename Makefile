@@ -1,6 +1,7 @@
 # vif-driver: developer and packaging entry points.
 #   make venv     create .venv and install vif-driver with its test dependencies
 #   make run      replay the bundled fixtures (the main job, on its embedded default)
+#   make demo     provider, hooks, switch and traffic on this machine (root)
 #   make check    the test suite (what .ci/run runs)
 #   make bench    whole-hook-process benchmarks, as ratios to a bare interpreter
 #   make install  install hook entrypoints under $(DESTDIR) for packaging
@@ -14,7 +15,7 @@ DESTDIR ?= /
 HOOK_PYTHON ?= /usr/bin/python3
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' vif_driver/__init__.py)
 
-.PHONY: venv reinstall run check bench install dist rpm clean
+.PHONY: venv reinstall run demo check bench install dist rpm clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +30,11 @@ reinstall: $(VPY)
 	$(VPY) -m pip install -q --no-deps --force-reinstall .
 
 run: venv
-	$(VENV)/bin/vif-driver replay tests/fixtures/replay
+	$(VENV)/bin/vif-driver replay --config tests/fixtures/replay/vif-driver.conf tests/fixtures/replay
+
+# The whole system on one machine (root; Open vSwitch installed).
+demo: venv
+	$(VENV)/bin/vif-driver demo
 
 # bin/pytest, not `python -m pytest`: the tests import the installed package,
 # the same code the hook processes run.

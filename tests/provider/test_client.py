@@ -116,3 +116,48 @@ def test_client_imports_only_the_standard_library():
                          text=True, check=True, timeout=30).stdout.split("\n")
     assert out[0] == "['vif_driver']"
     assert out[1] == "False"  # urllib is loaded only when used
+
+
+def test_a_trickling_server_is_cut_at_the_timeout():
+    """urlopen's timeout bounds each read only: the client's own deadline
+    bounds the whole answer."""
+    import socket
+    import threading
+    import time
+
+    from vif_driver.provider.client import ProviderError, get_port
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def trickle():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.05)
+        conn.close()
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ProviderError, match="did not answer within 1"):
+            get_port(f"http://127.0.0.1:{server.getsockname()[1]}", "p1", timeout=1)
+        assert time.monotonic() - start < 3
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_proxies_from_the_environment_are_ignored(provider, monkeypatch):
+    from vif_driver.provider.client import call
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert isinstance(call("GET", provider.url + "/v2.0/"), dict)  # through a proxy it would fail

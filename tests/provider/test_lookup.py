@@ -93,3 +93,44 @@ def test_hooks_use_the_provider_and_fail_clearly_without_it(run_hook, config_fil
     run = run_hook("before_device_create", engine, config=bad, device_properties=props)
     assert run.rc == 2 and run.data == engine
     assert run.stderr.count("\n") == 1 and "cannot reach provider http://127.0.0.1:9" in run.stderr
+
+
+def test_linux_bridge_network_from_the_provider_and_cleanup_after_port_deletion(
+        run_hook, config_file, neutron, provider, tmp_path):
+    """The Linux bridge driver builds the provider's VLAN network from the
+    port lookup, and still removes it on destroy once the engine has deleted
+    the port (the lookup then fails; the bridge's marks say what to remove)."""
+    from support import FIXTURES, external_props, require_root, require_tool
+
+    from vif_driver.drivers.linux_bridge.naming import bridge_name
+    from vif_driver.sandbox.netns import Namespace, kernel_supports
+    require_root()
+    require_tool("ip")
+    vlan = next(_VLANS)
+    net = neutron.create_network({"network": {
+        "name": "lb", "mtu": 1400, "provider:network_type": "vlan",
+        "provider:physical_network": "physnet1", "provider:segmentation_id": vlan}})["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": f"10.77.{vlan - 100}.0/24",
+                                      "ip_version": 4}})
+    port = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    bridge, tap = bridge_name("physnet1", vlan), "tap" + port["id"][:11]
+    with Namespace() as host:
+        host.veth("eth1", "eth1p")
+        config = config_file(
+            "[plugin_types]\nOPEN_VSWITCH =\nOVIRT_PROVIDER_OVN =\n[driver:linux_bridge]\n"
+            f"netns = {host.name}\nphysical_interface_mappings = physnet1:eth1\nlock_dir = {tmp_path}/locks\n"
+            f"uplink_kind = {'vlan' if kernel_supports('vlan') else 'vxlan'}\nplug_timeout = 2\n"
+            f"provider_url = {provider.url}\n", "lb.conf")
+        props = external_props("LINUX_BRIDGE", vnic_id=port["id"])
+        with open(f"{FIXTURES}/xml/engine-nic.xml") as f:
+            plugged = run_hook("before_device_create", f.read(), config=config, device_properties=props)
+        assert plugged.rc == 0, plugged.stderr
+        assert f'<source bridge="{bridge}"/>' in plugged.text and '<mtu size="1400"/>' in plugged.text
+        assert host.links()[bridge]["mtu"] == 1400
+        host.tap(tap, master=bridge)  # libvirt's part
+        assert run_hook("after_device_create", "", config=config, device_properties=props).rc == 0
+        neutron.delete_port(port["id"])  # the engine deletes the port; the VM stops
+        host.delete_link(tap)
+        run = run_hook("after_device_destroy", plugged.text, config=config, device_properties=props)
+        assert run.rc == 0, run.stderr
+        assert bridge not in host.links() and "eth1.%d" % vlan not in host.links()

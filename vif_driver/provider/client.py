@@ -30,13 +30,59 @@ def _base(url: str) -> str:
     return url[:-len("/v2.0")] if url.endswith("/v2.0") else url
 
 
+_MAX_ANSWER = 16 << 20
+
+
+def _deadline_read(resp, deadline: float, url: str, timeout: float) -> bytes:
+    """The body, read in chunks against ``deadline``: urlopen's timeout
+    bounds each socket operation only, so a server trickling bytes could
+    otherwise hold a hook forever."""
+    import time
+    chunks, size = [], 0
+    while True:
+        chunk = resp.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_ANSWER or time.monotonic() > deadline:
+            raise ProviderError(f"provider {url} did not answer within {timeout}s (or answered over "
+                                f"{_MAX_ANSWER >> 20} MiB); check the provider or raise the timeout")
+
+
+def _opener(cafile: str | None):
+    """No proxies from the environment (custom properties become environment
+    variables: a vNIC must not route the provider's credentials elsewhere)
+    and no redirects (the configured URL is the only one spoken to)."""
+    import ssl
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            raise ProviderError(f"provider {req.full_url} redirects to {newurl}; "
+                                "configure the final URL")
+
+    context = ssl.create_default_context(cafile=cafile)
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect(),
+                                       urllib.request.HTTPSHandler(context=context))
+
+
 def _request(url: str, *, timeout: float, method: str = "GET",
              body: dict | None = None, token: str | None = None,
-             cafile: str | None = None, what: str = "") -> dict:
+             cafile: str | None = None, what: str = "",
+             deadline: float | None = None) -> dict:
     import socket
     import ssl
+    import time
     import urllib.error
     import urllib.request
+
+    if deadline is None:
+        deadline = time.monotonic() + timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ProviderError(f"provider {url} did not answer within {timeout}s; check the provider "
+                            "is up or raise the timeout in the host config")
 
     headers = {"Accept": "application/json"}
     data = None
@@ -48,11 +94,8 @@ def _request(url: str, *, timeout: float, method: str = "GET",
     try:
         req = urllib.request.Request(url, data=data, headers=headers,
                                      method=method)
-        context = (ssl.create_default_context(cafile=cafile)
-                   if url.startswith("https:") else None)
-        with urllib.request.urlopen(req, timeout=timeout,
-                                    context=context) as resp:
-            raw = resp.read()
+        with _opener(cafile).open(req, timeout=remaining) as resp:
+            raw = _deadline_read(resp, deadline, url, timeout)
     except urllib.error.HTTPError as exc:
         raise _http_error(url, exc, what) from None
     except (socket.timeout, TimeoutError):
@@ -100,13 +143,14 @@ def call(method: str, url: str, body: "dict | None" = None, *, timeout: float = 
 
 
 def get_token(auth_url: str, username: str, password: str, *,
-              timeout: float = 5.0, cafile: str | None = None) -> str:
+              timeout: float = 5.0, cafile: str | None = None,
+              deadline: float | None = None) -> str:
     """POST /v2.0/tokens with password credentials; returns the token id."""
     url = _base(auth_url) + "/v2.0/tokens"
     body = {"auth": {"passwordCredentials": {"username": username,
                                              "password": password}}}
     answer = _request(url, timeout=timeout, method="POST", body=body,
-                      cafile=cafile)
+                      cafile=cafile, deadline=deadline)
     try:
         return str(answer["access"]["token"]["id"])
     except (KeyError, TypeError):
@@ -125,26 +169,30 @@ def get_port(url: str, port_id: str, *, username: str | None = None,
     ``provider:physical_network`` and ``provider:segmentation_id``.
     ``auth_url`` defaults to ``url`` (the token endpoint is served on the
     Neutron port too); credentials are used only when a username is given.
+    ``timeout`` bounds the whole lookup, all its requests together.
     """
+    import time
     from urllib.parse import quote
 
+    deadline = time.monotonic() + timeout
     if not port_id:
         raise ProviderError("no port id (vnic_id) to look up on provider "
                             f"{url}; check the vNIC's custom properties")
     token = None
     if username is not None:
         token = get_token(auth_url or url, username, password or "",
-                          timeout=timeout, cafile=cafile)
+                          timeout=timeout, cafile=cafile, deadline=deadline)
     base = _base(url) + "/v2.0"
     port_url = f"{base}/ports/{quote(port_id, safe='')}"
     port = _request(port_url, timeout=timeout, token=token, cafile=cafile,
-                    what=f"port {port_id}").get("port")
+                    what=f"port {port_id}", deadline=deadline).get("port")
     if not isinstance(port, dict) or "network_id" not in port:
         raise ProviderError(f"provider {port_url} sent no port object; check "
                             "that the URL points at the Neutron API")
     net_url = f"{base}/networks/{quote(str(port['network_id']), safe='')}"
     network = _request(net_url, timeout=timeout, token=token, cafile=cafile,
-                       what=f"network {port['network_id']}").get("network")
+                       what=f"network {port['network_id']}",
+                       deadline=deadline).get("network")
     if not isinstance(network, dict):
         raise ProviderError(f"provider {net_url} sent no network object")
     return {**port, "network": network}

@@ -17,7 +17,7 @@ See docs/linux-bridge-driver.md.
 import os
 
 from vif_driver import validate
-from vif_driver.api import HookContext, InvalidInput, Option, VifDriver
+from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
 from vif_driver.drivers.linux_bridge import naming
 from vif_driver.provider.options import PROVIDER_OPTIONS
 
@@ -57,10 +57,19 @@ class LinuxBridgeDriver(VifDriver):
     # -- helpers ------------------------------------------------------------
 
     @staticmethod
-    def _target(ctx: HookContext) -> naming.Target:
+    def _target(ctx: HookContext, domxml=None) -> naming.Target:
         options = ctx.options
         if options["provider_url"]:
-            options = _with_provider_network(ctx)
+            try:
+                options = _with_provider_network(ctx)
+            except HostError:
+                # After the fact (unplug, destroy) the engine may have deleted
+                # the port already, or the provider may be down: the bridge the
+                # vNIC was on and our marks on it still say what to clean up.
+                target = None if ctx.is_before else _target_of_bridge(domxml, ctx)
+                if target is None:
+                    raise
+                return target
         try:
             return naming.resolve(options, ctx)
         except ValueError as e:
@@ -101,7 +110,7 @@ class LinuxBridgeDriver(VifDriver):
     def unplug_device(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
             return  # the guest still uses the vNIC; never block an unplug
-        target = self._target(properties)
+        target = self._target(properties, domxml)
         with self._network(target, properties) as network:
             network.release(properties.vnic_id)
             network.cleanup(tap_name(properties.vnic_id))
@@ -111,7 +120,7 @@ class LinuxBridgeDriver(VifDriver):
             return  # the VM may fail back: change nothing
         # The VM left. Remove the network only if nothing uses it; a VM that
         # failed back still has its tap on the bridge, so it is kept then.
-        target = self._target(properties)
+        target = self._target(properties, domxml)
         if target.managed:
             with self._network(target, properties) as network:
                 network.cleanup(None)
@@ -146,6 +155,30 @@ class LinuxBridgeDriver(VifDriver):
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
+
+
+def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
+    """The Target of the bridge named by the device XML's <source>, from the
+    ownership mark this driver put on it; None without XML or bridge."""
+    source = domxml.find("source") if domxml is not None else None
+    bridge = source.get("bridge") if source is not None else None
+    if not bridge:
+        return None
+    try:
+        validate.ifname(bridge)
+    except ValueError as e:
+        raise InvalidInput(f"device XML <source bridge>: {e}") from None
+    from vif_driver.drivers.linux_bridge import rtnl
+    from vif_driver.nsenter import netns
+    with netns(ctx.options["netns"]):
+        link = rtnl.Rtnl(ctx.timeout)
+    with link as nl:
+        found = nl.get(bridge)
+    mark = naming.parse_alias(found.alias) if found is not None else None
+    if mark is None or mark[0] != "bridge":
+        return naming.Target(bridge)
+    interface = ctx.options["physical_interface_mappings"].get(mark[1])
+    return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=ctx.options["uplink_kind"])
 
 
 def _with_provider_network(ctx: HookContext) -> dict:

@@ -95,8 +95,12 @@ def may_map(plugin_type, environ=None) -> bool:
     try:
         with open(config_path(environ), "rb") as f:
             return plugin_type.encode("utf-8", "replace") in f.read()
+    except FileNotFoundError:
+        return False  # built-in defaults only
     except OSError:
-        return True  # let the full load report the problem
+        # Unreadable (permissions): a plugin_type outside the defaults cannot
+        # be told ours, and another provider's VM must not fail for our config.
+        return False
 
 
 def load(environ=None):
@@ -200,7 +204,3 @@ def _boolean(value, path, key):
 
 def _words(value):
     return tuple(w for w in value.replace(",", " ").split() if w)
-
-
-def _one_line(error):
-    return " ".join(str(error).split())

@@ -35,18 +35,3 @@ def serialize_device(element) -> str:
     etree.indent(element, space="    ")  # VDSM's own indentation
     body = etree.tostring(element, encoding="unicode", pretty_print=True)
     return DECLARATION.decode() + body
-
-
-def child(parent, tag: str):
-    """The first child with this tag, created at the end if missing."""
-    found = parent.find(tag)
-    if found is None:
-        found = etree.SubElement(parent, tag)
-    return found
-
-
-def replace_children(parent, tag: str):
-    """Remove every child with this tag and append one fresh one."""
-    for stale in parent.findall(tag):
-        parent.remove(stale)
-    return etree.SubElement(parent, tag)

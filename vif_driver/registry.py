@@ -6,6 +6,7 @@ setup.cfg like any other) are read straight from its dist-info first; other
 names go through importlib.metadata. Both read the same entry points.
 """
 
+import _thread
 import importlib
 import os
 
@@ -15,6 +16,7 @@ from vif_driver.api import InvalidInput, VifDriver
 GROUP = "vif_driver.drivers"
 
 _instances: "dict[str, VifDriver]" = {}
+_lock = _thread.allocate_lock()  # the agent loads drivers from many threads (no threading import in hooks)
 
 
 def _own_entry_points() -> "dict[str, str]":
@@ -47,6 +49,11 @@ def load(name: str) -> VifDriver:
     driver = _instances.get(name)
     if driver is not None:
         return driver
+    with _lock:
+        return _instances.get(name) or _create(name)
+
+
+def _create(name: str) -> VifDriver:
     target = _target(name)
     if target is None:
         known = ", ".join(sorted(entry_points())) or "none"

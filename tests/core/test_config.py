@@ -52,7 +52,7 @@ def test_may_map_is_conservative(tmp_path):
     assert config.may_map("MY_SDN", env)
     assert not config.may_map("OTHER_SDN", env)
     assert not config.may_map("", env)
-    assert config.may_map("OTHER_SDN", {config.CONFIG_ENV: str(tmp_path / "unreadable")})
+    assert not config.may_map("OTHER_SDN", {config.CONFIG_ENV: str(tmp_path / "absent")})
 
 
 @pytest.mark.parametrize("text, match", [

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from support import require
 
 from vif_driver.provider.cli import provider as provider_group
 from vif_driver.provider.client import ProviderError, get_port
@@ -58,8 +59,8 @@ def _has_ipv6_loopback():
         return False
 
 
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no ::1 here")
 def test_ipv6_listener_and_single_port_auth(start_provider):
+    require(_has_ipv6_loopback(), "IPv6 loopback (::1)")
     p = start_provider("--username", "u", "--password", "p", "--db",
                        ":temp:", host="::1", auth_port=False)
     assert p.url.startswith("http://[::1]:")

@@ -94,7 +94,7 @@ def run(work, *, namespace: "str | None", timeout: float, action: str):
         try:
             with netns(namespace):
                 from pyroute2 import IPRoute
-                ipr = IPRoute()
+                ipr = outcome["socket"] = IPRoute()
             try:
                 outcome["result"] = work(Session(ipr))
             finally:
@@ -106,6 +106,15 @@ def run(work, *, namespace: "str | None", timeout: float, action: str):
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
+        # Stop the work before the caller releases its per-bridge lock:
+        # closing the socket fails the worker's pending netlink call.
+        ipr = outcome.get("socket")
+        if ipr is not None:
+            try:
+                ipr.close()
+            except Exception:  # noqa: BLE001 - the timeout is what we report
+                pass
+        thread.join(min(timeout, 2.0))
         raise HostError(f"netlink did not answer within {timeout:g} s while trying to {action}; "
                         f"check the host's load (rtnl lock) or raise timeout in [vif-driver]")
     error = outcome.get("error")

@@ -133,6 +133,17 @@ class VifDriver:
     #: option name -> Option; parsed values reach the calls as properties.options
     options: "dict[str, Option]" = {}
 
+    #: True once open() was called: this instance serves many calls in a
+    #: long-running process (the agent), so warm state (a live backend
+    #: connection, caches) pays off. False in a hook process, which makes
+    #: one call and exits: keep such a call as cheap as possible there.
+    resident: bool = False
+
+    def open(self) -> None:
+        """Called once, before the first call, when the driver runs resident
+        (``self.resident`` is then True). Start warm state here or lazily in
+        the calls; never let it serve stale data (see docs/writing-a-driver.md)."""
+
     def plug_device(self, domxml, properties: HookContext):
         """Connect a vNIC (VM start, hotplug, device update).
 

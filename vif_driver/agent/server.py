@@ -86,11 +86,13 @@ class Agent:
 
     @staticmethod
     def _warm(cfg) -> None:
-        """Load lxml and the configured drivers now, not in the first hook."""
-        from vif_driver import domxml, registry  # noqa: F401 - imports lxml
+        """Load lxml and the configured drivers now, not in the first hook;
+        drivers run resident here (api.VifDriver.open)."""
+        from vif_driver import dispatch, domxml  # noqa: F401 - imports lxml
+        dispatch.run_resident()
         for name in cfg.drivers():
             try:
-                registry.load(name)
+                dispatch.load_driver(name)
             except Exception as e:  # noqa: BLE001 - reported again per request
                 log.warning("driver %s: %s", name, e)
         missing = auth.missing_names(cfg.agent_users, cfg.agent_groups)

@@ -93,15 +93,22 @@ class OvsDriver(VifDriver):
         return caps
 
     def get_stats(self, stats: dict, properties) -> dict:
-        """Counters of every external vNIC: the devices from one OVSDB read,
-        their counters from the kernel in one read (see stats.py)."""
+        """Counters of every external vNIC: the devices from one OVSDB read
+        (resident: the live view), their counters from the kernel in one
+        read (see stats.py)."""
         from vif_driver.drivers.ovs import stats as vnic_stats, wire
-        try:
-            with self._db(properties) as db:
-                rows = db.interfaces(vnic_stats.COLUMNS)
-        except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
-            properties.warn(f"{e}; vNIC stats not reported")
-            return stats
+        view = self._live(properties)
+        rows = view.interfaces() if view is not None else None
+        if rows is not None:
+            properties.record(f"read OVSDB {view.remote}: Interface {','.join(vnic_stats.COLUMNS)} "
+                              "of every row (the agent's live monitor)")
+        else:
+            try:
+                with self._db(properties) as db:
+                    rows = db.interfaces(vnic_stats.COLUMNS)
+            except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
+                properties.warn(f"{e}; vNIC stats not reported")
+                return stats
         netns = properties.options["netns"]
         if netns:
             from vif_driver.nsenter import netns as entered
@@ -120,11 +127,37 @@ class OvsDriver(VifDriver):
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run)
 
     def _confirm(self, domxml, properties) -> None:
-        from vif_driver.drivers.ovs import monitor
         dev = _device(domxml, properties.vnic_id)
+        bridge, wait = _bridge(domxml, properties), properties.options["plug_timeout"]
+        view = self._live(properties)
+        if view is not None:
+            properties.record(f"read OVSDB {view.remote}: Interface/Port {dev}, Bridge {bridge} from the "
+                              f"agent's live monitor until ready, at most {wait:g} s")
+            left = view.wait_port(dev, bridge, properties.vnic_id, wait)
+            if not left:
+                return
+            wait = left  # the view went stale: the hook's own check for the time left
+        from vif_driver.drivers.ovs import monitor
         with self._db(properties) as db:
-            monitor.wait_port(db, dev, _bridge(domxml, properties), properties.vnic_id,
-                              properties.options["plug_timeout"])
+            monitor.wait_port(db, dev, bridge, properties.vnic_id, wait)
+
+    # -- resident (agent) state ----------------------------------------------------
+    def open(self) -> None:
+        from vif_driver.drivers.ovs.live import Registry
+        self._views = Registry()
+
+    def close(self) -> None:
+        views = getattr(self, "_views", None)
+        if views is not None:
+            views.close()
+
+    def _live(self, properties):
+        """The live OVSDB view of the configured remote, in the agent only;
+        not for dry runs (they list the hook's own reads) nor for a remote
+        a vNIC property names."""
+        if not self.resident or properties.dry_run or "ovsdb" in properties:
+            return None
+        return self._views.get(properties.options["ovsdb"], properties.timeout)
 
 
 def _device(domxml, vnic_id: str) -> str:

@@ -14,7 +14,7 @@ from vif_driver.drivers.ovs.ovsdb import OvsDb, atom, to_map, to_set
 MONITOR_ID = "vif-driver-port"
 # The kind of each monitored column's value, to apply update2 diffs.
 _KINDS = {"name": "atom", "ofport": "set", "error": "set", "external_ids": "map",
-          "interfaces": "set", "ports": "set"}
+          "interfaces": "set", "ports": "set", "link_state": "set"}
 _MAX_OFPORT = 0xff00  # OpenFlow port numbers of real ports are below this
 
 
@@ -50,11 +50,13 @@ class Rows:
 
     def problem(self, dev: str, bridge: str, vnic_id: str) -> "str | None":
         """What keeps the port from being connected as far as these rows
-        tell, or None (then ``port_uuid`` is set; its bridge is checked apart)."""
+        tell, or None (then ``port_uuid`` is set; its bridge is checked apart).
+        Rows are found by name: the same check serves the hook's monitor of
+        just these rows and the agent's monitor of whole tables."""
         self.port_uuid = None
-        if not self.tables["Bridge"]:
+        if _named(self.tables["Bridge"], bridge)[1] is None:
             return f"bridge {bridge} does not exist"
-        iface_uuid, iface = next(iter(self.tables["Interface"].items()), (None, None))
+        iface_uuid, iface = _named(self.tables["Interface"], dev)
         if iface is None:
             return (f"no interface {dev} in OVSDB: libvirt has not added the port "
                     "(does the NIC have <virtualport type='openvswitch'>?)")
@@ -72,6 +74,20 @@ class Rows:
             return f"interface {dev} has ofport {ofport[0]}: ovs-vswitchd could not open it: {error}"
         self.port_uuid = ports[0]
         return None
+
+    def on_bridge(self, bridge: str) -> bool:
+        """Whether ``port_uuid`` is one of ``bridge``'s ports (when the
+        Bridge rows are monitored with their ports, as the agent does)."""
+        row = _named(self.tables["Bridge"], bridge)[1]
+        return row is not None and self.port_uuid in row.get("ports", ())
+
+
+def _named(rows: "dict[str, dict]", name: str) -> tuple:
+    """(uuid, row) of the row called ``name``, or (None, None)."""
+    for row_uuid, row in rows.items():
+        if row.get("name") == name:
+            return row_uuid, row
+    return None, None
 
 
 def wait_port(db: OvsDb, dev: str, bridge: str, vnic_id: str, wait: float) -> None:

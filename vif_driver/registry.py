@@ -7,7 +7,6 @@ names go through importlib.metadata. Both read the same entry points.
 """
 
 import _thread
-import importlib
 import os
 
 from vif_driver import __version__
@@ -60,8 +59,9 @@ def _create(name: str) -> VifDriver:
         raise InvalidInput(f"no driver named '{name}' is installed (installed: {known}); "
                            f"install it or fix the [plugin_types] mapping")
     module_name, _, attr = target.partition(":")
+    from importlib import import_module  # here: the importlib package pulls in warnings
     try:
-        obj = importlib.import_module(module_name.strip())
+        obj = import_module(module_name.strip())
         for part in attr.strip().split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:

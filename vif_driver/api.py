@@ -34,18 +34,23 @@ class NotReady(VifDriverError):
 
 class Option:
     """A driver option, set in [driver:NAME] of the host config and
-    overridable per vNIC by a provider custom property of the same name.
+    overridable per vNIC by a provider custom property of the same name —
+    unless ``host_only``: options that choose which host resources,
+    services or credentials the driver uses (a socket, a namespace, a
+    provider URL) must not be steerable by a vNIC, least of all through the
+    root agent; a vNIC property naming one is refused.
 
     ``parse`` turns the string into a value or raises ValueError whose
     message says what is expected.
     """
 
-    __slots__ = ("default", "parse", "help")
+    __slots__ = ("default", "parse", "help", "host_only")
 
-    def __init__(self, default, parse=str, help: str = ""):
+    def __init__(self, default, parse=str, help: str = "", host_only: bool = False):
         self.default = default
         self.parse = parse
         self.help = help
+        self.host_only = host_only
 
 
 class HookContext:

@@ -141,7 +141,8 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
 
 def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":
     """Driver options: declared defaults, then the host config's
-    [driver:NAME] section, then the vNIC's provider custom properties."""
+    [driver:NAME] section, then the vNIC's provider custom properties
+    (refused for host-only options)."""
     section = config.options_for(driver_name)
     unknown = sorted(set(section) - set(driver.options))
     if unknown:
@@ -149,6 +150,9 @@ def resolve_options(driver, config: HostConfig, driver_name: str, properties) ->
                            f"known: {', '.join(sorted(driver.options)) or 'none'}")
     values = {}
     for key, option in driver.options.items():
+        if key in properties and option.host_only:
+            raise InvalidInput(f"property {key} is host configuration only; remove it from the vNIC's "
+                               f"custom properties and set it in [driver:{driver_name}]")
         if key in properties:
             raw, where = properties[key], f"property {key}"
         elif key in section:

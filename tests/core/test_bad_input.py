@@ -126,3 +126,27 @@ def test_stats_driver_failure_keeps_other_results(run_hook, test_env):
     assert run.json() == stats  # consistent: the failing driver added nothing
     assert run.stderr.splitlines() == [
         "vif-driver[test] after_get_stats: bridge br-test is not there; create it"]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("ovsdb", "tcp:192.0.2.1:6640"),
+    ("netns", "other"),
+    ("plug_timeout", "3600"),
+    ("provider_url", "http://198.51.100.7:9696"),
+    ("provider_auth_url", "http://198.51.100.7:35357"),
+    ("provider_username", "admin"),
+])
+def test_host_only_options_cannot_be_set_by_a_vnic(run_hook, config_file, key, value):
+    """A custom property must not steer which switch, namespace or provider
+    (with the host's credentials) a driver talks to."""
+    config = config_file("[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_username = ops\n", "ovs.conf")
+    run = run_hook("before_device_create", ENGINE, config=config,
+                   device_properties=external_props("OPEN_VSWITCH", **{key: value}))
+    check_refused(run, ENGINE, f"property {key} is host configuration only", "[driver:ovs]")
+
+
+def test_per_vnic_options_stay_overridable(run_hook, config_file):
+    config = config_file("[plugin_types]\nLINUX_BRIDGE =\n", "ovs.conf")
+    run = run_hook("before_device_create", ENGINE, config=config,
+                   device_properties=external_props("OPEN_VSWITCH", bridge="br-prov", mtu="1400"))
+    assert run.rc == 0 and b'<source bridge="br-prov"/>' in run.data and b'<mtu size="1400"/>' in run.data

@@ -106,14 +106,22 @@ def test_bridge_per_host_and_per_provider(run_hook, config_file):
     ("bridge", "br;rm -rf", "property bridge"),
     ("bridge", "a-very-long-bridge-name", "15 characters"),
     ("mtu", "10", "property mtu"),
-    ("ovsdb", "unix:relative.sock", "unix:/absolute/path"),
-    ("ovsdb", "tcp:host", "tcp:HOST:PORT"),
-    ("plug_timeout", "-1", "property plug_timeout"),
+    ("plug_timeout", "-1", "property plug_timeout is host configuration only"),
 ])
 def test_bad_options_stop_the_plug_with_a_clear_message(run_hook, prop, value, words):
     run = run_hook("before_device_create", ENGINE_XML, device_properties=props(**{prop: value}))
     assert run.rc == 2 and run.aborted
     assert words in run.stderr and run.stderr.count("\n") == 1
+    assert run.text == ENGINE_XML
+
+
+@pytest.mark.parametrize("value, words", [("unix:relative.sock", "unix:/absolute/path"),
+                                          ("tcp:host", "tcp:HOST:PORT")])
+def test_bad_ovsdb_remote_in_the_host_config(run_hook, config_file, value, words):
+    config = config_file(f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = {value}\n")
+    run = run_hook("before_device_create", ENGINE_XML, device_properties=props(), config=config)
+    assert run.rc == 2 and run.aborted
+    assert words in run.stderr and "config [driver:ovs] ovsdb" in run.stderr and run.stderr.count("\n") == 1
     assert run.text == ENGINE_XML
 
 

@@ -45,13 +45,15 @@ class LinuxBridgeDriver(VifDriver):
         "segmentation_id": Option(None, validate.optional(validate.integer(1, 4094)), "VLAN id of the network"),
         "vlan": Option(None, validate.optional(validate.integer(1, 4094)), "alias of segmentation_id"),
         "mtu": Option(None, validate.optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
-        "physical_interface_mappings": Option({}, naming.parse_mappings,
-                                              "host only: physnet1:eth1,physnet2:eth2"),
-        "netns": Option(None, validate.optional(validate.name), "host only: network namespace to work in"),
-        "lock_dir": Option(DEFAULT_LOCK_DIR, _directory, "host only: lock and claim files"),
-        "plug_timeout": Option(None, validate.optional(validate.seconds), "post-plug wait (default: timeout)"),
+        "physical_interface_mappings": Option({}, naming.parse_mappings, "physnet1:eth1,physnet2:eth2",
+                                              host_only=True),
+        "netns": Option(None, validate.optional(validate.name), "network namespace to work in",
+                        host_only=True),
+        "lock_dir": Option(DEFAULT_LOCK_DIR, _directory, "lock and claim files", host_only=True),
+        "plug_timeout": Option(None, validate.optional(validate.seconds), "post-plug wait (default: timeout)",
+                               host_only=True),
         "uplink_kind": Option("vlan", naming.uplink_kind,
-                              "host only: vlan (802.1Q); vxlan only stands in on kernels without 8021q"),
+                              "vlan (802.1Q); vxlan only stands in on kernels without 8021q", host_only=True),
     }
 
     # -- helpers ------------------------------------------------------------
@@ -71,7 +73,7 @@ class LinuxBridgeDriver(VifDriver):
                     raise
                 return target
         try:
-            return naming.resolve(options, ctx)
+            return naming.resolve(options)
         except ValueError as e:
             raise InvalidInput(str(e)) from None
 

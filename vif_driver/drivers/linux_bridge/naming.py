@@ -11,9 +11,6 @@ MARK = "vif-driver:managed"
 """First word of the ifalias of every device this driver created. Only
 devices carrying it are ever deleted; an administrator's are left alone."""
 
-HOST_ONLY = ("physical_interface_mappings", "netns", "lock_dir", "uplink_kind")
-"""Options a vNIC's custom properties must not override: they decide which
-host devices and namespaces the driver touches."""
 
 UPLINK_KINDS = ("vlan", "vxlan")
 
@@ -111,15 +108,9 @@ def parse_alias(alias: "str | None") -> "tuple[str, str, str, str] | None":
     return words[1], words[2], words[3], words[4]
 
 
-def resolve(options, properties=None) -> Target:
+def resolve(options) -> Target:
     """The Target of a vNIC from its parsed options; raises ValueError with
-    the fix. ``properties`` (the vNIC's raw custom properties) is checked for
-    host-only options."""
-    if properties is not None:
-        for key in HOST_ONLY:
-            if key in properties:
-                raise ValueError(f"property {key} is host configuration only; remove it from the "
-                                 f"vNIC's custom properties and set it in [driver:linux_bridge]")
+    the fix."""
     bridge = options.get("bridge") or None
     physnet = options.get("physical_network") or None
     seg, vlan = options.get("segmentation_id"), options.get("vlan")

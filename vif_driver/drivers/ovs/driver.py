@@ -22,10 +22,12 @@ class OvsDriver(VifDriver):
         **PROVIDER_OPTIONS,
         "bridge": Option("br-int", validate.ifname, "OVS bridge the vNICs are plugged into"),
         "mtu": Option(None, validate.mtu, "MTU written as <mtu size=N/>; unset: keep the XML's"),
-        "ovsdb": Option(DEFAULT_REMOTE, parse_remote, "ovsdb-server remote: unix:/path or tcp:HOST:PORT"),
-        "plug_timeout": Option(10.0, validate.seconds, "seconds to wait for the port after plugging"),
-        "netns": Option(None, validate.optional(validate.name), "network namespace where ovs-vswitchd's taps live (stats); "
-                                         "empty: this host's (test and demo setups only)"),
+        "ovsdb": Option(DEFAULT_REMOTE, parse_remote, "ovsdb-server remote: unix:/path or tcp:HOST:PORT",
+                        host_only=True),
+        "plug_timeout": Option(10.0, validate.seconds, "seconds to wait for the port after plugging",
+                               host_only=True),
+        "netns": Option(None, validate.optional(validate.name), "network namespace where ovs-vswitchd's taps "
+                        "live (stats); empty: this host's (test and demo setups only)", host_only=True),
     }
 
     # -- vNIC hooks ---------------------------------------------------------------

@@ -134,3 +134,28 @@ def test_linux_bridge_network_from_the_provider_and_cleanup_after_port_deletion(
         run = run_hook("after_device_destroy", plugged.text, config=config, device_properties=props)
         assert run.rc == 0, run.stderr
         assert bridge not in host.links() and "eth1.%d" % vlan not in host.links()
+
+
+def test_post_plug_waits_on_the_providers_bridge(run_hook, config_file, neutron, provider):
+    """VDSM's after_device_create XML is often empty: the check must look at
+    the bridge the plug took from the provider, not the option's default."""
+    from support import require_root, require_tool
+
+    from vif_driver.sandbox.ovs import OvsSandbox
+    require_root()
+    require_tool("ovsdb-server", "ovs-vswitchd", "ip")
+    net = neutron.create_network({"network": {"name": "br-prov-net", "vif_driver:bridge_name": "br-prov"}})
+    net = net["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.79.0.0/24", "ip_version": 4}})
+    port = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    with OvsSandbox() as box:  # started on entry
+        box.add_bridge("br-prov")
+        config = box.write_config(config_file("", "ovs.conf"), plug_timeout=2)
+        with open(config, "a") as f:
+            f.write(f"provider_url = {provider.url}\n")
+        from support import external_props
+        props = external_props("OPEN_VSWITCH", vnic_id=port["id"])
+        tap = "tap" + port["id"][:11]
+        box.plug_tap(tap, iface_id=port["id"], mac=port["mac_address"], vm_id="vm", bridge="br-prov")
+        run = run_hook("after_device_create", "", config=config, device_properties=props)
+        assert run.rc == 0, run.stderr

@@ -34,12 +34,7 @@ class OvsDriver(VifDriver):
     def plug_device(self, domxml, properties):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
-            bridge, mtu = properties.options["bridge"], properties.options["mtu"]
-            if properties.options["provider_url"]:
-                from vif_driver.provider import lookup
-                settings = lookup.network_settings(properties)
-                bridge = lookup.choose(properties, settings, "bridge")
-                mtu = lookup.choose(properties, settings, "mtu")
+            bridge, mtu = _network(properties)
             return rewrite.plug(domxml, properties.vnic_id, bridge, mtu)
         self._confirm(domxml, properties)
         return domxml
@@ -171,12 +166,23 @@ def _device(domxml, vnic_id: str) -> str:
     return _checked(dev, "<target dev>") if dev else tap_name(vnic_id)
 
 
+def _network(properties) -> "tuple[str, int | None]":
+    """(bridge, mtu) for the vNIC: the options, or what the provider says
+    of the vNIC's port when the host config names a provider."""
+    options = properties.options
+    if not options["provider_url"]:
+        return options["bridge"], options["mtu"]
+    from vif_driver.provider import lookup
+    settings = lookup.network_settings(properties)
+    return lookup.choose(properties, settings, "bridge"), lookup.choose(properties, settings, "mtu")
+
+
 def _bridge(domxml, properties) -> str:
     """The bridge libvirt plugs into: <source bridge> of XML our rewrite
-    produced (at migration: the source host's), else the option."""
+    produced (at migration: the source host's), else the one plug chose."""
     source = domxml.find("source") if _rewritten(domxml) else None
     bridge = source.get("bridge") if source is not None else None
-    return _checked(bridge, "<source bridge>") if bridge else properties.options["bridge"]
+    return _checked(bridge, "<source bridge>") if bridge else _network(properties)[0]
 
 
 def _rewritten(domxml) -> bool:

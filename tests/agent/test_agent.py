@@ -116,6 +116,9 @@ def test_unprivileged_hook_without_agent_says_how_to_start_it(users, agent_confi
     foreign = run(root, "before_device_create", ENGINE_XML, user=AGENT_USER, env=env,
                   props=dict(props, plugin_type="OTHER_SDN"))
     assert foreign.rc == 0 and foreign.stderr == ""
+    caps = run(root, "after_get_caps", {"hooks": {}}, user=AGENT_USER, env=env)
+    assert caps.rc == 0 and caps.json() == {"hooks": {}}  # polls degrade quietly: one line, exit 0
+    assert caps.stderr.count("\n") == 1 and "vif-driverd.socket" in caps.stderr
 
 
 def test_stale_socket_unprivileged_says_agent_not_answering(users, agent_config, stdlib_hooks, shared_dir):

@@ -349,6 +349,16 @@ def test_agent_reloads_a_changed_config(agent_config, start_agent):
     assert broken.exit_code == 2 and "unknown section [bogus]" in broken.messages[0]
 
 
+def test_agent_started_with_a_broken_config_serves_the_error(agent_config, start_agent, config_file):
+    """No crash loop under socket activation: the agent starts and every
+    answer names what is wrong with the config."""
+    broken = config_file("[vif-driver]\ntimeout = never\n", "broken.conf")
+    agent = start_agent(broken)
+    props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID}
+    answer = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    assert answer.exit_code == 2 and "timeout = 'never'" in answer.messages[0]
+
+
 def test_agent_never_uses_a_config_from_the_request(agent_config, start_agent, config_file):
     agent = start_agent(agent_config())
     evil = config_file("[plugin_types]\nTEST_SDN = \n")

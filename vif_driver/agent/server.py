@@ -54,9 +54,7 @@ class Agent:
         self._idle = threading.Condition()
         self._pool = Pool(MAX_IDLE_THREADS)
         self._watchdog = Watchdog(self._late)
-        self.config()
-        if self._config_error:
-            raise config_mod.ConfigError(self._config_error)
+        self.config()  # an invalid config does not stop the agent: every answer names the error
 
     # --- configuration ------------------------------------------------------
 
@@ -290,12 +288,10 @@ def main(argv=None) -> int:
         "%(asctime)s vif-driverd %(levelname)s %(message)s"
     logging.basicConfig(level=args.log_level, format=fmt, stream=sys.stderr)
     sys.stderr = ThreadStderr(sys.stderr)
-    try:
-        agent = Agent(args.config or os.environ.get(config_mod.CONFIG_ENV))
-    except config_mod.ConfigError as e:
-        log.error("%s", e)
-        return 1
-    cfg, _ = agent.config()
+    agent = Agent(args.config or os.environ.get(config_mod.CONFIG_ENV))
+    cfg, error = agent.config()
+    if cfg is None:  # no crash loop under socket activation: start, and answer with the error
+        cfg = config_mod.HostConfig()
     created = None
     listener = activated_socket()
     if listener is None:

@@ -2,15 +2,13 @@
 
 Each check prints one line, ``ok`` or ``FAIL`` with the fix; the exit code
 is 1 when anything failed. It only reads: files, the config, the agent's
-socket (one harmless caps request) and OVSDB (read-only ovs-vsctl calls).
+socket (one harmless caps request) and OVSDB (one read through the driver's client).
 """
 
 import grp
 import os
 import pwd
-import shutil
 import stat
-import subprocess
 
 import click
 
@@ -148,24 +146,24 @@ def check_drivers(report: Report, cfg) -> None:
 
 
 def check_ovs(report: Report, options, timeout: float) -> None:
+    """Through the driver's own OVSDB client, so the check reads what the
+    hooks will read."""
+    from vif_driver.api import HostError
+    from vif_driver.drivers.ovs.ovsdb import OvsDb
     remote, bridge = options["ovsdb"], options["bridge"]
-    vsctl = shutil.which("ovs-vsctl") or "/usr/bin/ovs-vsctl"
-    if not os.path.exists(vsctl):
-        report.fail("ovs-vsctl is not installed, so Open vSwitch cannot be checked", "install openvswitch")
-        return
-    base = [vsctl, f"--db={remote}", f"--timeout={max(1, int(timeout))}"]
     try:
-        probe = subprocess.run(base + ["show"], capture_output=True, text=True, timeout=timeout + 2, check=False)
-    except subprocess.TimeoutExpired:
-        probe = None
-    if probe is None or probe.returncode != 0:
-        why = (probe.stderr.strip().splitlines() or ["no answer"])[-1] if probe else "timed out"
-        report.fail(f"Open vSwitch is not reachable at {remote}: {why}",
-                    "systemctl start openvswitch, or fix ovsdb in [driver:ovs]")
+        with OvsDb(remote, timeout) as db:
+            system_id, has_bridge = db.host_info(bridge)
+    except HostError as e:
+        report.fail(str(e), "systemctl start openvswitch, or fix ovsdb in [driver:ovs]")
         return
     report.ok(f"Open vSwitch answers at {remote}")
-    exists = subprocess.run(base + ["br-exists", bridge], capture_output=True, timeout=timeout + 2, check=False)
-    if exists.returncode == 0:
+    if system_id:
+        report.ok(f"Open vSwitch system-id {system_id} (the binding host id reported in caps)")
+    else:
+        report.fail("Open vSwitch has no external_ids:system-id: the engine cannot bind ports to this host",
+                    "ovs-vsctl set Open_vSwitch . external_ids:system-id=$(uuidgen)")
+    if has_bridge:
         report.ok(f"OVS bridge {bridge} exists")
     else:
         report.fail(f"OVS bridge {bridge} does not exist", f"ovs-vsctl add-br {bridge}, or fix bridge in [driver:ovs]")

@@ -7,14 +7,13 @@ is held to 1.3x a bare interpreter (ovirt-provider-ovn's in-process hook:
 """
 
 import contextlib
-import json
 import os
 import subprocess
 import time
 
 import cases_ovs
 from cases_core import FOREIGN_XML
-from hookbench import Case
+from hookbench import ENGINE_XML, Case, writer
 
 from vif_driver import install
 from vif_driver.sandbox.ovs import OvsSandbox
@@ -66,29 +65,19 @@ def _cases(workdir, hooks, config, socket_path):
     vnic_env = dict(base, provider_type="EXTERNAL_NETWORK", plugin_type="OPEN_VSWITCH",
                     vnic_id=cases_ovs.VNIC_ID)
 
-    def rewritten():
-        with open(xml) as f:
-            text = f.read()
-        assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
-
-    def all_reported():
-        with open(stats) as f:
-            network = json.load(f)["network"]
-        assert len(network) == cases_ovs.N_VNICS + 1, len(network)
-
     def unchanged():
         with open(foreign) as f:
             assert f.read() == FOREIGN_XML, "a foreign vNIC's XML was changed"
 
     yield Case("agent: foreign vNIC (oVirt network)", [hooks["before_device_create"]],
                env=dict(base, _hook_domxml=foreign), limit=LIMIT,
-               prepare=cases_ovs._writer(foreign, FOREIGN_XML), check=unchanged)
+               prepare=writer(foreign, FOREIGN_XML), check=unchanged)
     yield Case("agent: OVS plug (before_device_create)", [hooks["before_device_create"]],
                env=dict(vnic_env, _hook_domxml=xml), limit=LIMIT,
-               prepare=cases_ovs._writer(xml, cases_ovs.ENGINE_XML), check=rewritten)
+               prepare=writer(xml, ENGINE_XML), check=cases_ovs.rewritten(xml))
     yield Case("agent: post-plug confirmation (after_device_create, empty XML)",
                [hooks["after_device_create"]], env=dict(vnic_env, _hook_domxml=empty), limit=LIMIT,
-               prepare=cases_ovs._writer(empty, ""))
+               prepare=writer(empty, ""))
     yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=LIMIT,
-               prepare=cases_ovs._writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported)
+               prepare=writer(stats, cases_ovs.STATS_INPUT), check=cases_ovs.all_reported(stats))

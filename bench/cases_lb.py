@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 
-from hookbench import Case
+from hookbench import ENGINE_XML, Case, writer
 
 from vif_driver import install
 from vif_driver.drivers.linux_bridge.naming import bridge_name
@@ -18,14 +18,6 @@ from vif_driver.nsenter import netns
 from vif_driver.sandbox.netns import Namespace, kernel_supports
 
 VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
-ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
-<interface type="bridge">
-    <mac address="00:1a:4a:16:01:51"/>
-    <model type="virtio"/>
-    <source bridge=";vdsmdummy;"/>
-    <link state="up"/>
-</interface>
-"""
 TAPS = 1000
 
 
@@ -51,13 +43,7 @@ def cases(workdir, python):
     stats_env = dict(base, _hook_json=stats_file)
     bridge = bridge_name("physnet1", 100)
 
-    def fresh_xml():
-        with open(xml, "w") as f:
-            f.write(ENGINE_XML)
-
-    def fresh_stats():
-        with open(stats_file, "w") as f:
-            f.write(stats_input)
+    fresh_xml, fresh_stats = writer(xml, ENGINE_XML), writer(stats_file, stats_input)
 
     def plugged():
         with open(xml) as f:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 
-from hookbench import Case
+from hookbench import ENGINE_XML, Case, writer
 
 from vif_driver import install
 from vif_driver.nsenter import netns
@@ -22,18 +22,8 @@ from vif_driver.sandbox.ovs import OvsSandbox
 VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 VM_ID = "0b7c3a5e-8c2f-4f4b-9a6e-1d2c3b4a5f60"
 N_VNICS = 1000
+STATS_INPUT = '{"network": {"eth0": {"name": "eth0"}}}'  # VDSM's own entry
 
-ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
-<interface type="bridge">
-    <address bus="0x01" domain="0x0000" function="0x0" slot="0x03" type="pci"/>
-    <mac address="00:1a:4a:16:01:51"/>
-    <model type="virtio"/>
-    <source bridge=";vdsmdummy;"/>
-    <link state="up"/>
-    <filterref filter="vdsm-no-mac-spoofing"/>
-    <alias name="ua-6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"/>
-</interface>
-"""
 
 
 def _vnics(n):
@@ -44,11 +34,22 @@ def _vnics(n):
         yield "tap" + port_id[:11], port_id, f"00:1a:4a:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}", VM_ID
 
 
-def _writer(path, text):
-    def prepare():
-        with open(path, "w") as f:
-            f.write(text)
-    return prepare
+def rewritten(xml):
+    """Check: the plug rewrote the device XML at ``xml`` for OVS."""
+    def check():
+        with open(xml) as f:
+            text = f.read()
+        assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
+    return check
+
+
+def all_reported(stats):
+    """Check: the stats file holds VDSM's entry and every vNIC's."""
+    def check():
+        with open(stats) as f:
+            network = json.load(f)["network"]
+        assert len(network) == N_VNICS + 1, len(network)
+    return check
 
 
 @contextlib.contextmanager
@@ -66,16 +67,6 @@ def cases(workdir, python):
         vnic_env = dict(os.environ, VIF_DRIVER_CONFIG=config, vmId=VM_ID, provider_type="EXTERNAL_NETWORK",
                         plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID)
 
-        def rewritten():
-            with open(xml) as f:
-                text = f.read()
-            assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
-
-        def all_reported():
-            with open(stats) as f:
-                network = json.load(f)["network"]
-            assert len(network) == N_VNICS + 1, len(network)
-
         # Production shape: the hooks run in the namespace where the taps
         # live (the bench process enters it; its children inherit it), so no
         # netns option and no setns in the timed processes.
@@ -83,13 +74,13 @@ def cases(workdir, python):
             yield [
                 Case("OVS plug rewrite (before_device_create)", [hooks["before_device_create"]],
                      env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=1.2,
-                     prepare=_writer(xml, ENGINE_XML), check=rewritten),
+                     prepare=writer(xml, ENGINE_XML), check=rewritten(xml)),
                 Case(f"after_get_stats {N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                      env=dict(os.environ, VIF_DRIVER_CONFIG=config, _hook_json=stats), baseline="bare", limit=3.0,
-                     prepare=_writer(stats, '{"network": {"eth0": {"name": "eth0"}}}'), check=all_reported),
+                     prepare=writer(stats, STATS_INPUT), check=all_reported(stats)),
                 Case("post-plug confirmation (after_device_create, empty XML)", [hooks["after_device_create"]],
                      env=dict(vnic_env, _hook_domxml=empty), baseline="ovs", limit=1.3,
-                     prepare=_writer(empty, "")),
+                     prepare=writer(empty, "")),
             ]
     finally:
         box.stop()

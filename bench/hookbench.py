@@ -13,6 +13,19 @@ import subprocess
 import sys
 import time
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(REPO, "tests", "fixtures", "xml", "engine-nic.xml"), encoding="utf-8") as _f:
+    ENGINE_XML = _f.read()  # the engine's device XML at VM start, as the tests use it
+
+
+def writer(path, text):
+    """A Case.prepare that restores a hook's input file before each run."""
+    def prepare():
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return prepare
+
+
 BASELINES = {
     "bare": ["-c", "pass"],
     "lxml": ["-c", "import lxml.etree"],

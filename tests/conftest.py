@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from support import HERE, VM_ID, require_tool
+from support import HERE, VM_ID, require_root, require_tool
 
 from vif_driver import install, runner
 
@@ -102,3 +102,15 @@ def test_env(test_driver_path, config_file):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [test_driver_path, env.get("PYTHONPATH")]))
     env["VIF_DRIVER_CONFIG"] = config
     return env
+
+
+@pytest.fixture
+def ovs():
+    """A running throw-away Open vSwitch (userspace datapath, in a temp dir
+    and a network namespace of its own) with bridge br-int."""
+    require_root()
+    require_tool("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl", "ip")
+    from vif_driver.sandbox.ovs import OvsSandbox
+    with OvsSandbox() as box:  # started on entry, stopped and removed on exit
+        box.add_bridge("br-int")
+        yield box

@@ -17,16 +17,8 @@ TAP = "tap" + VNIC_ID[:11]
 
 
 @pytest.fixture
-def ovs_box(users, shared_dir):
-    require_tool("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ip")
-    from vif_driver.sandbox.ovs import OvsSandbox
-    box = OvsSandbox()
-    try:
-        box.start()
-        box.add_bridge("br-int")
-        yield box
-    finally:
-        box.stop()
+def ovs_box(users, ovs):
+    return ovs
 
 
 def _ovs_libvirt(box):

@@ -5,22 +5,7 @@ and libvirt's part of plugging a NIC (vif_driver.sandbox.ovs)."""
 
 import pytest
 
-from ovs_helpers import MAC, OVS_TOOLS, VM_ID, VNIC_ID, require_root, require_tool, tap
-from vif_driver.sandbox.ovs import OvsSandbox
-
-
-@pytest.fixture
-def ovs():
-    """A running throw-away Open vSwitch with bridge br-int."""
-    require_root()
-    require_tool(*OVS_TOOLS)
-    box = OvsSandbox()
-    try:
-        box.start()
-        box.add_bridge("br-int")
-        yield box
-    finally:
-        box.stop()
+from ovs_helpers import MAC, VM_ID, VNIC_ID, tap
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_rewrite_sets_bridge_virtualport_and_target_and_keeps_the_rest():
     assert out.find("target").get("dev") == "tap6a9f5e2b-71" == tap()
     assert out.find("mtu") is None
     kept = [c.tag for c in out if c.tag not in ("source", "virtualport", "target")]
-    assert kept == ["address", "mac", "model", "link", "filterref", "bandwidth", "alias"]
+    assert kept == ["address", "mac", "model", "link", "filterref", "bandwidth", "boot"]  # engine-nic.xml
     assert out.find("mac").get("address") == "00:1a:4a:16:01:51"
     assert out.find("filterref").get("filter") == "vdsm-no-mac-spoofing"
 

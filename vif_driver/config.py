@@ -21,6 +21,8 @@ import os
 DEFAULT_PATH = "/etc/vif-driver/vif-driver.conf"
 CONFIG_ENV = "VIF_DRIVER_CONFIG"
 DEFAULT_AGENT_SOCKET = "/run/vif-driver/agent.sock"
+AGENT_SOCKET_ENV = "VIF_DRIVER_AGENT_SOCKET"
+AGENT_START_HINT = "systemctl enable --now vif-driverd.socket"
 DEFAULT_TIMEOUT = 10.0
 
 # Built-in mapping; the [plugin_types] section is merged over it.
@@ -77,6 +79,10 @@ class HostConfig:
     def options_for(self, driver):
         """Raw option strings from the [driver:NAME] section."""
         return self.driver_options.get(driver, {})
+
+
+def agent_socket_path(environ, configured: "str | None") -> str:
+    return environ.get(AGENT_SOCKET_ENV) or configured or DEFAULT_AGENT_SOCKET
 
 
 def config_path(environ=None):

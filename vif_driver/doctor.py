@@ -16,7 +16,7 @@ from vif_driver import config as config_mod
 from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.install import HOOKS_DIR, SCRIPT_NAME
 
-START = "systemctl enable --now vif-driverd.socket"
+START = config_mod.AGENT_START_HINT
 
 
 class Report:
@@ -88,7 +88,7 @@ def _can_write(st, user: pwd.struct_passwd) -> bool:
 def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
     from vif_driver.agent import auth, client
     from vif_driver.protocol import Request
-    path = client.socket_path(os.environ, cfg.agent_socket)
+    path = config_mod.agent_socket_path(os.environ, cfg.agent_socket)
     try:
         st = os.stat(path)
     except OSError:

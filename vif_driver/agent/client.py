@@ -9,7 +9,6 @@ answer; vif_driver.entry applies it exactly as an in-process Response.
 """
 
 import os
-import stat
 import time
 
 import _socket
@@ -21,8 +20,6 @@ except ImportError:  # not CPython: the pure-Python module does the same
 
 from vif_driver.protocol import Response
 
-AGENT_SOCKET_ENV = "VIF_DRIVER_AGENT_SOCKET"
-START_HINT = "systemctl enable --now vif-driverd.socket"
 
 # --- wire format ------------------------------------------------------------
 
@@ -194,18 +191,6 @@ def is_property_name(name: str) -> bool:
 
 class AgentError(Exception):
     """The agent was reached but gave no usable answer; one-line message."""
-
-
-def socket_path(environ, configured: "str | None") -> str:
-    from vif_driver.config import DEFAULT_AGENT_SOCKET
-    return environ.get(AGENT_SOCKET_ENV) or configured or DEFAULT_AGENT_SOCKET
-
-
-def exists(path: str) -> bool:
-    try:
-        return stat.S_ISSOCK(os.stat(path).st_mode)
-    except OSError:
-        return False
 
 
 def properties_to_send(properties) -> "dict[str, str]":

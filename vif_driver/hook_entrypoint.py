@@ -5,4 +5,9 @@ import sys
 
 from vif_driver.entry import main
 
-sys.exit(main(os.path.basename(os.path.dirname(os.path.abspath(__file__)))))
+code = main(os.path.basename(os.path.dirname(os.path.abspath(__file__))))
+sys.stdout.flush()
+sys.stderr.flush()
+# Every file is written and closed by now; skipping the interpreter's
+# teardown (unloading lxml, ovs) saves a hook 3-12 ms, often more than its work.
+os._exit(code)

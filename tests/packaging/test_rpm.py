@@ -122,6 +122,8 @@ def test_rpmlint_reports_no_errors(built, tmp_path):
     gpg = shutil.which("gpg")
     subprocess.run(["rpmsign", "--addsign", "--define", "_gpg_name vif-driver test", "--define", f"__gpg {gpg}",
                     *copies], **run)
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, timeout=30,
+                   check=False)  # signing started one; leave no daemon behind
     spec = os.path.join(built["tree"], "rpm", "vif-driver.spec")
     proc = subprocess.run(["rpmlint", *copies, spec], capture_output=True, text=True, timeout=300, env=env,
                           check=False)

@@ -108,18 +108,35 @@ def run(root, hook_point, data="", *, env, user=None, props=None, timeout=60):
 
 def raw_exchange(path, payload: bytes, *, frame=True, timeout=15.0):
     """Send bytes straight to the agent socket; the decoded answer, or None
-    when the agent closed the connection without one."""
+    when the agent closed the connection without one. With ``frame``, the
+    payload is sent as a whole message's envelope (no data after it)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
         try:
-            s.sendall(client.frame(payload) if frame else payload)
+            s.sendall(client.frame(len(payload).to_bytes(4, "big") + payload) if frame else payload)
         except (BrokenPipeError, ConnectionResetError):
             pass
         try:
-            return json.loads(client.read_message(s))
+            return answer_of(client.read_message(s))
         except (EOFError, ConnectionResetError):
             return None
+
+
+def answer_of(payload: bytes) -> dict:
+    """A Response dict from an answer message, checked: envelope JSON, then
+    exactly the data bytes it announces."""
+    envelope, data = client.unpack(payload)
+    answer = json.loads(envelope)
+    answer["data"] = client.data_of(answer, data)
+    return answer
+
+
+def envelope(obj, data: bytes = b"") -> bytes:
+    """A message's payload as the agent reads it: the envelope JSON of
+    ``obj`` as it is, then ``data`` (the tests choose both, to be wrong)."""
+    text = json.dumps(obj).encode()
+    return len(text).to_bytes(4, "big") + text + data
 
 
 def request(hook_point="before_device_create", data=ENGINE_XML, **props):
@@ -130,7 +147,13 @@ def request(hook_point="before_device_create", data=ENGINE_XML, **props):
 
 
 def send(path, obj, **kwargs):
-    return raw_exchange(path, json.dumps(obj).encode(), **kwargs)
+    """Send a request dict the way the hook does: a ``data`` string goes
+    after the envelope as bytes (any other value stays in the envelope)."""
+    data = b""
+    if isinstance(obj, dict) and isinstance(obj.get("data"), str):
+        data = obj["data"].encode()
+        obj = dict(obj, data=len(data))
+    return raw_exchange(path, client.frame(envelope(obj, data)), frame=False, **kwargs)
 
 
 def lifecycle(directory, hooks_root, env, *, user=None, after_step=None):

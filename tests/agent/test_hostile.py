@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from agent_helpers import ENGINE_XML, raw_exchange, request, send
+from agent_helpers import ENGINE_XML, answer_of, envelope, raw_exchange, request, send
 
 from vif_driver.agent import client
 
@@ -52,7 +52,7 @@ def test_malformed_bytes_are_refused(agent, name, payload, fragment):
 HOSTILE = [
     ("array", [], "JSON object"),
     ("hook-point-int", {**request(), "hook_point": 1}, "hook_point must be str"),
-    ("data-int", {**request(), "data": 12}, "data must be str"),
+    ("data-count-wrong", {**request(), "data": 12}, "announces 12 bytes of data, 0 follow"),
     ("properties-list", {**request(), "properties": ["vnic_id"]}, "properties must be dict"),
     ("dry-run-string", {**request(), "dry_run": "false"}, "dry_run must be bool"),
     ("config-path", {**request(), "config": "/tmp/evil.conf"}, "unknown request field"),
@@ -77,6 +77,36 @@ HOSTILE = [
 ]
 
 
+def _xml_request(**changes):
+    return {**request(), "data": len(ENGINE_XML.encode()), **changes}
+
+
+# whole payloads of the frame: envelope length, envelope JSON, data bytes
+FRAMES = [
+    ("empty", b"", "shorter than its 4-byte envelope length"),
+    ("short", b"\x00\x01", "shorter than its 4-byte envelope length"),
+    ("envelope-past-end", (10**6).to_bytes(4, "big") + b"{}", "envelope of 1000000 bytes is longer"),
+    ("old-format", json.dumps(request()).encode(), "no envelope length"),
+    ("data-as-string", envelope({**request()}), "data must be int"),
+    ("data-as-bool", envelope(_xml_request(data=True), b"x"), "data must be int"),
+    ("data-null", envelope(_xml_request(data=None), b""), "data must be int"),
+    ("data-missing", envelope({k: v for k, v in request().items() if k != "data"}, ENGINE_XML.encode()),
+     "data is missing"),
+    ("data-longer-than-count", envelope(_xml_request(), ENGINE_XML.encode() + b"<x/>"), "follow"),
+    ("data-shorter-than-count", envelope(_xml_request(), ENGINE_XML.encode()[:-1]), "follow"),
+    ("data-negative", envelope(_xml_request(data=-1), b""), "announces -1 bytes"),
+    ("data-not-utf8", envelope(_xml_request(data=2), b"\xff\xfe"), "not UTF-8"),
+    ("envelope-not-utf8", b"\x00\x00\x00\x02\xff{", "not UTF-8"),
+    ("huge-data", envelope(_xml_request(data=300000), b"<" + b"x" * 299999), "over the"),
+]
+
+
+@pytest.mark.parametrize("name, payload, fragment", FRAMES, ids=[f[0] for f in FRAMES])
+def test_malformed_frames_are_refused(agent, name, payload, fragment):
+    refused(raw_exchange(agent.socket, client.frame(payload), frame=False), fragment)
+    assert_serving(agent)
+
+
 @pytest.mark.parametrize("name, obj, fragment", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_requests_are_refused(agent, name, obj, fragment):
     refused(send(agent.socket, obj), fragment)
@@ -98,7 +128,7 @@ def test_oversized_length_is_refused_before_reading(agent):
         s.settimeout(10)
         s.connect(agent.socket)
         s.sendall((client.MAX_MESSAGE + 1).to_bytes(4, "big"))
-        answer = json.loads(client.read_message(s))
+        answer = answer_of(client.read_message(s))
     refused(answer, "over the 4194304-byte limit")
     assert_serving(agent)
 

@@ -34,6 +34,38 @@ def test_frame_is_length_prefixed_and_bounded():
         client.frame(b"x" * (client.MAX_MESSAGE + 1))
 
 
+@pytest.mark.parametrize("data", ["<interface/>", "", None, "{\"k\": \"\u2603 \\\" \\n\"}"])
+def test_message_carries_data_as_raw_bytes_after_the_envelope(data):
+    payload = client.pack({"exit_code": 0, "data": data, "messages": []}, data)[4:]
+    envelope, raw = client.unpack(payload)
+    head = json.loads(envelope)
+    assert head == {"exit_code": 0, "data": None if data is None else len(data.encode()), "messages": []}
+    assert raw == (b"" if data is None else data.encode())  # not escaped into the JSON
+    assert client.data_of(head, raw) == data
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    (b"\x00\x00", "shorter"),
+    (b"\x00\x00\x00\x09{}", "longer"),
+    (b'{"data": 1}', "envelope length"),
+])
+def test_unpack_refuses_malformed_frames(payload, fragment):
+    with pytest.raises(client.ProtocolError, match=fragment):
+        client.unpack(payload)
+
+
+@pytest.mark.parametrize("head, raw, fragment", [
+    ({"data": None}, b"x", "null"),
+    ({"data": "x"}, b"x", "must be int"),
+    ({"data": True}, b"x", "must be int"),
+    ({"data": 2}, b"x", "announces 2 bytes"),
+    ({"data": 1}, b"\xff", "not UTF-8"),
+])
+def test_data_must_match_its_envelope(head, raw, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        client.data_of(head, raw)
+
+
 def test_deadlines_order_agent_before_client():
     assert client.request_deadline(10) < client.client_timeout(10)
 

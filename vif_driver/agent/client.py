@@ -1,6 +1,10 @@
 """The agent protocol, hook side: send a Request, get a Response; and the
-wire format both sides share: a 4-byte big-endian length, then that many
-bytes of UTF-8 JSON (a Request dict one way, a Response dict the other).
+wire format both sides share. A message is a 4-byte big-endian length, then
+that many bytes: a 4-byte big-endian envelope length, the envelope (UTF-8
+JSON: a Request or Response dict whose ``data`` is the byte count of the
+data, or null), then the data's UTF-8 bytes as they are. The data (device
+XML, caps and stats JSON of up to megabytes) is thus never escaped into
+and parsed back out of a JSON string.
 
 Imported by the entrypoint on every owned call, so one module, and only
 the standard library's C modules (_socket, _json: json, socket, re or enum
@@ -47,6 +51,47 @@ def frame(payload: bytes) -> bytes:
     if len(payload) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(payload)} bytes is over the {MAX_MESSAGE}-byte limit")
     return len(payload).to_bytes(HEADER, "big") + payload
+
+
+def pack(envelope: dict, data: "str | None") -> bytes:
+    """One framed message: ``envelope`` (its ``data`` replaced by the byte
+    count) and ``data``'s UTF-8 bytes after it."""
+    raw = b"" if data is None else data.encode("utf-8")
+    head = dict(envelope, data=None if data is None else len(raw))
+    text = dumps(head).encode("utf-8")
+    return frame(len(text).to_bytes(HEADER, "big") + text + raw)
+
+
+def unpack(payload: bytes) -> "tuple[bytes, bytes]":
+    """(envelope JSON bytes, data bytes) of a message's payload."""
+    if len(payload) < HEADER:
+        raise ProtocolError(f"message of {len(payload)} bytes is shorter than its {HEADER}-byte envelope length")
+    size = int.from_bytes(payload[:HEADER], "big")
+    if size > len(payload) - HEADER:
+        if payload[:1] == b"{":
+            raise ProtocolError("message has no envelope length (the wire format of an older vif-driver?); "
+                                "restart vif-driverd after upgrading vif-driver")
+        raise ProtocolError(f"envelope of {size} bytes is longer than the {len(payload) - HEADER} bytes "
+                            "after its length")
+    return payload[HEADER:HEADER + size], payload[HEADER + size:]
+
+
+def data_of(envelope: dict, raw: bytes) -> "str | None":
+    """The data an envelope announces; ValueError unless ``raw`` is exactly
+    that many bytes of UTF-8 (none for null)."""
+    count = envelope.get("data")
+    if count is None:
+        if raw:
+            raise ValueError(f"{len(raw)} bytes of data follow an envelope whose data is null")
+        return None
+    if type(count) is not int:
+        raise ValueError("field data must be int (the byte count of the data after the envelope)")
+    if count != len(raw):
+        raise ValueError(f"envelope announces {count} bytes of data, {len(raw)} follow")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("data is not UTF-8") from None
 
 
 def read_message(sock, max_size: int = MAX_MESSAGE, deadline: "float | None" = None) -> bytes:
@@ -209,7 +254,7 @@ def call(request, path: str, timeout: float) -> "Response | None":
     point = HOOK_POINTS.get(request.hook_point)
     payload = request.to_dict()
     payload["properties"] = properties_to_send(request.properties)
-    data = frame(dumps(payload).encode("utf-8"))
+    data = pack(payload, request.data)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(client_timeout(timeout))
@@ -248,11 +293,13 @@ def call(request, path: str, timeout: float) -> "Response | None":
 
 def _response(raw: bytes, path: str) -> Response:
     try:
-        d = loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        envelope, tail = unpack(raw)
+        d = loads(envelope.decode("utf-8"))
+        if isinstance(d, dict):
+            d["data"] = data_of(d, tail)
+    except (UnicodeDecodeError, ValueError, ProtocolError) as e:
         raise AgentError(f"bad answer from the agent at {path}: {e}") from None
     ok = (isinstance(d, dict) and type(d.get("exit_code")) is int and 0 <= d["exit_code"] <= 255
-          and isinstance(d.get("data"), (str, type(None)))
           and all(isinstance(d.get(k), list) and all(isinstance(s, str) for s in d[k])
                   for k in ("messages", "actions")))
     if not ok:

@@ -151,7 +151,8 @@ class Agent:
             return
         try:
             raw = client.read_message(conn, client.MAX_MESSAGE, time.monotonic() + READ_TIMEOUT)
-            request = validation.request_from(_decode(raw))
+            envelope, data = client.unpack(raw)
+            request = validation.request_from(validation.with_data(_decode(envelope), data))
         except EOFError:
             return
         except (client.ProtocolError, validation.Refused) as e:
@@ -239,7 +240,7 @@ class Agent:
     def _send(conn: socket.socket, response: Response) -> None:
         try:
             conn.settimeout(READ_TIMEOUT)
-            conn.sendall(client.frame(json.dumps(response.to_dict()).encode("utf-8")))
+            conn.sendall(client.pack(response.to_dict(), response.data))
         except OSError as e:
             log.info("could not answer (the hook went away?): %s", e)
 

@@ -21,6 +21,22 @@ class Refused(Exception):
     """The request is malformed or hostile; the message says which field."""
 
 
+def with_data(obj, raw: bytes):
+    """The decoded envelope with ``data`` put back as text: the bytes after
+    the envelope, which must be exactly the count it announces, in UTF-8.
+    Anything but an object is left for request_from to refuse."""
+    if not isinstance(obj, dict) or ("data" not in obj and not raw):
+        return obj
+    if "data" not in obj:
+        raise Refused("request field data is missing")
+    if obj["data"] is None:
+        raise Refused("request field data must be int (the byte count of the data after the envelope), not null")
+    try:
+        return dict(obj, data=client.data_of(obj, raw))
+    except ValueError as e:
+        raise Refused(f"request {e}") from None
+
+
 def request_from(obj) -> Request:
     """A Request built from a decoded JSON value, or Refused."""
     if not isinstance(obj, dict):

@@ -6,6 +6,7 @@ callers), validates the input, calls the driver and maps errors to VDSM's
 exit codes. The domain-XML rewrite itself is the driver's pure function.
 """
 
+import os
 import sys
 
 from vif_driver import registry, validate
@@ -15,6 +16,27 @@ from vif_driver.hookpoints import HOOK_POINTS, HookPoint
 from vif_driver.protocol import Request, Response
 
 EXTERNAL_NETWORK = "EXTERNAL_NETWORK"
+
+
+class JsonMembers(dict):
+    """A JSON object given as this dict's items followed by ``raw``: members
+    already encoded ('"key": value, ...', none of the dict's keys), so a
+    resident driver can hand over data it encoded once for many requests.
+    Used as a top-level value of caps/stats data; the next driver, if any,
+    gets it as a plain dict."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, items: dict, raw: str):
+        super().__init__(items)
+        self.raw = raw
+
+    def plain(self) -> dict:
+        from vif_driver.agent.client import parse
+        merged = dict(self)
+        if self.raw:
+            merged.update(parse("{" + self.raw + "}"))
+        return merged
 
 
 _resident = None  # the agent: a lock guarding driver.open(); hook processes: None
@@ -97,9 +119,9 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
                 data = None
         return Response(0, data, [f"{prefix}: {w}" for w in ctx.warnings], ctx.actions)
     except Exception as e:  # noqa: BLE001 - every failure becomes an exit code
-        warnings = [f"{prefix}: {w}" for w in ctx.warnings] if ctx else []
+        warnings = [f"{prefix}: {w}" for w in ctx.warnings] if ctx is not None else []
         return Response(hook_point.fail_code, messages=warnings + [_message(prefix, e, config)],
-                        actions=ctx.actions if ctx else [])
+                        actions=ctx.actions if ctx is not None else [])
 
 
 def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
@@ -125,18 +147,49 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
                               properties=request.properties, options=options,
                               timeout=config.timeout, dry_run=request.dry_run,
                               plugin_types=tuple(plugin_types), driver=driver_name)
-            result = getattr(driver, hook_point.call)(data, ctx)
+            result = getattr(driver, hook_point.call)(_plain(data), ctx)
             if not isinstance(result, dict):
                 raise VifDriverError(f"driver returned {type(result).__name__}, not a dict")
             data, changed = result, True
         except Exception as e:  # noqa: BLE001
             messages.append(_message(prefix, e, config))
             failed = True
-        if ctx:
+        if ctx is not None:  # not `if ctx`: a HookContext without properties is empty
             actions.extend(ctx.actions)
             messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
-    text = dumps(data) if changed else None
+    text = _encode(data) if changed else None
     return Response(1 if failed else 0, text, messages, actions)
+
+
+def _plain(data: dict) -> dict:
+    """``data`` without JsonMembers (what a driver expects to get)."""
+    if not any(isinstance(value, JsonMembers) for value in data.values()):
+        return data
+    return {key: value.plain() if isinstance(value, JsonMembers) else value for key, value in data.items()}
+
+
+_SPLICE = None  # a random string standing for the JsonMembers' text while encoding
+
+
+def _encode(data: dict) -> str:
+    """json.dumps(data), JsonMembers' raw members spliced in as they are."""
+    from vif_driver.agent.client import dumps
+    spliced = [key for key, value in data.items() if isinstance(value, JsonMembers) and value.raw]
+    if not spliced:
+        return dumps(data)
+    global _SPLICE
+    if _SPLICE is None:
+        _SPLICE = "vif-driver-splice-" + os.urandom(16).hex()
+    marks = {key: f"{_SPLICE}-{i}" for i, key in enumerate(spliced)}
+    text = dumps({key: marks.get(key, value) for key, value in data.items()})
+    for key, mark in marks.items():
+        quoted = dumps(mark)
+        if text.count(quoted) != 1:  # the data holds the mark itself: cannot be, but stay exact
+            return dumps(_plain(data))
+        value = data[key]
+        inner = dumps(dict(value))
+        text = text.replace(quoted, inner[:-1] + (", " if len(value) else "") + value.raw + "}", 1)
+    return text
 
 
 def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":

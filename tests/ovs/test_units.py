@@ -107,3 +107,76 @@ def test_stats_mapping_and_filter(tmp_path):
     stats.add(fresh, [{"name": tap(), "link_state": ["set", []]}], counters, now=1.0)
     assert fresh["network"][tap()]["speed"] == "1000" and fresh["network"][tap()]["state"] == "down"
     assert fresh["network"][tap()]["duplex"] == "unknown"
+
+
+def _snapshot_case(n=5):
+    names = [f"tap{i:011x}" for i in range(n)]
+    rows = [{"name": name, "link_state": "up" if i % 2 else None} for i, name in enumerate(names)]
+    rows.append({"name": "vnet0", "link_state": "up"})
+    counters = {name: [str(i * 16 + k) for k in range(16)] for i, name in enumerate(names + ["vnet0"])}
+    return names, rows, counters
+
+
+@pytest.mark.parametrize("vdsm_network", [
+    None,  # no network section
+    {},
+    {"eth0": {"name": "eth0", "rx": "7"}},
+    {"eth0": {"name": "eth0"}, "tap00000000003": {"name": "x", "duplex": "full", "rx": "1"}},  # VDSM's own
+    {"tap00000000001": "not an object", "eth0": {}},
+])
+def test_snapshot_gives_the_json_of_a_fresh_read(vdsm_network, monkeypatch):
+    """The agent's spliced answer is byte for byte the in-process one."""
+    import copy
+    import json
+
+    from vif_driver import dispatch
+    from vif_driver.drivers.ovs import snapshot
+
+    names, rows, counters = _snapshot_case()
+
+    class View:
+        remote = "unix:/x"
+
+        def interfaces(self):
+            return rows
+
+    def vdsm():
+        base = {"cpu": 1, "nested": {"s": "vif-driver-splice-0"}}
+        if vdsm_network is not None:
+            base["network"] = copy.deepcopy(vdsm_network)
+        base["after"] = [1, 2]
+        return base
+
+    monkeypatch.setattr(stats, "read_counters", lambda netns: counters)
+    snap = snapshot.take(View(), None)
+    assert list(snap.updates) == names
+    sample_time = snap.updates[names[0]]["sampleTime"]
+    expected = vdsm()
+    stats.add(expected, rows, counters, now=sample_time)
+    served = snap.serve(vdsm())
+    assert isinstance(served["network"], dispatch.JsonMembers)
+    assert dispatch._encode(served) == json.dumps(expected)
+    assert dispatch._plain(served) == expected  # what a second driver gets
+    assert list(json.loads(dispatch._encode(served))["network"]) == list(expected["network"])
+
+
+def test_snapshot_is_served_only_while_fresh(monkeypatch):
+    from vif_driver.drivers.ovs import snapshot
+
+    class View:
+        remote = "unix:/x"
+
+        def interfaces(self):
+            return None  # not current: no snapshot, the caller reads fresh
+
+    monkeypatch.setattr(snapshot, "IDLE", 3600)
+    refresher = snapshot.Refresher(View(), None)
+    try:
+        assert refresher.current() is None
+        refresher._snapshot = snapshot.Snapshot(snapshot.time.monotonic() - 0.2, {}, "")
+        assert refresher.current() is refresher._snapshot
+        refresher._snapshot = snapshot.Snapshot(
+            snapshot.time.monotonic() - snapshot.INTERVAL - snapshot.MARGIN - 0.1, {}, "")
+        assert refresher.current() is None  # refresher stuck: too old to serve
+    finally:
+        refresher.close()

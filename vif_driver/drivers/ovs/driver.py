@@ -92,9 +92,18 @@ class OvsDriver(VifDriver):
     def get_stats(self, stats: dict, properties) -> dict:
         """Counters of every external vNIC: the devices from one OVSDB read
         (resident: the live view), their counters from the kernel in one
-        read (see stats.py)."""
+        read (see stats.py). Resident, from the background snapshot while
+        it is at most ~1.5 s old (see snapshot.py)."""
         from vif_driver.drivers.ovs import stats as vnic_stats, wire
         view = self._live(properties)
+        netns = properties.options["netns"]
+        if view is not None and isinstance(stats.get("network", {}), dict):
+            refresher = self._refreshers.get(view, netns)
+            snapshot = refresher.current() if refresher is not None else None
+            if snapshot is not None:
+                properties.record(f"read OVSDB {view.remote} and kernel counters of {len(snapshot.updates)} "
+                                  f"vNICs: the agent's snapshot of {snapshot.age():.2f} s ago")
+                return snapshot.serve(stats)
         rows = view.interfaces() if view is not None else None
         if rows is not None:
             properties.record(f"read OVSDB {view.remote}: Interface {','.join(vnic_stats.COLUMNS)} "
@@ -106,13 +115,7 @@ class OvsDriver(VifDriver):
             except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
                 properties.warn(f"{e}; vNIC stats not reported")
                 return stats
-        netns = properties.options["netns"]
-        if netns:
-            from vif_driver.nsenter import netns as entered
-            with entered(netns):
-                counters = vnic_stats.kernel_counters("/proc/thread-self/net/dev")
-        else:
-            counters = vnic_stats.kernel_counters()
+        counters = vnic_stats.read_counters(netns)
         properties.record(f"read kernel counters of {len(counters)} devices")
         vnic_stats.add(stats, rows, counters)
         return stats
@@ -141,9 +144,14 @@ class OvsDriver(VifDriver):
     # -- resident (agent) state ----------------------------------------------------
     def open(self) -> None:
         from vif_driver.drivers.ovs.live import Registry
+        from vif_driver.drivers.ovs.snapshot import Refreshers
         self._views = Registry()
+        self._refreshers = Refreshers()
 
     def close(self) -> None:
+        refreshers = getattr(self, "_refreshers", None)
+        if refreshers is not None:
+            refreshers.close()
         views = getattr(self, "_views", None)
         if views is not None:
             views.close()

@@ -73,9 +73,12 @@ def _run(hook_point, point, environ) -> int:
     for action in response.actions:
         if request.dry_run or cfg.debug:
             _say(prefix + action)
-    if response.data is not None and point.writes and (point.json or response.exit_code == 0):
+    raw = getattr(response, "raw", None)  # an agent's answer: its data's bytes as received
+    if raw is None and response.data is not None:
+        raw = response.data.encode("utf-8")
+    if raw is not None and point.writes and (point.json or response.exit_code == 0):
         try:
-            write_atomically(path, response.data.encode("utf-8"))
+            write_atomically(path, raw)
         except OSError as e:
             _say(f"vif-driver {hook_point}: cannot write ${point.env_var} file {path}: {e}")
             return point.fail_code
@@ -135,7 +138,7 @@ def _privileged() -> bool:
     return False
 
 
-def write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: "bytes | memoryview") -> None:
     """Replace the file in one step, so VDSM reads either the old content or
     the complete new one, never a half-written file."""
     tmp = f"{path}.vif-driver-{os.getpid()}"

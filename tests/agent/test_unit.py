@@ -117,3 +117,52 @@ def test_validation_refuses_hostile_identifiers(props, fragment):
     req = validation.request_from(request(**props))
     with pytest.raises(validation.Refused, match=fragment):
         validation.identifiers(req)
+
+
+def _answered_with(tmp_path, payload: bytes):
+    """client.call against a fake agent that answers ``payload`` (framed)."""
+    import socket
+    import threading
+    path = str(tmp_path / f"fake{len(list(tmp_path.iterdir()))}.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            client.read_message(conn)
+            conn.sendall(client.frame(payload))
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        return client.call(Request("after_get_stats", "{}", {}), path, 5)
+    finally:
+        thread.join(10)
+        server.close()
+
+
+def _answer(data: bytes, count, **changes) -> bytes:
+    head = json.dumps({"exit_code": 0, "data": count, "messages": [], "actions": [], **changes}).encode()
+    return len(head).to_bytes(4, "big") + head + data
+
+
+def test_client_keeps_the_answers_data_as_bytes(tmp_path):
+    text = '{"network": {"tap1": {"name": "tap1"}}, "x": "\u2603"}'
+    answer = _answered_with(tmp_path, _answer(text.encode(), len(text.encode())))
+    assert bytes(answer.raw) == text.encode()  # what the entrypoint writes, as received
+    assert answer.data == text and answer.to_dict()["data"] == text
+    assert _answered_with(tmp_path, _answer(b"", None)).data is None
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    (_answer(b"{}", 3), "announces 3 bytes"),
+    (_answer(b"{}", None), "null"),
+    (_answer(b'{"\xff"}', 5), "not UTF-8"),
+    (_answer(b"{}", "2"), "must be int"),
+    (b'{"exit_code": 0, "data": null, "messages": [], "actions": []}', "envelope length"),
+    (_answer(b"", None, exit_code="0"), "not a Response"),
+])
+def test_client_refuses_a_malformed_answer(tmp_path, payload, fragment):
+    with pytest.raises(client.AgentError, match=fragment):
+        _answered_with(tmp_path, payload)

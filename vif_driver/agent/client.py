@@ -79,19 +79,33 @@ def unpack(payload: bytes) -> "tuple[bytes, bytes]":
 def data_of(envelope: dict, raw: bytes) -> "str | None":
     """The data an envelope announces; ValueError unless ``raw`` is exactly
     that many bytes of UTF-8 (none for null)."""
+    if not checked_data(envelope, raw, utf8=False):
+        return None
+    try:
+        return str(raw, "utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("data is not UTF-8") from None
+
+
+def checked_data(envelope: dict, raw, utf8: bool = True) -> bool:
+    """Whether there is data; ValueError unless ``raw`` is exactly the byte
+    count announced (and, with ``utf8``, UTF-8: checked without keeping
+    the text)."""
     count = envelope.get("data")
     if count is None:
         if raw:
             raise ValueError(f"{len(raw)} bytes of data follow an envelope whose data is null")
-        return None
+        return False
     if type(count) is not int:
         raise ValueError("field data must be int (the byte count of the data after the envelope)")
     if count != len(raw):
         raise ValueError(f"envelope announces {count} bytes of data, {len(raw)} follow")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("data is not UTF-8") from None
+    if utf8:
+        try:
+            str(raw, "utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("data is not UTF-8") from None
+    return True
 
 
 def read_message(sock, max_size: int = MAX_MESSAGE, deadline: "float | None" = None) -> bytes:
@@ -103,8 +117,11 @@ def read_message(sock, max_size: int = MAX_MESSAGE, deadline: "float | None" = N
     return _read_exact(sock, size, deadline)
 
 
-def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytes:
-    chunks, got = [], 0
+def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytearray:
+    """``size`` bytes into one buffer (no chunk list to join: a stats answer
+    is ~200 KB)."""
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
     while got < size:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -112,16 +129,15 @@ def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytes:
                 raise ProtocolError("message not received in time")
             sock.settimeout(left)
         try:
-            chunk = sock.recv(min(size - got, 1 << 20))
+            n = sock.recv_into(view[got:], min(size - got, 1 << 20))
         except TimeoutError:
             raise ProtocolError("message not received in time") from None
-        if not chunk:
+        if not n:
             if allow_eof and got == 0:
                 raise EOFError("connection closed")
             raise ProtocolError(f"connection closed after {got} of {size} bytes")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += n
+    return buf
 
 
 # --- JSON without importing json ------------------------------------------
@@ -293,10 +309,10 @@ def call(request, path: str, timeout: float) -> "Response | None":
 
 def _response(raw: bytes, path: str) -> Response:
     try:
-        envelope, tail = unpack(raw)
-        d = loads(envelope.decode("utf-8"))
-        if isinstance(d, dict):
-            d["data"] = data_of(d, tail)
+        envelope, tail = unpack(memoryview(raw))
+        d = loads(str(envelope, "utf-8"))
+        # an all-ASCII message (stats and caps JSON are) needs no UTF-8 check
+        has_data = isinstance(d, dict) and checked_data(d, tail, utf8=not raw.isascii())
     except (UnicodeDecodeError, ValueError, ProtocolError) as e:
         raise AgentError(f"bad answer from the agent at {path}: {e}") from None
     ok = (isinstance(d, dict) and type(d.get("exit_code")) is int and 0 <= d["exit_code"] <= 255
@@ -304,4 +320,26 @@ def _response(raw: bytes, path: str) -> Response:
                   for k in ("messages", "actions")))
     if not ok:
         raise AgentError(f"bad answer from the agent at {path}: not a Response")
-    return Response.from_dict(d)
+    return Answer(d["exit_code"], tail if has_data else None, d["messages"], d["actions"])
+
+
+class Answer(Response):
+    """The agent's Response; its data stays the UTF-8 bytes received
+    (``raw``, checked) until read as text, so the entrypoint writes a stats
+    answer's ~200 KB without decoding and re-encoding them."""
+
+    __slots__ = ("raw", "_text")
+
+    def __init__(self, exit_code: int, raw, messages: "list[str]", actions: "list[str]"):
+        super().__init__(exit_code, None, messages, actions)
+        self.raw = raw
+
+    @property
+    def data(self) -> "str | None":
+        if self._text is None and self.raw is not None:
+            self._text = str(self.raw, "utf-8")
+        return self._text
+
+    @data.setter
+    def data(self, value: "str | None") -> None:
+        self._text, self.raw = value, None

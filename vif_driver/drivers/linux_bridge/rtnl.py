@@ -119,40 +119,30 @@ class Rtnl:
         bridge, from one AF_BRIDGE dump: messages a fifth the size of a full
         link dump. Runs for each stats poll, hence the inlined parsing."""
         seq = self._send(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _IFI.pack(AF_BRIDGE, 0, 0, 0, 0))
-        header, attr, u32, head = _HDR.unpack_from, _RTA.unpack_from, _U32.unpack_from, _INDEX_FLAGS.unpack_from
+        attr, u32, head = _RTA.unpack_from, _U32.unpack_from, _INDEX_FLAGS.unpack_from
         ports = []
-        while True:
-            data = self._sock.recv(1 << 20)
-            offset, size = 0, len(data)
-            while offset + 16 <= size:
-                length, mtype, _flags, mseq, _pid = header(data, offset)
-                if length < 16:
-                    raise OSError("malformed netlink message")
-                if mseq == seq:
-                    if mtype == RTM_NEWLINK:
-                        index, flags = head(data, offset + 20)
-                        name, master, operstate, need = None, 0, 0, 3
-                        pos, end = offset + 32, offset + length
-                        while need and pos + 4 <= end:
-                            alen, atype = attr(data, pos)
-                            if alen < 4:
-                                break
-                            if atype == IFLA_IFNAME:
-                                name = data[pos + 4:pos + alen].split(b"\0", 1)[0].decode("utf-8", "replace")
-                                need -= 1
-                            elif atype == IFLA_MASTER:
-                                master = u32(data, pos + 4)[0]
-                                need -= 1
-                            elif atype == IFLA_OPERSTATE:
-                                operstate = data[pos + 4]
-                                need -= 1
-                            pos += (alen + 3) & ~3
-                        ports.append((index, name, master, operstate, flags))
-                    elif mtype == NLMSG_DONE:
-                        return ports
-                    elif mtype == NLMSG_ERROR:
-                        _raise(data, offset)
-                offset += (length + 3) & ~3
+        for mtype, data, offset, length in self._replies(seq):
+            if mtype != RTM_NEWLINK:
+                continue
+            index, flags = head(data, offset + 20)
+            name, master, operstate, need = None, 0, 0, 3
+            pos, end = offset + 32, offset + length
+            while need and pos + 4 <= end:
+                alen, atype = attr(data, pos)
+                if alen < 4:
+                    break
+                if atype == IFLA_IFNAME:
+                    name = data[pos + 4:pos + alen].split(b"\0", 1)[0].decode("utf-8", "replace")
+                    need -= 1
+                elif atype == IFLA_MASTER:
+                    master = u32(data, pos + 4)[0]
+                    need -= 1
+                elif atype == IFLA_OPERSTATE:
+                    operstate = data[pos + 4]
+                    need -= 1
+                pos += (alen + 3) & ~3
+            ports.append((index, name, master, operstate, flags))
+        return ports
 
     def counters(self) -> "dict[int, tuple]":
         """ifindex -> rtnl_link_stats64 head (rx/tx packets, bytes, errors,
@@ -160,8 +150,42 @@ class Rtnl:
         nothing else."""
         body = _STATSMSG.pack(0, 0, 0, 0, 1 << (IFLA_STATS_LINK_64 - 1))
         seq = self._send(RTM_GETSTATS, NLM_F_REQUEST | NLM_F_DUMP, body)
-        header, attr, stats, index_of = _HDR.unpack_from, _RTA.unpack_from, _STATS.unpack_from, _U32.unpack_from
+        attr, stats, index_of = _RTA.unpack_from, _STATS.unpack_from, _U32.unpack_from
         result = {}
+        for mtype, data, offset, length in self._replies(seq):
+            if mtype != RTM_NEWSTATS:
+                continue
+            pos, end = offset + 16 + _STATSMSG.size, offset + length
+            while pos + 4 <= end:
+                alen, atype = attr(data, pos)
+                if alen < 4:
+                    break
+                if atype & 0x3FFF == IFLA_STATS_LINK_64:
+                    result[index_of(data, offset + 20)[0]] = stats(data, pos + 4)
+                    break
+                pos += (alen + 3) & ~3
+        return result
+
+    def _send(self, kind: int, flags: int, body: bytes) -> int:
+        self._seq += 1
+        self._sock.send(_HDR.pack(16 + len(body), kind, flags, self._seq, 0) + body)
+        return self._seq
+
+    def _request(self, kind: int, flags: int, body: bytes) -> "list[Link]":
+        items = []
+        # errno 0 is an ack, -19 (ENODEV) "no such device": both just end the answer
+        for mtype, data, offset, length in self._replies(self._send(kind, flags, body), tolerate=(0, -19)):
+            if mtype == RTM_NEWLINK:
+                items.append(_parse_link(data, offset + 16, offset + length))
+                if not flags & NLM_F_DUMP:
+                    break
+        return items
+
+    def _replies(self, seq: int, tolerate=()):
+        """(type, data, offset, length) of each message answering request
+        ``seq``, until NLMSG_DONE; NLMSG_ERROR raises unless its errno is in
+        ``tolerate``. Every receive is bounded by the socket timeout."""
+        header = _HDR.unpack_from
         while True:
             data = self._sock.recv(1 << 20)
             offset, size = 0, len(data)
@@ -170,48 +194,13 @@ class Rtnl:
                 if length < 16:
                     raise OSError("malformed netlink message")
                 if mseq == seq:
-                    if mtype == RTM_NEWSTATS:
-                        pos, end = offset + 16 + _STATSMSG.size, offset + length
-                        while pos + 4 <= end:
-                            alen, atype = attr(data, pos)
-                            if alen < 4:
-                                break
-                            if atype & 0x3FFF == IFLA_STATS_LINK_64:
-                                result[index_of(data, offset + 20)[0]] = stats(data, pos + 4)
-                                break
-                            pos += (alen + 3) & ~3
-                    elif mtype == NLMSG_DONE:
-                        return result
-                    elif mtype == NLMSG_ERROR:
-                        _raise(data, offset)
-                offset += (length + 3) & ~3
-
-    def _send(self, kind: int, flags: int, body: bytes) -> int:
-        self._seq += 1
-        self._sock.send(_HDR.pack(16 + len(body), kind, flags, self._seq, 0) + body)
-        return self._seq
-
-    def _request(self, kind: int, flags: int, body: bytes) -> "list[Link]":
-        seq = self._send(kind, flags, body)
-        items = []
-        while True:
-            data = self._sock.recv(1 << 20)
-            offset, end = 0, len(data)
-            while offset + 16 <= end:
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
-                if length < 16:
-                    raise OSError("malformed netlink message")
-                if mseq == seq:
                     if mtype == NLMSG_DONE:
-                        return items
+                        return
                     if mtype == NLMSG_ERROR:
-                        if struct.unpack_from("=i", data, offset + 16)[0] in (0, -19):
-                            return items  # an ack, or ENODEV: no such device
+                        if struct.unpack_from("=i", data, offset + 16)[0] in tolerate:
+                            return
                         _raise(data, offset)
-                    if mtype == RTM_NEWLINK:
-                        items.append(_parse_link(data, offset + 16, offset + length))
-                        if not flags & NLM_F_DUMP:
-                            return items
+                    yield mtype, data, offset, length
                 offset += (length + 3) & ~3
 
 

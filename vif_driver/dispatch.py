@@ -32,7 +32,7 @@ class JsonMembers(dict):
         self.raw = raw
 
     def plain(self) -> dict:
-        from vif_driver.agent.client import parse
+        from vif_driver.fastjson import parse
         merged = dict(self)
         if self.raw:
             merged.update(parse("{" + self.raw + "}"))
@@ -127,7 +127,7 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
 def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
     """Caps and stats: every configured driver adds its part; one failing
     driver does not hide the others' results (exit 1, data still written)."""
-    from vif_driver.agent.client import dumps, parse  # json's results without importing json (~7 ms)
+    from vif_driver.fastjson import parse  # json's results without importing json (~7 ms)
 
     try:
         data = parse(request.data) if request.data.strip() else {}
@@ -173,7 +173,7 @@ _SPLICE = None  # a random string standing for the JsonMembers' text while encod
 
 def _encode(data: dict) -> str:
     """json.dumps(data), JsonMembers' raw members spliced in as they are."""
-    from vif_driver.agent.client import dumps
+    from vif_driver.fastjson import dumps
     spliced = [key for key, value in data.items() if isinstance(value, JsonMembers) and value.raw]
     if not spliced:
         return dumps(data)

@@ -7,8 +7,8 @@ XML, caps and stats JSON of up to megabytes) is thus never escaped into
 and parsed back out of a JSON string.
 
 Imported by the entrypoint on every owned call, so one module, and only
-the standard library's C modules (_socket, _json: json, socket, re or enum
-would each cost a hook 1-7 ms). Nothing here decides what to do with the
+the standard library's C modules (_socket, and _json through fastjson:
+json, socket, re or enum would each cost a hook 1-7 ms). Nothing here decides what to do with the
 answer; vif_driver.entry applies it exactly as an in-process Response.
 """
 
@@ -17,11 +17,7 @@ import time
 
 import _socket
 
-try:
-    import _json
-except ImportError:  # not CPython: the pure-Python module does the same
-    _json = None
-
+from vif_driver.fastjson import dumps, loads  # noqa: F401 - the wire format's JSON
 from vif_driver.protocol import Response
 
 
@@ -138,99 +134,6 @@ def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytearray
             raise ProtocolError(f"connection closed after {got} of {size} bytes")
         got += n
     return buf
-
-
-# --- JSON without importing json ------------------------------------------
-# `import json` costs a process ~0.8x an interpreter start (re, enum); these
-# use its C accelerator directly and give json.dumps' / json.loads' results.
-
-_encoder = None
-
-
-def dumps(obj) -> str:
-    """json.dumps(obj), with the C encoder."""
-    global _encoder
-    if _json is None:
-        import json
-        return json.dumps(obj)
-    if _encoder is None:
-        _encoder = _json.make_encoder({}, _not_serializable, _json.encode_basestring_ascii, None,
-                                      ": ", ", ", False, False, True)
-    return "".join(_encoder(obj, 0))
-
-
-def _not_serializable(obj):
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
-class _Context:
-    """What _json.make_scanner reads from json.JSONDecoder."""
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    memo = None
-
-    @staticmethod
-    def parse_constant(name):
-        raise ValueError(f"JSON constant {name} is not allowed")
-
-
-class _Lenient(_Context):
-    """json.loads' defaults: NaN and Infinity allowed."""
-    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
-
-
-_scanner = None
-_lenient = None
-
-
-def loads(text: str):
-    """Parse JSON text; ValueError if it is not exactly one JSON value
-    (NaN and Infinity refused)."""
-    global _scanner
-    if _json is None:
-        import json
-        return json.loads(text, parse_constant=_Context.parse_constant)
-    if _scanner is None:
-        _scanner = _json.make_scanner(_Context())
-    return _scan(_scanner, text)
-
-
-def parse(text: str):
-    """json.loads(text): the same value, or the same error (bad input is
-    handed to the json module for its message)."""
-    global _lenient
-    if _json is not None:
-        if _lenient is None:
-            _lenient = _json.make_scanner(_Lenient())
-        try:
-            return _scan(_lenient, text)
-        except ValueError:
-            pass
-    import json
-    return json.loads(text)
-
-
-def _scan(scanner, text: str):
-    start = _skip_space(text, 0)
-    try:
-        value, end = scanner(text, start)
-    except StopIteration:
-        raise ValueError("not JSON") from None
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    if _skip_space(text, end) != len(text):
-        raise ValueError("extra data after the JSON value")
-    return value
-
-
-def _skip_space(text: str, i: int) -> int:
-    n = len(text)
-    while i < n and text[i] in " \t\n\r":
-        i += 1
-    return i
 
 
 # --- limits shared by the client's filter and the agent's validation ---------

@@ -18,6 +18,7 @@ import os
 
 from vif_driver import validate
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
+from vif_driver.naming import tap_name
 from vif_driver.drivers.linux_bridge import naming
 from vif_driver.provider.options import PROVIDER_OPTIONS
 
@@ -30,11 +31,6 @@ def _directory(value: str) -> str:
     if not value.startswith("/") or "\0" in value or ".." in value.split("/"):
         raise ValueError(f"{value!r} is not an absolute directory path")
     return path
-
-
-def tap_name(vnic_id: str) -> str:
-    """The tap device libvirt creates for the vNIC (what openstacknet used too)."""
-    return "tap" + vnic_id[:11]
 
 
 class LinuxBridgeDriver(VifDriver):

@@ -168,7 +168,7 @@ class OvsDriver(VifDriver):
 def _device(domxml, vnic_id: str) -> str:
     """The tap's name: <target dev> of XML our rewrite produced, else the
     name the rewrite gives it (VDSM often sends after-hooks an empty file)."""
-    from vif_driver.drivers.ovs.naming import tap_name
+    from vif_driver.naming import tap_name
     target = domxml.find("target") if _rewritten(domxml) else None
     dev = target.get("dev") if target is not None else None
     return _checked(dev, "<target dev>") if dev else tap_name(vnic_id)

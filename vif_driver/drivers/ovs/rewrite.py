@@ -20,7 +20,7 @@ or our own output):
 
 from lxml import etree
 
-from vif_driver.drivers.ovs.naming import tap_name
+from vif_driver.naming import tap_name
 
 
 def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None):

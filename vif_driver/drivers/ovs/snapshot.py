@@ -42,7 +42,7 @@ class Snapshot:
         """``stats`` with the vNICs' entries, as stats.add would make them:
         VDSM's own entries of the same devices updated in place, the others
         spliced after VDSM's entries from the pre-encoded members."""
-        from vif_driver.agent.client import dumps
+        from vif_driver.fastjson import dumps
         network = stats.setdefault("network", {})
         overlap = [name for name in network if name in self.updates]
         members = self.members
@@ -58,7 +58,7 @@ class Snapshot:
 def take(view, netns: "str | None") -> "Snapshot | None":
     """A snapshot from the live view's rows and the kernel's counters; None
     while the view is not current."""
-    from vif_driver.agent.client import dumps
+    from vif_driver.fastjson import dumps
     rows = view.interfaces()
     if rows is None:
         return None

@@ -15,7 +15,7 @@ Standard library only.
 
 import time
 
-from vif_driver.drivers.ovs.naming import TAP_PREFIX
+from vif_driver.naming import TAP_PREFIX
 
 COLUMNS = ["name", "link_state"]  # of every Interface row, per stats poll
 TAP_LENGTH = len(TAP_PREFIX) + 11

@@ -5,8 +5,8 @@ stats): importing the ovs library alone costs ~4x a bare interpreter start,
 and its pure-Python JSON parser adds ~60 ms on a 1,000-row reply, while
 socket + the C json module do the same read in a few ms. Writes and the
 post-plug monitor use the ovs library (ovsdb.py, monitor.py).
-Standard library C modules only (``_socket``, ``_json`` through the agent
-client's helpers): ``socket`` and ``json`` would cost a stats poll ~9 ms of
+Standard library C modules only (``_socket``, ``_json`` through
+vif_driver.fastjson): ``socket`` and ``json`` would cost a stats poll ~9 ms of
 imports (enum, re).
 """
 
@@ -14,7 +14,7 @@ import time
 
 import _socket
 
-from vif_driver.agent.client import dumps
+from vif_driver.fastjson import dumps, raw_decode
 
 from vif_driver.api import HostError
 
@@ -182,18 +182,5 @@ def _pending(sock) -> bool:
 
 def _first(text: str):
     """(the first JSON value of ``text``, where it ends); ValueError while
-    it is incomplete (JSONDecoder.raw_decode without the json module)."""
-    from vif_driver.agent import client
-    if client._json is None:
-        import json
-        return json.JSONDecoder().raw_decode(text)
-    global _scanner
-    if _scanner is None:
-        _scanner = client._json.make_scanner(client._Lenient())
-    try:
-        return _scanner(text, 0)
-    except StopIteration:
-        raise ValueError("incomplete JSON") from None
-
-
-_scanner = None
+    it is incomplete."""
+    return raw_decode(text)

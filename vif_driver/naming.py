@@ -1,4 +1,4 @@
-"""The tap name of an external vNIC. Standard library only."""
+"""The tap name of an external vNIC, shared by the drivers. Standard library only."""
 
 TAP_PREFIX = "tap"
 

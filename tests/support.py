@@ -20,7 +20,7 @@ def require(condition: bool, what: str) -> None:
         return
     if IN_CI:
         pytest.fail(f"CI=true but {what} is missing; .ci/run must install it")
-    pytest.skip(f"{what} is missing")
+    pytest.skip(f"{what} is missing (outside CI only; under CI=true this fails)")
 
 
 def require_tool(*names: str) -> None:

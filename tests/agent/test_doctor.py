@@ -61,23 +61,28 @@ def test_socket_the_vdsm_user_cannot_use(host):
     assert rc == 1 and f"not writable by {AGENT_USER}" in out and "SocketGroup=" in out
 
 
+def doctor_with(host, shared_dir, text):
+    """Run doctor on the test host with a config holding ``text``."""
+    _, hooks, site, agent = host
+    path = os.path.join(shared_dir, "doctor.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return doctor(path, hooks, site, agent.socket)
+
+
 def test_invalid_config_and_unknown_driver(host, shared_dir):
-    config, hooks, site, agent = host
-    bad = os.path.join(shared_dir, "bad.conf")
-    with open(bad, "w") as f:
-        f.write("[vif-driver]\ntimeout = never\n")
-    rc, out = doctor(bad, hooks, site, agent.socket)
+    rc, out = doctor_with(host, shared_dir, "[vif-driver]\ntimeout = never\n")
     assert rc == 1 and "timeout" in out and "FAIL" in out
-    with open(bad, "w") as f:
-        f.write(ONLY_TEST + "OTHER_SDN = nosuchdriver\n")
-    rc, out = doctor(bad, hooks, site, agent.socket)
+    rc, out = doctor_with(host, shared_dir, ONLY_TEST + "OTHER_SDN = nosuchdriver\n")
     assert rc == 1 and "no driver named 'nosuchdriver'" in out
 
 
-def test_unreachable_ovs_and_missing_bridge(host, shared_dir):
-    config, hooks, site, agent = host
-    ovs_conf = os.path.join(shared_dir, "ovs.conf")
-    with open(ovs_conf, "w") as f:
-        f.write("[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = unix:/nonexistent/db.sock\n")
-    rc, out = doctor(ovs_conf, hooks, site, agent.socket)
+def test_unreachable_ovs_and_missing_bridge(host, shared_dir, ovs):
+    rc, out = doctor_with(host, shared_dir,
+                          "[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = unix:/nonexistent/db.sock\n")
     assert rc == 1 and "Open vSwitch is not reachable at unix:/nonexistent/db.sock" in out
+    rc, out = doctor_with(host, shared_dir,
+                          f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = {ovs.remote}\nbridge = br-missing\n")
+    assert rc == 1 and f"ok    Open vSwitch answers at {ovs.remote}" in out
+    assert f"Open vSwitch system-id {ovs.system_id}" in out
+    assert "FAIL  OVS bridge br-missing does not exist" in out and "ovs-vsctl add-br br-missing" in out

@@ -98,7 +98,7 @@ class OvsDriver(VifDriver):
         view = self._live(properties)
         netns = properties.options["netns"]
         if view is not None and isinstance(stats.get("network", {}), dict):
-            refresher = self._refreshers.get(view, netns)
+            refresher = self._refreshers.get((id(view), netns), view, netns)
             snapshot = refresher.current() if refresher is not None else None
             if snapshot is not None:
                 properties.record(f"read OVSDB {view.remote} and kernel counters of {len(snapshot.updates)} "
@@ -143,10 +143,10 @@ class OvsDriver(VifDriver):
 
     # -- resident (agent) state ----------------------------------------------------
     def open(self) -> None:
-        from vif_driver.drivers.ovs.live import Registry
-        from vif_driver.drivers.ovs.snapshot import Refreshers
-        self._views = Registry()
-        self._refreshers = Refreshers()
+        from vif_driver.drivers.ovs.live import Live, Registry
+        from vif_driver.drivers.ovs.snapshot import Refresher
+        self._views = Registry(lambda remote, timeout: Live(remote, timeout).start())
+        self._refreshers = Registry(Refresher)
 
     def close(self) -> None:
         refreshers = getattr(self, "_refreshers", None)
@@ -158,11 +158,11 @@ class OvsDriver(VifDriver):
 
     def _live(self, properties):
         """The live OVSDB view of the configured remote, in the agent only;
-        not for dry runs (they list the hook's own reads) nor for a remote
-        a vNIC property names."""
-        if not self.resident or properties.dry_run or "ovsdb" in properties:
+        not for dry runs (they list the hook's own reads)."""
+        if not self.resident or properties.dry_run:
             return None
-        return self._views.get(properties.options["ovsdb"], properties.timeout)
+        remote = properties.options["ovsdb"]
+        return self._views.get(remote, remote, properties.timeout)
 
 
 def _device(domxml, vnic_id: str) -> str:

@@ -206,24 +206,27 @@ class Live:
 
 
 class Registry:
-    """The driver's Live views, one per remote, at most MAX of them (a vNIC
-    property may name another remote: those get no resident connection)."""
+    """Resident workers (live views, refreshers) made on first use, one per
+    key, at most MAX of them; close() stops them all."""
 
     MAX = 4
 
-    def __init__(self):
+    def __init__(self, make):
+        self._make = make  # make(*args) -> a started worker with close()
         self._lock = threading.Lock()
-        self._views: "dict[str, Live]" = {}
+        self._workers: dict = {}
 
-    def get(self, remote: str, timeout: float) -> "Live | None":
+    def get(self, key, *args):
+        """The worker for ``key``, made from ``args`` the first time; None
+        once MAX workers exist."""
         with self._lock:
-            view = self._views.get(remote)
-            if view is None and len(self._views) < self.MAX:
-                view = self._views[remote] = Live(remote, timeout).start()
-            return view
+            worker = self._workers.get(key)
+            if worker is None and len(self._workers) < self.MAX:
+                worker = self._workers[key] = self._make(*args)
+            return worker
 
     def close(self) -> None:
         with self._lock:
-            views, self._views = list(self._views.values()), {}
-        for view in views:
-            view.close()
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()

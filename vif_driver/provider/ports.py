@@ -15,7 +15,7 @@ import sqlite3
 import uuid
 from typing import Any
 
-from . import ipam, validation
+from . import ipam, segments, validation
 from .errors import Conflict, InvalidInput, NeutronError, not_found
 from .rows import filter_sql, from_row, now
 
@@ -44,18 +44,19 @@ class PortOps:
         return found[0]
 
     def _ports(self, where: str, args: list) -> list[dict]:
-        rows = self.q("SELECT p.*, n.bridge_name AS net_bridge FROM ports p "
-                      f"JOIN networks n ON n.id = p.network_id{where}",
-                      args).fetchall()
+        rows = self.q("SELECT p.*, n.bridge_name AS net_bridge, "
+                      "n.network_type AS net_type, n.physical_network AS "
+                      "net_physnet, n.segmentation_id AS net_segment, "
+                      "t.tag AS net_tag FROM ports p JOIN networks n ON "
+                      "n.id = p.network_id LEFT JOIN local_tags t ON "
+                      f"t.network_id = n.id{where}", args).fetchall()
         ports = []
         for r in rows:
             port = from_row("port", r)
             port["fixed_ips"] = []
             port["binding:vif_type"] = "ovs"
-            port["binding:vif_details"] = {
-                "bridge_name": r["net_bridge"] or self.default_bridge,
-                "port_filter": port["port_security_enabled"],
-                "connectivity": "l2"}
+            port["binding:vif_details"] = segments.vif_details(
+                r, self.default_bridge, port["port_security_enabled"])
             ports.append(port)
         by_id = {p["id"]: p for p in ports}
         ids = list(by_id)
@@ -73,6 +74,7 @@ class PortOps:
     # writing ---------------------------------------------------------
     def create_port(self, attrs: dict) -> dict:
         net = self._network_row(attrs["network_id"])
+        segments.ensure_local_tag(self.q, net["id"], net["network_type"])
         attrs = dict(attrs)
         fixed_ips = attrs.pop("fixed_ips")
         if attrs.get("mac_address") is None:

@@ -20,7 +20,7 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from . import validation
+from . import segments, validation
 from .errors import Conflict, InvalidInput, not_found
 from .ports import PortOps
 from .rows import SEGMENT_KEYS, TABLES, filter_sql, from_row, now, to_row
@@ -131,11 +131,14 @@ class Tx(PortOps):
                            f"by network {row['id']}.", type=kind)
 
     def create_network(self, attrs: dict) -> dict:
+        segments.check_backend(attrs)
         self._check_segment_free(attrs)
         stamp = now()
         net_id = str(uuid.uuid4())
         self._insert("network", {**attrs, "id": net_id, "created_at": stamp,
                                  "updated_at": stamp})
+        segments.ensure_local_tag(self.q, net_id,
+                                  attrs["provider:network_type"])
         return self.get_network(net_id)
 
     def update_network(self, net_id: str, changes: dict) -> dict:
@@ -151,7 +154,10 @@ class Tx(PortOps):
                                type="NetworkInUse")
             merged = {**current, **changes}
             validation.check_segment(merged)
+            segments.check_backend(merged)
             self._check_segment_free(merged, net_id)
+            segments.ensure_local_tag(self.q, net_id,
+                                      merged["provider:network_type"])
         self._update("network", net_id, changes)
         return self.get_network(net_id)
 
@@ -225,7 +231,7 @@ class Store:
                 raise RuntimeError(f"database {path} has schema version "
                                    f"{version}, newer than this provider's "
                                    f"{SCHEMA_VERSION}; upgrade vif-driver")
-            conn.executescript(SCHEMA)
+            conn.executescript(SCHEMA + segments.SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         finally:
             conn.close()

@@ -8,6 +8,7 @@ process loads nothing but lxml.
 
 from vif_driver import validate
 from vif_driver.api import HostError, InvalidInput, Option, VifDriver
+from vif_driver.drivers.ovs import networks
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
 from vif_driver.provider.options import PROVIDER_OPTIONS
 
@@ -20,6 +21,7 @@ class OvsDriver(VifDriver):
 
     options = {
         **PROVIDER_OPTIONS,
+        **networks.OPTIONS,
         "bridge": Option("br-int", validate.ifname, "OVS bridge the vNICs are plugged into"),
         "mtu": Option(None, validate.mtu, "MTU written as <mtu size=N/>; unset: keep the XML's"),
         "ovsdb": Option(DEFAULT_REMOTE, parse_remote, "ovsdb-server remote: unix:/path or tcp:HOST:PORT",
@@ -34,8 +36,9 @@ class OvsDriver(VifDriver):
     def plug_device(self, domxml, properties):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
-            bridge, mtu = _network(properties)
-            return rewrite.plug(domxml, properties.vnic_id, bridge, mtu)
+            where = networks.place(properties)
+            rewrite.plug(domxml, properties.vnic_id, where.bridge, where.mtu)
+            return networks.apply_tag(domxml, where.tag)
         self._confirm(domxml, properties)
         return domxml
 
@@ -85,8 +88,15 @@ class OvsDriver(VifDriver):
         else:
             properties.warn("Open_vSwitch has no external_ids:system-id, so no binding host id is reported; "
                             "set it: ovs-vsctl set Open_vSwitch . external_ids:system-id=$(uuidgen)")
-        properties.caps_section(caps).update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
-                                             bridges={bridge: {"exists": has_bridge}})
+        section = properties.caps_section(caps)
+        section.update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
+                       bridges={bridge: {"exists": has_bridge}})
+        try:
+            if properties.options["bridge_mappings"]:
+                with self._db(properties) as db:
+                    networks.caps(section, db, properties.options["bridge_mappings"])
+        except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
+            properties.warn(f"{e}; bridge_mappings not reported")
         return caps
 
     def get_stats(self, stats: dict, properties) -> dict:
@@ -127,19 +137,27 @@ class OvsDriver(VifDriver):
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run)
 
     def _confirm(self, domxml, properties) -> None:
+        """The port is on its bridge, opened, with the vNIC's iface-id and
+        (tagged networks) the network's tag."""
         dev = _device(domxml, properties.vnic_id)
-        bridge, wait = _bridge(domxml, properties), properties.options["plug_timeout"]
+        bridge, tag = _bridge_and_tag(domxml, properties)
+        wait = properties.options["plug_timeout"]
         view = self._live(properties)
         if view is not None:
             properties.record(f"read OVSDB {view.remote}: Interface/Port {dev}, Bridge {bridge} from the "
                               f"agent's live monitor until ready, at most {wait:g} s")
             left = view.wait_port(dev, bridge, properties.vnic_id, wait)
             if not left:
+                if tag is not None:
+                    with self._db(properties) as db:
+                        networks.confirm_tag(db, dev, tag)
                 return
             wait = left  # the view went stale: the hook's own check for the time left
         from vif_driver.drivers.ovs import monitor
         with self._db(properties) as db:
             monitor.wait_port(db, dev, bridge, properties.vnic_id, wait)
+            if tag is not None:
+                networks.confirm_tag(db, dev, tag)
 
     # -- resident (agent) state ----------------------------------------------------
     def open(self) -> None:
@@ -174,23 +192,21 @@ def _device(domxml, vnic_id: str) -> str:
     return _checked(dev, "<target dev>") if dev else tap_name(vnic_id)
 
 
-def _network(properties) -> "tuple[str, int | None]":
-    """(bridge, mtu) for the vNIC: the options, or what the provider says
-    of the vNIC's port when the host config names a provider."""
-    options = properties.options
-    if not options["provider_url"]:
-        return options["bridge"], options["mtu"]
-    from vif_driver.provider import lookup
-    settings = lookup.network_settings(properties)
-    return lookup.choose(properties, settings, "bridge"), lookup.choose(properties, settings, "mtu")
-
-
 def _bridge(domxml, properties) -> str:
     """The bridge libvirt plugs into: <source bridge> of XML our rewrite
     produced (at migration: the source host's), else the one plug chose."""
+    return _bridge_and_tag(domxml, properties)[0]
+
+
+def _bridge_and_tag(domxml, properties) -> "tuple[str, int | None]":
+    """The bridge and port tag of the vNIC: from XML our rewrite produced
+    (its <vlan>; none: untagged), else what plug chooses (networks.py)."""
     source = domxml.find("source") if _rewritten(domxml) else None
     bridge = source.get("bridge") if source is not None else None
-    return _checked(bridge, "<source bridge>") if bridge else _network(properties)[0]
+    if bridge:
+        return _checked(bridge, "<source bridge>"), networks.xml_tag(domxml)[1]
+    where = networks.place(properties)
+    return where.bridge, where.tag
 
 
 def _rewritten(domxml) -> bool:

@@ -1,0 +1,222 @@
+"""Where a vNIC goes on Open vSwitch, by the Neutron type of its network.
+
+Without a controller nothing programs the integration bridge, and NORMAL
+switching would make every external network of a host one broadcast
+domain. So the driver itself keeps networks apart, with what plain Open
+vSwitch and libvirt do:
+
+- vlan: the bridge the host maps the network's physnet to
+  (``bridge_mappings = physnet1:br-phys1``), port tag = segmentation id.
+  libvirt sets the tag from ``<vlan><tag id='N'/></vlan>``; OVS pushes and
+  pops the 802.1Q header itself, in the userspace datapath too.
+- flat: the physnet's bridge, untagged.
+- local: the integration bridge, port tag = the network's local tag, which
+  the provider allocates once per network: two local networks never share
+  a broadcast domain; a local network never leaves the host.
+- vxlan/geneve/gre: need a controller (OVN): refused.
+
+A vNIC whose network type is unknown (no provider URL, no vNIC property)
+keeps the old placement: the configured bridge, no tag.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+from vif_driver import validate
+from vif_driver.api import HostError, InvalidInput, Option
+
+TYPES = ("local", "flat", "vlan")
+TUNNEL_TYPES = ("vxlan", "geneve", "gre")
+_TAG = validate.integer(1, 4094)
+
+
+def parse_bridge_mappings(value: str) -> "dict[str, str]":
+    """'physnet1:br-phys1,physnet2:br-phys2' -> {'physnet1': 'br-phys1', ...}.
+    A bridge serves one physnet only: two would share its broadcast domains."""
+    mappings: "dict[str, str]" = {}
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        physnet, sep, bridge = (w.strip() for w in part.partition(":"))
+        if not sep:
+            raise ValueError(f"{part!r} is not PHYSNET:BRIDGE (e.g. physnet1:br-phys1)")
+        try:
+            validate.name(physnet)
+            validate.ifname(bridge)
+        except ValueError as e:
+            raise ValueError(f"in {part!r}: {e}") from None
+        if physnet in mappings:
+            raise ValueError(f"physical network {physnet!r} is mapped twice")
+        if bridge in mappings.values():
+            raise ValueError(f"bridge {bridge!r} is mapped to two physical networks")
+        mappings[physnet] = bridge
+    return mappings
+
+
+def _network_type(value: str) -> str:
+    if value not in TYPES + TUNNEL_TYPES:
+        raise ValueError(f"{value!r} is not a network type ({', '.join(TYPES + TUNNEL_TYPES)})")
+    return value
+
+
+OPTIONS = {
+    "bridge_mappings": Option({}, parse_bridge_mappings, "physnet1:br-phys1[,physnet2:br-phys2]: the OVS bridge "
+                              "(created by the administrator, with its uplink) of each physical network",
+                              host_only=True),
+    "network_type": Option(None, validate.optional(_network_type), "local, flat or vlan; unset: the provider's"),
+    "physical_network": Option(None, validate.optional(validate.name), "physnet of a flat or vlan network"),
+    "segmentation_id": Option(None, validate.optional(_TAG), "VLAN id of a vlan network"),
+    "local_tag": Option(None, validate.optional(_TAG), "the provider's tag of a local network"),
+}
+
+
+class Placement(NamedTuple):
+    """Where the vNIC goes: bridge, port tag (None: untagged), MTU."""
+    bridge: str
+    tag: Optional[int]
+    mtu: Optional[int]
+    network_type: Optional[str] = None
+    physical_network: Optional[str] = None
+
+
+def place(properties) -> Placement:
+    """The Placement of the vNIC: its network from the provider (when the
+    host names one) or the vNIC's properties, which win."""
+    settings = _provider_settings(properties)
+    options = properties.options
+
+    def choose(key):
+        return options[key] if key in properties or key not in settings else settings[key]
+
+    ntype, mtu = choose("network_type"), choose("mtu")
+    if ntype is None:
+        return Placement(choose("bridge"), None, mtu)
+    if ntype in TUNNEL_TYPES:
+        raise HostError(f"network type {ntype} of vNIC {properties.vnic_id} needs a controller programming "
+                        "tunnels (the OVN backend, not available yet); use vlan, flat or local networks")
+    if ntype == "local":
+        tag = choose("local_tag")
+        if tag is None:
+            raise InvalidInput(f"local network of vNIC {properties.vnic_id} has no local_tag: the provider "
+                               "allocates one; upgrade it or set the vNIC property local_tag")
+        return Placement(choose("bridge"), tag, mtu, ntype)
+    physnet = choose("physical_network")
+    if physnet is None:
+        raise InvalidInput(f"{ntype} network of vNIC {properties.vnic_id} has no physical_network; "
+                           "fix the network on the provider")
+    bridge = options["bridge_mappings"].get(physnet)
+    if bridge is None:
+        known = ", ".join(sorted(options["bridge_mappings"])) or "none"
+        raise HostError(f"physical network {physnet} is not mapped on this host (mapped: {known}); add "
+                        f"{physnet}:BRIDGE to bridge_mappings in [driver:ovs]")
+    if ntype == "flat":
+        return Placement(bridge, None, mtu, ntype, physnet)
+    tag = choose("segmentation_id")
+    if tag is None:
+        raise InvalidInput(f"vlan network of vNIC {properties.vnic_id} has no segmentation_id; "
+                           "fix the network on the provider")
+    return Placement(bridge, tag, mtu, ntype, physnet)
+
+
+def _provider_settings(properties) -> "dict[str, object]":
+    """The network's attributes from the provider: binding:vif_details
+    (flat strings) first, the network object for older providers."""
+    from vif_driver.provider import lookup
+    port = lookup.port_details(properties)
+    if port is None:
+        return {}
+    network = port.get("network") or {}
+    details = port.get("binding:vif_details") or {}
+    raw = {
+        "bridge": (details.get("bridge_name"), validate.ifname),
+        "mtu": (network.get("mtu"), validate.mtu),
+        "network_type": (details.get("network_type", network.get("provider:network_type")), _network_type),
+        "physical_network": (details.get("physical_network", network.get("provider:physical_network")),
+                             validate.name),
+        "segmentation_id": (details.get("segmentation_id", network.get("provider:segmentation_id")), str),
+        "local_tag": (details.get("local_tag"), _TAG),
+    }
+    settings: "dict[str, object]" = {}
+    for key, (value, parse) in raw.items():
+        if value is None or value == "":
+            continue
+        try:
+            settings[key] = parse(str(value))
+        except ValueError as e:
+            raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
+                            f"{key} {e}; fix the network on the provider")
+    if "segmentation_id" in settings:  # a vlan id; other types' ids are not ours to apply
+        if settings.get("network_type") == "vlan":
+            try:
+                settings["segmentation_id"] = _TAG(settings["segmentation_id"])
+            except ValueError as e:
+                raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
+                                f"segmentation_id {e}; fix the network on the provider")
+        else:
+            del settings["segmentation_id"]
+    return settings
+
+
+# -- the XML: libvirt's own <vlan> element ------------------------------------------
+def apply_tag(interface, tag: "int | None"):
+    """``<vlan><tag id='N'/></vlan>`` for a tagged placement, none
+    otherwise; in the place of an existing one, so reruns change nothing."""
+    from lxml import etree
+    found = interface.findall("vlan")
+    if tag is None:
+        for stale in found:
+            interface.remove(stale)
+        return interface
+    fresh = etree.Element("vlan")
+    etree.SubElement(fresh, "tag", id=str(tag))
+    if found:
+        interface.replace(found[0], fresh)
+        for stale in found[1:]:
+            interface.remove(stale)
+    else:
+        mtu = interface.find("mtu")
+        if mtu is not None:
+            mtu.addprevious(fresh)
+        else:
+            interface.append(fresh)
+    return interface
+
+
+def xml_tag(domxml) -> "tuple[bool, int | None]":
+    """(whether the XML says, the tag): an interface we rewrote tells its
+    tag by its <vlan> element (none: untagged)."""
+    vlan = domxml.find("vlan/tag") if domxml is not None else None
+    if vlan is None:
+        return False, None
+    try:
+        return True, _TAG(vlan.get("id", ""))
+    except ValueError as e:
+        raise InvalidInput(f"device XML <vlan><tag id>: {e}") from None
+
+
+# -- post-plug and caps ---------------------------------------------------------------
+def confirm_tag(db, dev: str, tag: int) -> None:
+    """The vNIC's port carries the network's tag (libvirt set it), else
+    NotReady: an untagged port would join the bridge's native network."""
+    from vif_driver.api import NotReady
+    from vif_driver.drivers.ovs.ovsdb import select, to_set
+    rows = db.read([select("Port", [["name", "==", dev]], ["tag"])], f"Port {dev} tag")[0]["rows"]
+    found = sorted(to_set(rows[0]["tag"])) if rows else []
+    if found != [tag]:
+        raise NotReady(f"port {dev} has tag {found[0] if found else '(none)'}, expected {tag}: libvirt did "
+                       "not apply the <vlan> of the device XML (is the NIC's XML the one plug wrote?)")
+
+
+def caps(section: dict, db, mappings: "dict[str, str]") -> None:
+    """The host's physnet mappings in caps, each with whether its bridge
+    exists (the administrator creates it and its uplink): one OVSDB read."""
+    from vif_driver.drivers.ovs.ovsdb import select
+    if not mappings:
+        return
+    bridges = sorted(set(mappings.values()))
+    found = db.quick_read([select("Bridge", [["name", "==", b]], ["name"]) for b in bridges],
+                          f"Bridge {','.join(bridges)}")
+    exists = {b: bool(r["rows"]) for b, r in zip(bridges, found)}
+    section["bridge_mappings"] = {physnet: {"bridge": bridge, "exists": exists[bridge]}
+                                  for physnet, bridge in sorted(mappings.items())}

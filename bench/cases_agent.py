@@ -48,6 +48,7 @@ def cases(workdir, python):
     try:
         box.add_bridge("br-int")
         box.plug_taps(list(cases_ovs._vnics(cases_ovs.N_VNICS)))
+        cases_ovs.tag_port(box)
         # maps the OVS plugin types only, as in cases_ovs
         config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10)
         socket_path = os.path.join(workdir, "agent.sock")
@@ -63,7 +64,7 @@ def _cases(workdir, hooks, config, socket_path):
     base = dict(os.environ, VIF_DRIVER_CONFIG=config, VIF_DRIVER_AGENT_SOCKET=socket_path,
                 vmId=cases_ovs.VM_ID)
     vnic_env = dict(base, provider_type="EXTERNAL_NETWORK", plugin_type="OPEN_VSWITCH",
-                    vnic_id=cases_ovs.VNIC_ID)
+                    vnic_id=cases_ovs.VNIC_ID, **cases_ovs.TAG_PROPS)
 
     def unchanged():
         with open(foreign) as f:

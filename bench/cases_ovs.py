@@ -23,6 +23,8 @@ VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 VM_ID = "0b7c3a5e-8c2f-4f4b-9a6e-1d2c3b4a5f60"
 N_VNICS = 1000
 STATS_INPUT = '{"network": {"eth0": {"name": "eth0"}}}'  # VDSM's own entry
+LOCAL_TAG = "7"  # the benchmarked vNIC is on a local network: plug writes <vlan>, post-plug checks the tag
+TAG_PROPS = {"network_type": "local", "local_tag": LOCAL_TAG}  # as vNIC custom properties
 
 
 
@@ -40,6 +42,7 @@ def rewritten(xml):
         with open(xml) as f:
             text = f.read()
         assert "openvswitch" in text and 'dev="tap6a9f5e2b-71"' in text, text
+        assert f'<tag id="{LOCAL_TAG}"/>' in text, text
     return check
 
 
@@ -52,6 +55,11 @@ def all_reported(stats):
     return check
 
 
+def tag_port(box):
+    """libvirt's part of <vlan><tag id='7'/>: the benchmarked port's tag."""
+    box.vsctl("set", "Port", "tap" + VNIC_ID[:11], f"tag={LOCAL_TAG}")
+
+
 @contextlib.contextmanager
 def cases(workdir, python):
     hooks = dict(zip(["after_device_create", "after_get_stats", "before_device_create"],
@@ -61,11 +69,12 @@ def cases(workdir, python):
     try:
         box.add_bridge("br-int")
         box.plug_taps(list(_vnics(N_VNICS)))
+        tag_port(box)
         config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10,
                                   netns=False)
         xml, empty, stats = (os.path.join(workdir, name) for name in ("device.xml", "empty.xml", "stats.json"))
         vnic_env = dict(os.environ, VIF_DRIVER_CONFIG=config, vmId=VM_ID, provider_type="EXTERNAL_NETWORK",
-                        plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID)
+                        plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID, **TAG_PROPS)
 
         # Production shape: the hooks run in the namespace where the taps
         # live (the bench process enters it; its children inherit it), so no

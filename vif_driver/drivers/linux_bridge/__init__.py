@@ -184,6 +184,12 @@ def _with_provider_network(ctx: HookContext) -> dict:
     network when it is a VLAN (a vNIC property still wins)."""
     from vif_driver.provider import lookup
     settings = lookup.network_settings(ctx)
+    ntype = settings.get("network_type")
+    if ntype not in (None, "vlan") and "bridge" not in ctx:
+        # one bridge per physnet VLAN is all the isolation this driver has: a
+        # local, flat or tunnel network would share the host's configured bridge
+        raise HostError(f"network type {ntype} of vNIC {ctx.vnic_id} cannot be isolated by the linux_bridge "
+                        "driver (one bridge per VLAN); use a vlan network, or the ovs driver")
     options = dict(ctx.options)
     if settings.get("network_type") == "vlan" and "bridge" not in ctx:
         for key in ("physical_network", "segmentation_id", "mtu"):

@@ -240,7 +240,9 @@ def _uuid() -> str:
 
 @click.command()
 @click.option("--keep-dir", type=click.Path(file_okay=False), help="Work in this directory and keep its logs.")
-def demo(keep_dir):
+@click.option("--networks", is_flag=True, help="Network types instead: two vlan networks, three VMs on two "
+              "hosts, a ping matrix (vif_driver/demo_networks.py).")
+def demo(keep_dir, networks):
     """Run the whole flow on this machine: provider, hooks, switch, traffic.
 
     Needs root (network namespaces) and Open vSwitch installed (its daemons
@@ -249,6 +251,9 @@ def demo(keep_dir):
     """
     if os.geteuid() != 0:
         raise click.ClickException("the demo needs root: it creates network namespaces")
+    if networks:
+        from vif_driver.demo_networks import main
+        return main(keep_dir)
     previous = signal.signal(signal.SIGTERM, _interrupted)
     try:
         if keep_dir:

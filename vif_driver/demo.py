@@ -172,11 +172,15 @@ def run_demo(workdir: str, echo=click.echo) -> dict:
             tap = "tap" + port["id"][:11]
             demo.step(f"libvirt: create {tap} for {name} and add it to br-int with its external_ids")
             guest = demo.guest(f"{NS_PREFIX}{name}-{os.getpid()}")
+            from vif_driver.sandbox.hosts import read_interface
             from vif_driver.sandbox.netns import Namespace
             Namespace(box.netns).veth(tap, "eth0", guest)
             guest.ip("link", "set", "eth0", "address", port["mac_address"])
             guest.address("eth0", f"{ip}/{SUBNET.split('/')[1]}")
             box.plug_tap(tap, iface_id=port["id"], mac=port["mac_address"], vm_id=vm_id, create_devices=False)
+            tag = read_interface(run.data).tag  # the local network's tag: libvirt applies <vlan>
+            if tag is not None:
+                box.vsctl("set", "Port", tap, f"tag={tag}")
 
             demo.step(f"VDSM: after_device_create confirms {tap} is on br-int with an ofport")
             demo.run_hook(hooks, "after_device_create", "", props, vm_id, config)

@@ -120,8 +120,11 @@ def place(properties) -> Placement:
 
 
 def _provider_settings(properties) -> "dict[str, object]":
-    """The network's attributes from the provider: binding:vif_details
-    (flat strings) first, the network object for older providers."""
+    """What the provider asks this host to do, from the port's
+    binding:vif_details (flat strings). The type, physnet and VLAN count only
+    when vif_details carries ``network_type``: a provider with a controller
+    (ovirt-provider-ovn: ovn-controller programs br-int, localnets included)
+    leaves it out, and its vNICs keep the plain placement on ``bridge``."""
     from vif_driver.provider import lookup
     port = lookup.port_details(properties)
     if port is None:
@@ -131,10 +134,9 @@ def _provider_settings(properties) -> "dict[str, object]":
     raw = {
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),
-        "network_type": (details.get("network_type", network.get("provider:network_type")), _network_type),
-        "physical_network": (details.get("physical_network", network.get("provider:physical_network")),
-                             validate.name),
-        "segmentation_id": (details.get("segmentation_id", network.get("provider:segmentation_id")), str),
+        "network_type": (details.get("network_type"), _network_type),
+        "physical_network": (details.get("physical_network"), validate.name),
+        "segmentation_id": (details.get("segmentation_id"), str),
         "local_tag": (details.get("local_tag"), _TAG),
     }
     settings: "dict[str, object]" = {}

@@ -19,10 +19,6 @@ A vNIC whose network type is unknown (no provider URL, no vNIC property)
 keeps the old placement: the configured bridge, no tag.
 """
 
-from __future__ import annotations
-
-from typing import NamedTuple, Optional
-
 from vif_driver import validate
 from vif_driver.api import HostError, InvalidInput, Option
 
@@ -71,13 +67,19 @@ OPTIONS = {
 }
 
 
-class Placement(NamedTuple):
-    """Where the vNIC goes: bridge, port tag (None: untagged), MTU."""
-    bridge: str
-    tag: Optional[int]
-    mtu: Optional[int]
-    network_type: Optional[str] = None
-    physical_network: Optional[str] = None
+class Placement:
+    """Where the vNIC goes: bridge, port tag (None: untagged), MTU. A plain
+    class: importing typing for a NamedTuple would cost every hook ms."""
+
+    __slots__ = ("bridge", "tag", "mtu", "network_type", "physical_network")
+
+    def __init__(self, bridge: str, tag: "int | None", mtu: "int | None", network_type: "str | None" = None,
+                 physical_network: "str | None" = None):
+        self.bridge, self.tag, self.mtu = bridge, tag, mtu
+        self.network_type, self.physical_network = network_type, physical_network
+
+    def __repr__(self) -> str:
+        return f"Placement({self.bridge!r}, tag={self.tag!r}, mtu={self.mtu!r}, type={self.network_type!r})"
 
 
 def place(properties) -> Placement:

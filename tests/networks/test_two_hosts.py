@@ -18,6 +18,7 @@ def test_vlan_network_spans_hosts_and_vlans_stay_apart(cluster, neutron, boot):
     vm4 = boot(cluster, h1, plum, "vm4", SUBNET.format(34))
 
     assert reach(vm1, vm2) and reach(vm2, vm1)  # through the trunk
+    assert vm1.guest.tcp_echo(vm2.guest)  # TCP too: checksums survive the userspace datapath
     assert reach(vm3, vm4)  # the other VLAN spans the hosts as well
     assert isolated(vm3, vm1) and isolated(vm3, vm2) and isolated(vm1, vm4)
 

@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from contextlib import ExitStack
@@ -63,13 +64,21 @@ def read_interface(xml: "str | bytes") -> Attachment:
                       mtu=int(mtu.get("size")) if mtu is not None else None)
 
 
+# ETHTOOL_STXCSUM through SIOCETHTOOL, run inside the namespace: what
+# `ethtool -K DEV tx off` does, without needing the ethtool package.
+_TX_OFF = ("import ctypes, fcntl, socket, struct, sys\n"
+           "value = ctypes.create_string_buffer(struct.pack('II', 0x17, 0))\n"
+           "request = struct.pack('16sP16x', sys.argv[1].encode(), ctypes.addressof(value))\n"
+           "with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:\n"
+           "    fcntl.ioctl(s, 0x8946, request)\n")
+
+
 def tx_checksum_off(ns: Namespace, dev: str) -> None:
     """Kernel veths hand TCP/UDP to OVS's AF_PACKET ports with unfinished
     checksums (CHECKSUM_PARTIAL) and the receiver drops them; ICMP is
-    unaffected. Best effort: without ethtool only TCP/UDP suffer."""
-    ethtool = shutil.which("ethtool") or ("/usr/sbin/ethtool" if os.path.exists("/usr/sbin/ethtool") else None)
-    if ethtool:
-        ns.exec([ethtool, "-K", dev, "tx", "off"], check=False)
+    unaffected, so a ping-only check hides it. TX checksumming off on every
+    veth end the kernel transmits into towards OVS."""
+    ns.exec([sys.executable, "-c", _TX_OFF, dev])
 
 
 class Guest:
@@ -90,6 +99,33 @@ class Guest:
         proc = self.ns.exec(["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", str(wait), ip],
                             timeout=count * (wait + 0.5) + 5, check=False)
         return proc.returncode == 0
+
+    def tcp_echo(self, peer: "Guest", port: int = 7777, timeout: float = 5.0) -> bool:
+        """Whether a TCP connection from this guest to ``peer`` carries a
+        line both ways (checksums must be right: ping alone would not tell)."""
+        server = ("import socket, sys\n"
+                  "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  f"s.bind(('0.0.0.0', {port})); s.listen(1); s.settimeout({timeout})\n"
+                  "c, _ = s.accept(); c.settimeout(5); c.sendall(c.recv(64))\n")
+        client = ("import socket, sys\n"
+                  f"c = socket.create_connection(('{peer.ip}', {port}), {timeout}); c.settimeout({timeout})\n"
+                  "c.sendall(b'vif-driver\\n'); sys.exit(0 if c.recv(64) == b'vif-driver\\n' else 1)\n")
+        argv = [_ip(), "netns", "exec", peer.ns.name, sys.executable, "-c", server]
+        listener = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        try:
+            import time
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:  # until the listener is up
+                out = peer.ns.exec(["ss", "-Hltn", f"sport = :{port}"], check=False).stdout
+                if out.strip():
+                    break
+                time.sleep(0.05)
+            return self.ns.exec([sys.executable, "-c", client], timeout=timeout + 5, check=False).returncode == 0
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+            listener.wait(5)
 
     def arp_resolved(self, ip: str) -> bool:
         """Whether eth0 holds a link-layer address for ``ip`` (after a ping)."""

@@ -101,3 +101,17 @@ def test_parse_bridge_mappings():
                       ("a:bridge-name-too-long", "15 characters"), ("a", "PHYSNET:BRIDGE")]:
         with pytest.raises(ValueError, match=says):
             networks.parse_bridge_mappings(bad)
+
+
+def test_stats_and_unplug_of_a_tagged_vnic_on_a_physnet_bridge(run_hook, config_file, host):
+    config = _config(host, config_file)
+    props = external_props(network_type="vlan", physical_network="physnet1", segmentation_id="130")
+    plugged = run_hook("before_device_create", ENGINE_XML.format(mac=MAC), config=config, device_properties=props)
+    host.box.plug_tap(TAP, iface_id=VNIC_ID, mac=MAC, vm_id=VM_ID, bridge="br-phys1")
+    host.box.vsctl("set", "Port", TAP, "tag=130")
+    assert run_hook("after_device_create", "", config=config, device_properties=props).rc == 0
+    stats = run_hook("after_get_stats", {"network": {}}, config=config)
+    assert stats.rc == 0 and TAP in stats.json()["network"]
+    destroyed = run_hook("after_device_destroy", plugged.data, config=config, device_properties=props)
+    assert destroyed.rc == 0, destroyed.stderr
+    assert TAP not in host.box.ports("br-phys1")

@@ -18,6 +18,10 @@ from vif_driver.agent import client
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"
 AGENT_USER, INTRUDER = "vdsm", "vifintruder"
+# A stopped agent waits at most stop_grace(timeout) for the requests it is
+# answering, then CLOSE_GRACE for its drivers: 2 x 10 s + 1 + 5 for the
+# largest timeout a test uses, plus margin.
+STOP_BOUND = 30.0
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as _f:
     ENGINE_XML = _f.read()
 TEST_CONFIG = """
@@ -75,17 +79,23 @@ class AgentProcess:
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
-    def stop(self):
+    def stop(self, bound=STOP_BOUND):
+        """SIGTERM; the agent must exit within ``bound`` seconds (its stop
+        grace plus margin): a hang fails the test instead of a silent SIGKILL."""
+        hung = False
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=bound)
             except subprocess.TimeoutExpired:
+                hung = True
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         if self._log:
             self._log.close()
             self._log = None
+        if hung:
+            raise AssertionError(f"the agent did not exit within {bound} s of SIGTERM:\n{self.log()[-3000:]}")
 
 
 def hook_env(config, socket_path=None, pythonpath=None):

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import support
 from support import HERE, VM_ID, require_root, require_tool
 
 from vif_driver import install, runner
@@ -114,3 +115,28 @@ def ovs():
     with OvsSandbox() as box:  # started on entry, stopped and removed on exit
         box.add_bridge("br-int")
         yield box
+
+
+# --- the host as the run found it ---------------------------------------------
+# Only this run's resources are looked at (support.RUN_TAG): other test runs
+# on the same host keep theirs.
+_RUN_TMP = []
+
+
+def pytest_configure(config):
+    _RUN_TMP.append(support.start_run())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _RUN_TMP:
+        return
+    problems = support.check_run_left_nothing(_RUN_TMP[0])
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = (f"the test run (tag {support.RUN_TAG}) left these behind (now removed):\n  "
+                + "\n  ".join(problems))
+        if reporter:
+            reporter.write_line(text, red=True)
+        else:
+            print(text)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -118,7 +118,7 @@ class Demo:
 
     def start_switch(self):
         from vif_driver.sandbox.ovs import OvsSandbox
-        box = OvsSandbox(os.path.join(self.dir, "ovs"), netns=f"{NS_PREFIX}ovs-{os.getpid()}")
+        box = OvsSandbox(os.path.join(self.dir, "ovs"), netns=namespace_name("ovs"))
         self.stack.callback(box.stop)
         box.start()
         box.add_bridge("br-int")
@@ -159,9 +159,16 @@ def _stop(proc) -> None:
             proc.wait(timeout=10)
 
 
+def namespace_name(what: str) -> str:
+    """vifdemo-WHAT-PID (then -TAG when $VIF_SANDBOX_TAG is set)."""
+    from vif_driver.sandbox.netns import tagged
+    return tagged(f"{NS_PREFIX}{what}-{os.getpid()}")
+
+
 def own_namespace(name: str, pid: "int | None" = None) -> bool:
     """Whether a namespace name is one this demo process (``pid``) makes."""
-    return re.fullmatch(re.escape(NS_PREFIX) + r"[a-z0-9]+-" + str(pid or os.getpid()), name) is not None
+    return re.fullmatch(re.escape(NS_PREFIX) + r"[a-z0-9]+-" + str(pid or os.getpid()) + r"(-[a-z0-9]{1,8})?",
+                        name) is not None
 
 
 def sweep_namespaces() -> "list[str]":
@@ -232,7 +239,7 @@ def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) ->
 
             tap = "tap" + port["id"][:11]
             demo.step(f"libvirt: create {tap} for {name} and add it to br-int with its external_ids")
-            guest = demo.guest(f"{NS_PREFIX}{name}-{os.getpid()}")
+            guest = demo.guest(namespace_name(name))
             from vif_driver.sandbox.netns import Namespace
             Namespace(box.netns).veth(tap, "eth0", guest)
             guest.ip("link", "set", "eth0", "address", port["mac_address"])

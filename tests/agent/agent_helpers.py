@@ -10,14 +10,17 @@ import subprocess
 import sys
 import time
 
-from support import FIXTURES, VM_ID, VNIC_ID, external_props, require, require_root, require_tool  # noqa: F401
+from support import (FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require,  # noqa: F401
+                     require_root, require_tool)
 
 from vif_driver import runner
 from vif_driver.agent import client
 
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"
-AGENT_USER, INTRUDER = "vdsm", "vifintruder"
+# vdsm is the user the product serves (shared by runs; the last run to end
+# removes it if a run created it); the intruder is this run's own.
+AGENT_USER, INTRUDER = "vdsm", f"vifx{RUN_TAG}"
 # A stopped agent waits at most stop_grace(timeout) for the requests it is
 # answering, then CLOSE_GRACE for its drivers: 2 x 10 s + 1 + 5 for the
 # largest timeout a test uses, plus margin.
@@ -33,18 +36,6 @@ SLOW_SDN = slow
 [driver:test]
 bridge = br-test
 """
-
-
-def ensure_user(name: str) -> pwd.struct_passwd:
-    """A system user (and its group) for the tests; a throw-away CI machine."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    "--user-group", name], check=True, capture_output=True, timeout=30)
-    return pwd.getpwnam(name)
 
 
 class AgentProcess:

@@ -61,7 +61,8 @@ class OvsSandbox:
                  system_id: "str | None" = None):
         self._own_dir = directory is None
         self.dir = os.path.abspath(directory or tempfile.mkdtemp(prefix="vif-ovs-"))
-        self.netns = netns or "vifovs-" + uuid.uuid4().hex[:8]
+        from vif_driver.sandbox.netns import tagged
+        self.netns = netns or tagged("vifovs-" + uuid.uuid4().hex[:8])
         self.system_id = system_id or str(uuid.uuid4())
         self.db_socket = os.path.join(self.dir, "db.sock")
         self._paused = False

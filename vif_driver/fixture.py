@@ -12,8 +12,9 @@
 line of the run's stderr, in order; each must match its whole line
 (re.fullmatch). ``[]`` means no stderr at all; without the key stderr is
 not checked. In a dry run the drivers' ``dry-run: `` lines (what they would
-change) are left out before matching, so one fixture serves both ways. An exit code alone cannot tell the error a fixture is about
-from another one that happens to exit the same way.
+change) are left out before matching, so one fixture serves both ways.
+An exit code alone cannot tell the error a fixture is about from another
+one that happens to exit the same way.
 """
 
 import json

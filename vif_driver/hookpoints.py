@@ -74,6 +74,8 @@ def _table() -> "dict[str, HookPoint]":
         ("after_nic_hotplug_fail", UNPLUG, AFTER, False, False),
         ("before_update_device", PLUG, BEFORE, False, True),
         ("after_update_device", PLUG, AFTER, False, False),
+        ("after_update_device_fail", PLUG, AFTER, False, False),
+        ("after_nic_hotunplug_fail", PLUG, AFTER, False, False),
         ("before_nic_hotunplug", UNPLUG, BEFORE, False, False),
         ("after_nic_hotunplug", UNPLUG, AFTER, False, False),
         ("before_device_migrate_source", MIGRATION_SOURCE, BEFORE, False, False),

@@ -158,3 +158,13 @@ def test_dry_run_stats_show_the_one_read(run_hook, ovs_config, ovs, plug):
     assert reads == [f"dry-run: read OVSDB {ovs.remote}: Interface name,link_state of every row (monitor, once)"]
     assert any(line.startswith("dry-run: read kernel counters of ") for line in run.stderr.splitlines())
     assert VNIC_ID
+
+
+def test_docs_caps_example_is_what_the_code_reports(run_hook, ovs_config, ovs):
+    import json
+
+    from ovs_helpers import docs_json
+    example = json.loads("{" + docs_json("ovs-driver.md", "### Caps").replace("<system-id>", ovs.system_id) + "}")
+    caps = run_hook("after_get_caps", {}, config=ovs_config()).json()
+    caps["vif_driver"]["version"] = "0.1.0"
+    assert caps == example

@@ -12,6 +12,8 @@ whether the vNIC is ours.
 | after_nic_hotplug_fail            | unplug_device         | after  | XML  | no             |
 | before_update_device              | plug_device           | before | XML  | yes            |
 | after_update_device               | plug_device           | after  | XML  | no             |
+| after_update_device_fail          | plug_device           | after  | XML  | no             |
+| after_nic_hotunplug_fail          | plug_device           | after  | XML  | no             |
 | before_nic_hotunplug              | unplug_device         | before | XML  | no             |
 | after_nic_hotunplug               | unplug_device         | after  | XML  | no             |
 | before_device_migrate_source      | migration_source      | before | XML  | no             |

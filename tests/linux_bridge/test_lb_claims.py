@@ -6,6 +6,7 @@ import os
 import pytest
 
 from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
+from vif_driver import domxml
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 
 BRIDGE = bridge_name("physnet1", 100)
@@ -70,7 +71,6 @@ def test_update_keeps_the_running_taps_name(run_hook, lb_config, host, libvirt_d
     for target, expected in (('<target dev="vnet7"/>', ['vnet7']), ("", [])):
         rebuilt = xml.replace(f'<target dev="{tap_of(VNIC_ID)}"/>', target)
         done = _update(run_hook, config, rebuilt)
-        from vif_driver import domxml
         assert [t.get("dev") for t in domxml.parse_device(done.text).findall("target")] == expected
         libvirt_define(done.text)
 

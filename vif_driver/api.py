@@ -109,6 +109,11 @@ class HookContext:
     def is_before(self) -> bool:
         return self.phase == "before"
 
+    @property
+    def failed(self) -> bool:
+        """True in the *_fail hooks: the operation failed, the vNIC stays."""
+        return self.hook_point.endswith("_fail")
+
     def record(self, action: str, write: bool = False) -> None:
         """Note a host read or write (``write=True``: skipped in a dry run);
         replay --dry-run and debug = true print these."""

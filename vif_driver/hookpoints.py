@@ -12,6 +12,8 @@ whether the vNIC is ours.
 | after_nic_hotplug_fail            | unplug_device         | after  | XML  | no             |
 | before_update_device              | plug_device           | before | XML  | yes            |
 | after_update_device               | plug_device           | after  | XML  | no             |
+| after_update_device_fail          | plug_device           | after  | XML  | no             |
+| after_nic_hotunplug_fail          | plug_device           | after  | XML  | no             |
 | before_nic_hotunplug              | unplug_device         | before | XML  | no             |
 | after_nic_hotunplug               | unplug_device         | after  | XML  | no             |
 | before_device_migrate_source      | migration_source      | before | XML  | no             |
@@ -74,6 +76,8 @@ def _table() -> "dict[str, HookPoint]":
         ("after_nic_hotplug_fail", UNPLUG, AFTER, False, False),
         ("before_update_device", PLUG, BEFORE, False, True),
         ("after_update_device", PLUG, AFTER, False, False),
+        ("after_update_device_fail", PLUG, AFTER, False, False),
+        ("after_nic_hotunplug_fail", PLUG, AFTER, False, False),
         ("before_nic_hotunplug", UNPLUG, BEFORE, False, False),
         ("after_nic_hotunplug", UNPLUG, AFTER, False, False),
         ("before_device_migrate_source", MIGRATION_SOURCE, BEFORE, False, False),

@@ -11,6 +11,7 @@ from support import FIXTURES, VM_ID, external_props
 from vif_driver import registry
 from vif_driver.cli import main
 from vif_driver.fixture import Fixture
+from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.replay import replay
 
 ENGINE_XML = os.path.join(FIXTURES, "xml", "engine-nic.xml")
@@ -111,7 +112,7 @@ def test_install_hooks_command(tmp_path):
     assert stat.S_IMODE(hook.stat().st_mode) == 0o755
     assert hook.read_text().startswith(f"#!{sys.executable}\n")
     assert str(hook) in result.output
-    assert len(result.output.splitlines()) == 17
+    assert len(result.output.splitlines()) == len(HOOK_POINTS)
 
 
 def test_repository_hook_source_is_the_installed_template():

@@ -134,8 +134,11 @@ def load(environ=None):
         if explicit:
             raise ConfigError(f"config {path}: no such file (set {CONFIG_ENV} to an existing file or unset it)")
         return HostConfig()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config {path}: cannot read: {e}; check its permissions (readable by vdsm) and encoding")
+    except OSError as e:
+        raise ConfigError(f"config {path}: cannot read: {e.strerror or e}; make it readable by the "
+                          f"hooks' user (vdsm, uid {os.geteuid()} here), e.g. mode 0644")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {path}: the byte at offset {e.start} is not UTF-8; save the file as UTF-8")
     return parse(text, path)
 
 

@@ -132,3 +132,11 @@ def test_parsing_imports_configparser_only_when_asked():
             "assert config.may_map('OPEN_VSWITCH', {}) and 'configparser' not in sys.modules; "
             "config.parse('[plugin_types]'); assert 'configparser' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_non_utf8_config_names_the_byte(tmp_path):
+    path = tmp_path / "latin1.conf"
+    path.write_bytes(b"[plugin_types]\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        config.load({config.CONFIG_ENV: str(path)})
+    assert str(info.value) == f"config {path}: the byte at offset 20 is not UTF-8; save the file as UTF-8"

@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from vif_driver import hookpoints
 from vif_driver.api import VifDriver
 from vif_driver.hookpoints import HOOK_POINTS
@@ -69,3 +71,45 @@ def test_documented_tables_match_the_code():
     docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "hooks.md")
     with open(docs) as f:
         assert _table_rows(f.read()) == expected
+
+
+class Recorder(VifDriver):
+    def __init__(self):
+        self.calls = []
+
+    def _record(self, name, ctx):
+        self.calls.append((name, ctx.phase, ctx.failed))
+
+    def plug_device(self, domxml, properties):
+        self._record("plug_device", properties)
+        return domxml
+
+    def unplug_device(self, domxml, properties):
+        self._record("unplug_device", properties)
+
+
+@pytest.mark.parametrize("point, call, failed", [
+    ("after_update_device_fail", "plug_device", True),
+    ("after_nic_hotunplug_fail", "plug_device", True),
+    ("after_nic_hotplug_fail", "unplug_device", True),
+    ("after_update_device", "plug_device", False),
+    ("after_nic_hotunplug", "unplug_device", False),
+])
+def test_drivers_see_failed_operations(monkeypatch, point, call, failed):
+    from vif_driver import config, dispatch
+    from vif_driver.protocol import Request
+    driver = Recorder()
+    monkeypatch.setattr(dispatch, "load_driver", lambda name: driver)
+    props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OPEN_VSWITCH",
+             "vnic_id": "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"}
+    response = dispatch.handle(Request(point, "", props), config.HostConfig())
+    assert response.exit_code == 0, response.messages
+    assert driver.calls == [(call, "after", failed)]
+
+
+def test_failed_is_read_only():
+    from vif_driver.api import HookContext
+    ctx = HookContext(hook_point="after_update_device_fail", phase="after", properties={}, options={}, timeout=1)
+    assert ctx.failed
+    with pytest.raises(AttributeError):
+        ctx.failed = False

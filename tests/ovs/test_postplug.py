@@ -108,7 +108,7 @@ def test_ovs_stopped_is_a_clear_error(run_hook, down_config):
     run = run_hook("after_device_create", "", device_properties=props(), config=down_config)
     assert time.monotonic() - start < 2
     assert run.rc == 1
-    assert "Open vSwitch is not reachable at unix:" in run.stderr and "start it" in run.stderr
+    assert "Open vSwitch is down at unix:" in run.stderr and "systemctl start openvswitch" in run.stderr
 
 
 def test_ovs_hung_times_out_with_a_clear_error(run_hook, ovs_config, ovs, plug):

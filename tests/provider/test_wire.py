@@ -58,7 +58,21 @@ def test_wrapped_bodies_and_statuses(provider):
     ("POST", "/v2.0/ports", b'{"port": {}}', 400, "HTTPBadRequest"),
     ("POST", "/v2.0/ports", b'{"port": {"network_id": "abc"}}', 400,
      "InvalidInput"),
-    ("GET", "/v2.0/ports?limit=5", None, 400, "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?limit=-1", None, 400, "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?limit=five", None, 400, "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?sort_key=security_groups", None, 400,
+     "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?sort_key=name&sort_dir=up", None, 400,
+     "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?sort_key=name&sort_dir=asc&sort_dir=asc", None,
+     400, "HTTPBadRequest"),
+    ("GET", "/v2.0/ports?limit=1&marker=0c8b3d4e-0000-4000-8000-000000000000",
+     None, 404, "PortNotFound"),
+    ("GET", "//v2.0//nothing", None, 404, "HTTPNotFound"),
+    ("POST", "/v2.0/tokens/extra", b"{}", 405, "HTTPMethodNotAllowed"),
+    ("POST", "/vx/tokens", b"{}", 404, "HTTPNotFound"),
+    ("GET", "/v3/tokens", None, 405, "HTTPMethodNotAllowed"),
+    ("PUT", "/v2.0//ports", b"{}", 405, "HTTPMethodNotAllowed"),
     ("GET", "/v2.0/ports?admin_state_up=perhaps", None, 400, "InvalidInput"),
     ("GET", "/v2.0/ports?fixed_ips=foo", None, 400, "HTTPBadRequest"),
     ("POST", "/v2.0/tokens", b'{"auth": {}}', 400, "HTTPBadRequest"),
@@ -81,3 +95,16 @@ def test_oversized_body_is_413_json(provider):
 def test_405_lists_allowed_methods(provider):
     status, headers, _ = provider.request("PATCH", "/v2.0/ports")
     assert status == 405 and "POST" in headers["Allow"]
+
+
+def test_empty_segments_are_routed_not_redirected(provider):
+    """``//`` is dropped before routing (as the engine's httpclient and
+    ovirt-provider-ovn do): an answer, never a 308 to follow."""
+    status, headers, body = provider.request("GET", "//v2.0//networks")
+    assert status == 200 and "Location" not in headers
+    assert isinstance(body["networks"], list)
+    status, _, body = provider.request("GET", "//")
+    assert status == 200 and body["versions"][0]["id"] == "v2.0"
+    status, _, body = provider.request("POST", "/v2.0//networks/",
+                                       {"network": {"name": "slashes"}})
+    assert status == 201 and body["network"]["name"] == "slashes"

@@ -108,3 +108,37 @@ def test_empty_segments_are_routed_not_redirected(provider):
     status, _, body = provider.request("POST", "/v2.0//networks/",
                                        {"network": {"name": "slashes"}})
     assert status == 201 and body["network"]["name"] == "slashes"
+
+
+@pytest.mark.parametrize("request_line,status", [
+    (b"GET /v2.0/ports?name=" + b"x" * 9000 + b" HTTP/1.1", 414),
+    (b"G@T /v2.0/ports HTTP/1.1", 400),
+    (b"GET /v2.0/ports HTTP/9", 400),
+])
+def test_unparsable_requests_get_json_too(provider, request_line, status):
+    """What gunicorn answers before the app sees the request."""
+    import json
+    import socket
+    with socket.create_connection((provider.host, provider.port), 10) as s:
+        s.sendall(request_line + b"\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split()[1] == str(status).encode()
+    assert b"Content-Type: application/json" in head
+    assert error(json.loads(body))["message"]
+
+
+def test_long_filter_lists_are_served(provider, neutron):
+    """python-neutronclient sends up to 8192 bytes of URI (it refuses
+    longer ones itself): the provider accepts such a request line."""
+    ids = [f"0c8b3d4e-0000-4000-8000-{i:012d}" for i in range(150)]
+    path = "/v2.0/ports?" + "&".join(f"id={i}" for i in ids)
+    assert 4094 < len(path) < 8100
+    status, _, body = provider.request("GET", path)
+    assert status == 200 and body == {"ports": []}
+    assert neutron.list_ports(id=ids)["ports"] == []

@@ -162,8 +162,11 @@ def test_security_groups_null_on_create_and_update(provider):
   }
 }""")
     assert status == 200 and body["port"]["security_groups"] == ["web"]
-    status, body = call(provider, "PUT", f"/ports/{port_id}",
-                        '{\n  "port" : {\n    "security_groups" : null\n  }\n}')
+    status, body = call(provider, "PUT", f"/ports/{port_id}", """{
+  "port" : {
+    "security_groups" : null
+  }
+}""")
     assert status == 200 and body["port"]["security_groups"] == []
     # still a list when not null
     status, body = call(provider, "PUT", f"/ports/{port_id}",

@@ -20,8 +20,8 @@ from .errors import Conflict, InvalidInput, NeutronError, not_found
 from .rows import Page, from_row, now
 
 MAC_PREFIX = "fa:16:3e"
-_PORT_SELECT = ("SELECT p.*, p.rowid, n.bridge_name AS net_bridge FROM ports p "
-                "JOIN networks n ON n.id = p.network_id")
+_PORT_SELECT = ("SELECT p.*, p.rowid, n.bridge_name AS net_bridge "
+                "FROM ports p JOIN networks n ON n.id = p.network_id")
 
 
 class PortOps:

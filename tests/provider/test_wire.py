@@ -142,3 +142,26 @@ def test_long_filter_lists_are_served(provider, neutron):
     status, _, body = provider.request("GET", path)
     assert status == 200 and body == {"ports": []}
     assert neutron.list_ports(id=ids)["ports"] == []
+
+
+def test_full_port_list_is_byte_for_byte_json_dumps(provider):
+    """The joined stored documents read exactly like json.dumps of the
+    answer, links included, so no client can tell the fast path."""
+    import http.client
+    import json
+    status, _, body = provider.request("POST", "/v2.0/networks",
+                                       {"network": {"name": "bytes"}})
+    net_id = body["network"]["id"]
+    for name in ("b1", "b\u00e9"):
+        provider.request("POST", "/v2.0/ports", {"port": {
+            "network_id": net_id, "name": name}})
+    for path in ("/v2.0/ports", f"/v2.0/ports?network_id={net_id}&limit=1"):
+        conn = http.client.HTTPConnection(provider.host, provider.port,
+                                          timeout=10)
+        conn.request("GET", path)
+        raw = conn.getresponse().read()
+        conn.close()
+        parsed = json.loads(raw)
+        assert raw == json.dumps(parsed).encode()
+        assert parsed["ports"]
+    assert parsed["ports_links"][0]["rel"] == "next"

@@ -42,6 +42,7 @@ def _in_process_when_unprivileged(monkeypatch):
     if os.geteuid() != 0:
         monkeypatch.setenv(IN_PROCESS_ENV, "1")
 
+
 @pytest.fixture
 def hooks_root(tmp_path):
     """A VDSM hooks root with our entrypoint in every supported hook point."""

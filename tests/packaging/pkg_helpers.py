@@ -6,7 +6,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 
 from support import HERE, require, require_root, require_tool  # noqa: F401
 
@@ -15,6 +14,7 @@ import agent_helpers  # noqa: E402,F401 - users, hook environments, lifecycles
 
 REPO = os.path.dirname(HERE)
 HOOK_POINTS_DIR = "/usr/libexec/vdsm/hooks"
+BUILD_TMP = "/tmp"  # the RPM build's TMPDIR
 
 
 def source_copy(dest: str) -> str:
@@ -40,7 +40,7 @@ def rpm_query(path: str, *args: str) -> str:
 class BuildUser:
     """Who builds the RPMs: a throw-away unprivileged user (or, when the
     tests themselves run unprivileged, this user), with a home under the
-    build's work directory. TMPDIR stays /tmp, as in mock: the tests' unix
+    build's work directory. TMPDIR is /tmp, as in mock: the tests' unix
     socket paths under it must stay within 107 characters."""
 
     def __init__(self, uid: int, gid: int, work: str):
@@ -48,7 +48,7 @@ class BuildUser:
         home = os.path.join(work, "home")
         os.makedirs(home)
         self.env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", "HOME": home,
-                    "LANG": "C.UTF-8"}
+                    "TMPDIR": BUILD_TMP, "LANG": "C.UTF-8"}
         self.env.update((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))  # the package index
 
     def own(self, path: str) -> None:
@@ -82,7 +82,7 @@ def as_build_user(work: str):
         entry = pwd.getpwnam(name)
         yield BuildUser(entry.pw_uid, entry.pw_gid, work)
     finally:
-        shutil.rmtree(os.path.join(tempfile.gettempdir(), f"pytest-of-{name}"), ignore_errors=True)  # %check's
+        shutil.rmtree(os.path.join(BUILD_TMP, f"pytest-of-{name}"), ignore_errors=True)  # %check's
         proc = subprocess.run([shutil.which("userdel") or "/usr/sbin/userdel", name], capture_output=True,
                               text=True, timeout=30, check=False)
         assert proc.returncode == 0, f"userdel {name}: {proc.stderr.strip()}"

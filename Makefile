@@ -73,10 +73,12 @@ dist: $(VPY)
 	$(VPY) -c 'from setuptools import build_meta as b; print("dist/" + b.build_sdist("dist"))'
 
 # Debian's rpm has an empty package database: skip the BuildRequires check
-# there. %check runs the no-root unit tests with the venv's interpreter.
+# there. %check runs the tests an unprivileged builder can run with the
+# venv's interpreter, so the venv needs the test dependencies (`venv`, not
+# the bare $(VPY) a fresh clone would otherwise get).
 RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps)
 
-rpm: dist
+rpm: venv dist
 	rm -rf rpmbuild
 	mkdir -p rpmbuild/SOURCES
 	cp dist/vif_driver-$(VERSION).tar.gz rpmbuild/SOURCES/

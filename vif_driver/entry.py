@@ -19,6 +19,10 @@ from vif_driver.hookpoints import HOOK_POINTS
 
 DRY_RUN_ENV = "VIF_DRIVER_DRY_RUN"
 CAPTURE_ENV = "VIF_DRIVER_CAPTURE_DIR"
+# Development: answer in this process, never through the agent, even
+# unprivileged (validation and rewrites need no privilege; a driver then
+# fails at its first host change with its own error).
+IN_PROCESS_ENV = "VIF_DRIVER_IN_PROCESS"
 
 
 def main(hook_point: str, environ=None) -> int:
@@ -107,7 +111,8 @@ def call(request, cfg):
 
     point = HOOK_POINTS[request.hook_point]
     path = agent_socket_path(request.properties, cfg.agent_socket)
-    present = _is_socket(path)
+    in_process = request.properties.get(IN_PROCESS_ENV) == "1"
+    present = not in_process and _is_socket(path)
     if present:
         from vif_driver.agent import client  # only with an agent: _socket and _json cost ~0.7 ms
         try:
@@ -116,7 +121,7 @@ def call(request, cfg):
             return Response(point.fail_code, messages=[f"vif-driver {request.hook_point}: {e}"])
         if response is not None:
             return response
-    if _privileged():
+    if in_process or _privileged():
         from vif_driver import dispatch
         return dispatch.handle(request, cfg)
     state = "is not answering (connection refused)" if present else "is missing"

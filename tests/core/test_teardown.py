@@ -74,5 +74,6 @@ def test_missing_domxml_file(hooks_root, env, tmp_path, point, code):
                           text=True, timeout=60, check=False)
     assert proc.returncode == code, proc.stderr
     assert proc.stderr == (f"vif-driver {point}: cannot read $_hook_domxml file {missing}: No such file or "
-                           f"directory; VDSM creates it for each run, readable by the hook's user (uid 0)\n")
+                           f"directory; VDSM creates it for each run, readable by the hook's user "
+                           f"(uid {os.geteuid()})\n")
     assert not missing.exists()

@@ -67,7 +67,7 @@ def test_caps_degrade_quietly_when_ovs_is_stopped(run_hook, down_config):
     run = run_hook("after_get_caps", VDSM_CAPS, config=down_config)
     assert run.rc == 0
     assert run.json() == VDSM_CAPS
-    assert run.stderr.count("\n") == 1 and "not reachable" in run.stderr and "caps not reported" in run.stderr
+    assert run.stderr.count("\n") == 1 and "Open vSwitch is down" in run.stderr and "caps not reported" in run.stderr
 
 
 def test_caps_degrade_quietly_when_ovs_hangs(run_hook, ovs_config, ovs):

@@ -22,15 +22,16 @@ VMS = (("vm1", "blue", "host1"), ("vm2", "blue", "host2"), ("vm3", "red", "host1
 SUBNET = "10.201.0.{}/24"  # one IP subnet for all: only the networks keep them apart
 
 
-def run_networks_demo(workdir: str, echo=click.echo) -> "dict[tuple[str, str], bool]":
-    """The flow; returns the ping matrix (for the tests). Raises DemoError."""
+def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> "dict[tuple[str, str], bool]":
+    """The flow; returns the ping matrix (for the tests). Raises DemoError,
+    or Interrupted at a step's start after a signal (vif_driver.demo.Signals)."""
     from vif_driver import install
     from vif_driver.demo import ENGINE_XML, Demo, DemoError
     from vif_driver.provider.client import call
     from vif_driver.sandbox.hosts import Cluster, ping_matrix
     from vif_driver.sandbox.provider import ProviderProcess
 
-    demo = Demo(workdir, echo)
+    demo = Demo(workdir, echo, signals)
     with demo.stack:
         demo.step("Provider: start the reference provider (SQLite backend)")
         provider = demo.stack.enter_context(ProviderProcess(os.path.join(workdir, "provider")))
@@ -88,29 +89,26 @@ def run_networks_demo(workdir: str, echo=click.echo) -> "dict[tuple[str, str], b
 
 def main(keep_dir: "str | None") -> None:
     """The click command's body (vif_driver.demo: ``--networks``)."""
-    import signal
     import tempfile
 
-    from vif_driver.demo import DemoError
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupted)  # SIGTERM cleans up like Ctrl-C
+    from vif_driver.demo import DemoError, Signals
+    signals = Signals()  # a signal is acted on at the next step, never mid-cleanup
+    signals.install()
     try:
         if keep_dir:
             os.makedirs(keep_dir, exist_ok=True)
-            run_networks_demo(os.path.abspath(keep_dir))
+            run_networks_demo(os.path.abspath(keep_dir), signals=signals)
         else:
             with tempfile.TemporaryDirectory(prefix="vif-demo-net-") as workdir:
-                run_networks_demo(workdir)
+                run_networks_demo(workdir, signals=signals)
+        signals.checkpoint()
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; everything the demo started was stopped and removed")
     except DemoError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(("interrupted: " if signals.received else "") + str(e))
     except Exception as e:  # noqa: BLE001 - sandbox/provider errors: one line, cleanup already done
-        raise click.ClickException(f"{type(e).__name__}: {e}")
+        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.restore()
     click.echo("\ndemo: vm1 and vm2 (blue, vlan 101) reach each other across the hosts; "
                "vm3 (red, vlan 102) shares host1 and physnet1 with vm1 yet reaches nobody")

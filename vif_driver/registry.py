@@ -33,7 +33,9 @@ def _own_entry_points() -> "dict[str, str]":
 def entry_points() -> "dict[str, str]":
     """Every registered driver: name -> 'module:Class'."""
     from importlib.metadata import entry_points as all_entry_points
-    return {ep.name: ep.value for ep in all_entry_points(group=GROUP)}
+    found = all_entry_points()  # 3.9 (EL9): a dict of groups; group= and .select() are 3.10+
+    group = found.select(group=GROUP) if hasattr(found, "select") else found.get(GROUP, ())
+    return {ep.name: ep.value for ep in group}
 
 
 def _target(name: str) -> "str | None":

@@ -9,8 +9,9 @@ host's integration bridge that the provider allocates once per network.
 Tunnel types need a controller programming tunnels (OVN): refused here.
 
 The local tag lives in a table of its own (created on open like the rest
-of the schema) so existing databases need no migration; a network made
-before this table existed gets its tag when its next port is created.
+of the schema) so existing databases need no migration; a local network
+made before this table existed gets its tag when the provider opens the
+database (upgrade()).
 """
 
 from __future__ import annotations
@@ -59,6 +60,24 @@ def ensure_local_tag(q: Callable[..., sqlite3.Cursor], net_id: str, ntype: str) 
                        "unused local network.", type="NoNetworkAvailable")
     q("INSERT INTO local_tags (network_id, tag) VALUES (?, ?)", (net_id, free))
     return int(free)
+
+
+DETAILS_VERSION = "2"  # binding:vif_details with network_type, its segment or local tag, strings only
+
+
+def upgrade(q: Callable[..., sqlite3.Cursor]) -> None:
+    """On open, in the caller's write transaction: a tag for every local
+    network made before local tags existed, and the stored port documents
+    (store.py's ``doc``) of an older vif_details shape marked for
+    re-rendering (NULL)."""
+    for (net_id,) in q("SELECT id FROM networks WHERE network_type = 'local' AND id NOT IN "
+                       "(SELECT network_id FROM local_tags)").fetchall():
+        ensure_local_tag(q, net_id, "local")
+        q("UPDATE ports SET doc = NULL WHERE network_id = ?", (net_id,))
+    row = q("SELECT value FROM meta WHERE key = 'vif_details'").fetchone()
+    if row is None or row[0] != DETAILS_VERSION:
+        q("UPDATE ports SET doc = NULL")
+        q("INSERT OR REPLACE INTO meta VALUES ('vif_details', ?)", (DETAILS_VERSION,))
 
 
 def local_tag(q: Callable[..., sqlite3.Cursor], net_id: str) -> "int | None":

@@ -53,19 +53,20 @@ MAX_LINE = 240
 def one_line(text: str) -> str:
     """``text`` as one line of at most MAX_LINE characters: VDSM logs a hook's
     stderr and shows it upward, where a long or multi-line message helps
-    nobody. What makes a line long is a value in it (a path, a remote), not
-    its prose: the longest words are shortened in their middle first, so
-    the line still says what failed and how to fix it."""
+    nobody. Messages are written to fit; what still makes a line long is a
+    path or URL in it, so the longest of those are shortened in their
+    middle first and the line still says what failed and how to fix it."""
     words = text.split()
     excess = len(" ".join(words)) - MAX_LINE
     while excess > 0:
-        longest = max(range(len(words)), key=lambda i: len(words[i]))
-        word = words[longest]
-        if len(word) <= 24:  # no long value left: cut the middle of the line
+        paths = [i for i, word in enumerate(words) if "/" in word and len(word) > 24]
+        if not paths:  # nothing left to shorten: cut the middle of the line
             line = " ".join(words)
             tail = MAX_LINE // 3
             return line[:MAX_LINE - tail - 5] + " ... " + line[-tail:]
-        keep = max(len(word) - excess - 3, 20)
+        longest = max(paths, key=lambda i: len(words[i]))
+        word = words[longest]
+        keep = max(len(word) - excess - 3, 21)
         words[longest] = word[:keep - keep // 2] + "..." + word[len(word) - keep // 2:]
         excess -= len(word) - len(words[longest])
     return " ".join(words)

@@ -40,7 +40,7 @@ def uuid(value: str) -> str:
 def ifname(value: str) -> str:
     """A Linux interface / OVS bridge name."""
     if len(value) > 15:
-        raise ValueError(f"{_shown(value)} is longer than 15 characters, the kernel's limit for interface names")
+        raise ValueError(f"{_shown(value)} is longer than the kernel's 15-character limit for interface names")
     if not _is_word(value, 15):  # the kernel's dev_valid_name, narrowed to what is safe everywhere
         raise ValueError(f"{_shown(value)} is not an interface name (letters, digits, '-', '_' or '.')")
     return value

@@ -52,7 +52,7 @@ def test_non_utf8_file(run_hook, test_env):
     ({"bridge": "br-int;rm -rf /"}, ["property bridge", "not an interface name"]),
     ({"bridge": "br-`id`"}, ["property bridge"]),
     ({"bridge": "-br-int"}, ["property bridge"]),
-    ({"bridge": "br-integration-01"}, ["property bridge", "longer than 15 characters"]),
+    ({"bridge": "br-integration-01"}, ["property bridge", "the kernel's 15-character limit"]),
     ({"bridge": "b" * 5000}, ["property bridge", "over the 1024-character limit"]),
     ({"vmId": "not-a-uuid"}, ["property vmId", "is not a UUID"]),
 ])

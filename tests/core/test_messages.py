@@ -109,10 +109,15 @@ def test_unknown_option_of_the_ovs_driver_is_one_short_line(run_hook, config_fil
 
 
 def test_over_long_messages_keep_their_start_and_their_fix():
-    error = InvalidInput("a\nb " + "c" * 400 + "; the fix")
-    long = dispatch._message("vif-driver[x] before_device_create", error, HostConfig())
-    assert len(long) == 240 and long.startswith("vif-driver[x] before_device_create: a b ccc")
-    assert "c...c" in long and long.endswith("ccc; the fix")
+    """A long path is shortened in its middle; without one, the line's middle goes."""
+    path = "/var/tmp/" + "d" * 300 + "/db.sock"
+    line = dispatch._message("vif-driver[x] before_device_create", InvalidInput(f"a\nb {path} down; the fix"),
+                             HostConfig())
+    assert len(line) == 240 and line.startswith("vif-driver[x] before_device_create: a b /var/tmp/ddd")
+    assert "ddd...ddd" in line and line.endswith("ddd/db.sock down; the fix")
+    line = dispatch._message("vif-driver[x] before_device_create", InvalidInput("a " + "word " * 100 + "fix"),
+                             HostConfig())
+    assert len(line) == 240 and " ... " in line and line.endswith("word fix")
 
 
 def test_fastjson_never_raises_system_error():

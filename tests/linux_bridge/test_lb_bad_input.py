@@ -27,7 +27,7 @@ def _check_refused(run, host, before, *needles):
     ({"physical_network": "physnet1", "segmentation_id": "4095"}, ("segmentation_id", "between 1 and 4094")),
     ({"physical_network": "physnet1", "vlan": "x"}, ("property vlan",)),
     ({"physical_network": "physnet1"}, ("set segmentation_id",)),
-    ({"bridge": "br-much-too-long-name"}, ("property bridge", "longer than 15")),
+    ({"bridge": "br-much-too-long-name"}, ("property bridge", "15-character limit")),
     ({"bridge": "br/x"}, ("property bridge", "not an interface name")),
     ({"bridge": "br x"}, ("property bridge",)),
     ({"bridge": "br0", "physical_network": "physnet1", "segmentation_id": "5"}, ("set only one",)),
@@ -47,7 +47,7 @@ def test_bad_properties(run_hook, lb_config, host, props, needles):
 @pytest.mark.parametrize("mappings, needle", [
     ("physnet1", "not PHYSNET:INTERFACE"),
     ("physnet1:eth1,physnet2:eth1", "mapped to both"),
-    ("physnet1:this-name-is-too-long", "longer than 15"),
+    ("physnet1:this-name-is-too-long", "15-character limit"),
     ("physnet1:eth1,physnet1:eth2", "mapped twice"),
 ])
 def test_bad_mappings(run_hook, config_file, host, tmp_path, mappings, needle):

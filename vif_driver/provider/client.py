@@ -105,8 +105,8 @@ def _request(url: str, *, timeout: float, method: str = "GET",
     except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ProviderError(_one_line(
-            f"cannot reach provider {url}: {reason}; check the provider URL "
-            "in the host config and that the provider is running")) from None
+            f"cannot reach provider {url}: {reason}; check provider_url in the host config "
+            "and that the provider runs")) from None
     if not raw:
         return {}  # 204 No Content (DELETE)
     try:

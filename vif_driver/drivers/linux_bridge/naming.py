@@ -61,7 +61,7 @@ def parse_mappings(value: str) -> "dict[str, str]":
             validate.name(physnet)
             validate.ifname(interface)
         except ValueError as e:
-            raise ValueError(f"in {part!r}: {e}") from None
+            raise ValueError(f"{physnet}: {e}") from None
         if physnet in mappings:
             raise ValueError(f"physical network {physnet!r} is mapped twice")
         if interface in seen:

@@ -127,8 +127,8 @@ def run(work, *, namespace: "str | None", timeout: float, action: str):
 
 def explain(failure: NetlinkFailure, action: str) -> str:
     if failure.code == EPERM:
-        return (f"netlink refused to {failure.what} (operation not permitted); the hook needs "
-                f"CAP_NET_ADMIN: run VDSM's hooks for this driver as root or through the vif-driver agent")
+        return (f"netlink refused to {failure.what} (operation not permitted): CAP_NET_ADMIN needed; "
+                "run the hooks through the vif-driver agent or as root")
     if failure.code == EOPNOTSUPP:
         return (f"the kernel cannot {failure.what} (operation not supported); load its module "
                 f"(8021q for VLANs, bridge for bridges)")

@@ -59,7 +59,7 @@ class Rows:
                     "or set bridge in [driver:ovs]")
         iface_uuid, iface = _named(self.tables["Interface"], dev)
         if iface is None:
-            return (f"no interface {dev} in OVSDB: libvirt has not added the port "
+            return ("not in OVSDB: libvirt has not added the port "
                     "(does the NIC have <virtualport type='openvswitch'>?)")
         iface_id = iface.get("external_ids", {}).get("iface-id")
         if iface_id != vnic_id:

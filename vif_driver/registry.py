@@ -31,9 +31,18 @@ def _own_entry_points() -> "dict[str, str]":
 
 
 def entry_points() -> "dict[str, str]":
-    """Every registered driver: name -> 'module:Class'."""
+    """Every registered driver: name -> 'module:Class'. A name registered
+    twice resolves to the first on sys.path, the copy Python would import."""
     from importlib.metadata import entry_points as all_entry_points
-    return {ep.name: ep.value for ep in all_entry_points(group=GROUP)}
+    found = all_entry_points()
+    if hasattr(found, "select"):  # Python 3.10+ (entry_points(group=) is 3.10+ too)
+        found = found.select(group=GROUP)
+    else:  # Python 3.9: a dict of group -> entry points, one set per dist-info found
+        found = found.get(GROUP, ())
+    drivers: "dict[str, str]" = {}
+    for ep in found:
+        drivers.setdefault(ep.name, ep.value)
+    return drivers
 
 
 def _target(name: str) -> "str | None":

@@ -27,6 +27,8 @@ HEADER = 4
 MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
 DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
 CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer before giving up on it
+# A socket timeout: Python 3.9's socket.timeout is not yet TimeoutError.
+TIMEOUTS = (_socket.timeout, TimeoutError)
 
 
 class ProtocolError(Exception):
@@ -126,7 +128,7 @@ def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytearray
             sock.settimeout(left)
         try:
             n = sock.recv_into(view[got:], min(size - got, 1 << 20))
-        except TimeoutError:
+        except TIMEOUTS:
             raise ProtocolError("message not received in time") from None
         if not n:
             if allow_eof and got == 0:
@@ -192,7 +194,7 @@ def call(request, path: str, timeout: float) -> "Response | None":
         except EOFError:
             raise AgentError(f"the agent at {path} closed the connection without an answer "
                              "(it stopped or crashed: journalctl -u vif-driverd)") from None
-        except TimeoutError:
+        except TIMEOUTS:
             raise AgentError(f"the agent at {path} did not answer within {client_timeout(timeout):g} s "
                              "(journalctl -u vif-driverd)") from None
         except ProtocolError as e:

@@ -76,6 +76,8 @@ class ProviderServer(BaseApplication):
             "keyfile": c.tls_key,
             **c.extra,
         }
+        if "control_socket_disable" not in self.cfg.settings:
+            del settings["control_socket_disable"]  # no control socket in older gunicorn (23.0 on Python 3.9)
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)

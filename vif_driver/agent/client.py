@@ -189,7 +189,10 @@ def call(request, path: str, timeout: float) -> "Response | None":
         except OSError as e:
             raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}")
         try:
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the agent answers a refusal unread and closes: that answer is still to read
             raw = read_message(sock)
         except EOFError:
             raise AgentError(f"the agent at {path} closed the connection without an answer "

@@ -1,7 +1,8 @@
 # vif-driver: developer and packaging entry points.
 #   make venv     create .venv and install vif-driver with its test dependencies
-#   make run      replay the bundled fixtures (the main job, on its embedded default)
-#   make demo     provider, hooks, switch and traffic on this machine (root)
+#   make demo     the main job on a fresh machine (root): installs what it needs, then
+#                 provider, hooks, switch and traffic, all removed at the end
+#   make run      replay the bundled fixtures (changes nothing on the host)
 #   make check    the test suite (what .ci/run runs, once per Python:
 #                 make check PYTHON=/path/to/python3.9 VENV=.venv-3.9)
 #   make bench    whole-hook-process benchmarks, as ratios to a bare interpreter
@@ -39,8 +40,25 @@ reinstall: $(VPY)
 run: venv
 	$(VENV)/bin/vif-driver replay --config tests/fixtures/replay/vif-driver.conf tests/fixtures/replay
 
-# The whole system on one machine (root; Open vSwitch installed).
-demo: venv
+# The whole system on one machine, from a fresh Debian/Ubuntu one (root): the
+# Debian packages the demo uses, installed as .ci/run does when missing
+# (Open vSwitch for its throw-away switch, iproute2/ping for the "VMs",
+# python3-venv for .venv), then the venv, then `vif-driver demo`.
+DEMO_DEBS := openvswitch-switch iproute2 iputils-ping python3-venv
+
+demo:
+	@missing=""; for pkg in $(DEMO_DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$pkg 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	        echo "make demo: run it as root on Debian/Ubuntu, or install:$$missing" >&2; exit 1; \
+	    fi; \
+	    echo "make demo: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+	$(MAKE) --no-print-directory venv
 	$(VENV)/bin/vif-driver demo
 
 # bin/pytest, not `python -m pytest`: the tests import the installed package,
@@ -62,10 +80,12 @@ dist: $(VPY)
 	$(VPY) -c 'from setuptools import build_meta as b; print("dist/" + b.build_sdist("dist"))'
 
 # Debian's rpm has an empty package database: skip the BuildRequires check
-# there. %check runs the no-root unit tests with the venv's interpreter.
+# there. %check runs the tests an unprivileged builder can run with the
+# venv's interpreter, so the venv needs the test dependencies (`venv`, not
+# the bare $(VPY) a fresh clone would otherwise get).
 RPMBUILD_FLAGS ?= $(if $(wildcard /etc/debian_version),--nodeps)
 
-rpm: dist
+rpm: venv dist
 	rm -rf rpmbuild
 	mkdir -p rpmbuild/SOURCES
 	cp dist/vif_driver-$(VERSION).tar.gz rpmbuild/SOURCES/

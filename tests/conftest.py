@@ -8,9 +8,41 @@ import sys
 import textwrap
 
 import pytest
+import support
 from support import HERE, VM_ID, require_root, require_tool
 
 from vif_driver import install, runner
+from vif_driver.entry import IN_PROCESS_ENV
+
+# The real parts a test needs, as markers (setup.cfg [tool:pytest]), from its
+# directory and the fixtures it uses (with the fixtures those use), so the
+# RPM's %check can select what an unprivileged builder (mock, koji) can run:
+#   -m "not (ovs or netns or libvirt or root or agent or demo or provider or packaging)"
+MARKERS_BY_DIRECTORY = {"agent": ("agent", "root"), "demo": ("demo", "root", "ovs", "netns"),
+                        "provider": ("provider",), "packaging": ("packaging",)}
+MARKERS_BY_FIXTURE = {"ovs": ("ovs", "root"), "host": ("netns", "root"), "guests": ("netns", "root"),
+                      "libvirt_define": ("libvirt",), "users": ("root",)}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        top = os.path.relpath(str(item.fspath), HERE).split(os.sep, 1)[0]
+        names = set(MARKERS_BY_DIRECTORY.get(top, ()))
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(MARKERS_BY_FIXTURE.get(fixture, ()))
+        for name in sorted(names - {m.name for m in item.iter_markers()}):
+            item.add_marker(name)
+
+
+@pytest.fixture(autouse=True)
+def _in_process_when_unprivileged(monkeypatch):
+    """Unprivileged (an RPM's %check), hooks run in-process through the
+    development switch; without it entry.call refuses them and asks for the
+    agent. As root nothing is set: root's hooks run in-process anyway, and
+    the hooks tests run as vdsm get an environment of their own."""
+    if os.geteuid() != 0:
+        monkeypatch.setenv(IN_PROCESS_ENV, "1")
+
 
 @pytest.fixture
 def hooks_root(tmp_path):
@@ -114,3 +146,28 @@ def ovs():
     with OvsSandbox() as box:  # started on entry, stopped and removed on exit
         box.add_bridge("br-int")
         yield box
+
+
+# --- the host as the run found it ---------------------------------------------
+# Only this run's resources are looked at (support.RUN_TAG): other test runs
+# on the same host keep theirs.
+_RUN_TMP = []
+
+
+def pytest_configure(config):
+    _RUN_TMP.append(support.start_run())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _RUN_TMP:
+        return
+    problems = support.check_run_left_nothing(_RUN_TMP[0])
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = (f"the test run (tag {support.RUN_TAG}) left these behind (now removed):\n  "
+                + "\n  ".join(problems))
+        if reporter:
+            reporter.write_line(text, red=True)
+        else:
+            print(text)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -10,9 +10,12 @@ vif_driver.hookpoints); ``properties.phase`` tells which.
 
 Errors: raise a VifDriverError subclass with a one-line message that says
 what is wrong and how to fix it. The framework turns it into exit code 2 in
-a before-hook (the VM operation stops, the file is untouched) and 1 in an
-after-hook, caps or stats (other providers' hooks still run). Any other
-exception is reported as an internal error of the driver.
+a plug or migration-destination before-hook (the VM operation stops, the
+file is untouched), 0 with the message as a warning in a teardown
+before-hook (hot-unplug, VM stop, migration away: teardown always
+proceeds) and 1 in an after-hook, caps or stats (other providers' hooks
+still run). Any other exception is reported as an internal error of the
+driver.
 """
 
 
@@ -109,6 +112,13 @@ class HookContext:
     def is_before(self) -> bool:
         return self.phase == "before"
 
+    @property
+    def failed(self) -> bool:
+        """True in the after-hook of a VM operation that failed
+        (after_nic_hotplug_fail, after_update_device_fail,
+        after_nic_hotunplug_fail: hook points ending in ``_fail``)."""
+        return self.hook_point.endswith("_fail")
+
     def record(self, action: str, write: bool = False) -> None:
         """Note a host read or write (``write=True``: skipped in a dry run);
         replay --dry-run and debug = true print these."""
@@ -156,12 +166,22 @@ class VifDriver:
         host and return the element to give libvirt (changed in place or a
         new one). after: check the vNIC got connected; ``domxml`` may be None
         (VDSM often sends an empty file); the return value is ignored.
+
+        after with ``properties.failed`` (after_update_device_fail,
+        after_nic_hotunplug_fail): the operation failed and the vNIC stays
+        on the running VM; undo only what this operation's before phase
+        reserved, re-check the vNIC is connected; never remove its port.
+        VDSM runs after_update_device_fail even when our own
+        before_update_device refused. (A failed hotplug,
+        after_nic_hotplug_fail, calls unplug_device with ``failed`` True.)
         """
         return domxml
 
     def unplug_device(self, domxml, properties: HookContext) -> None:
-        """Disconnect a vNIC (hot-unplug, VM stop, failed hotplug); must be
-        idempotent: the port may already be gone. ``domxml`` may be None."""
+        """Disconnect a vNIC (hot-unplug, VM stop, failed hotplug:
+        ``properties.failed``); must be idempotent: the port may already be
+        gone. ``domxml`` may be None. Best-effort: a failure in the before
+        phase is reported as a warning and the VM operation goes on."""
 
     def migration_source(self, domxml, properties: HookContext) -> None:
         """The VM leaves this host. Do nothing destructive before the

@@ -93,29 +93,23 @@ def replay(fixtures, config_path, dry_run, hooks_dir, quiet):
     point, the custom properties and the device XML or JSON; a directory
     stands for its *.json files in order, e.g. a whole vNIC lifecycle.
     Captured fixtures (capture_dir in the config) replay the same way.
-    Prints each run's stderr, exit code, a diff and the resulting data; exits
-    1 if any exit code differs from the fixture's expectation.
+    Prints each run's stderr, exit code, a diff and the resulting data, then
+    "N of M fixtures as expected"; exits 1 if any run's exit code or stderr
+    differs from the fixture's expect (exit_code, stderr patterns).
     """
-    from vif_driver.fixture import Fixture, FixtureError, expand
-    from vif_driver.replay import replay as run_replay
+    from vif_driver.fixture import FixtureError, expand
+    from vif_driver.replay import replay_all
 
     paths = expand(fixtures)
     if not paths:
         raise click.UsageError("give at least one fixture file or directory")
-    mismatches = 0
-    for path in paths:
-        try:
-            fixture = Fixture.load(path)
-        except FixtureError as e:
-            raise click.ClickException(str(e))
-        result = run_replay(fixture, hooks_root=hooks_dir, config=config_path, dry_run=dry_run)
-        mismatches += not result.ok
-        if quiet:
-            click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.run.rc} {fixture.hook_point:34} {path}")
-        else:
-            click.echo(result.report() + "\n")
-    if mismatches:
-        raise click.ClickException(f"{mismatches} of {len(paths)} fixtures did not give the expected exit code")
+    try:
+        as_expected, total = replay_all(paths, echo=click.echo, quiet=quiet, hooks_root=hooks_dir,
+                                        config=config_path, dry_run=dry_run)
+    except FixtureError as e:
+        raise click.ClickException(str(e))
+    if as_expected != total:
+        raise SystemExit(1)
 
 
 def _load_config(path):

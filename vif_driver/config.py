@@ -1,7 +1,9 @@
 """The host configuration file: which driver handles which plugin_type.
 
-Standard library only (and no configparser, see read_ini): the entrypoint reads it to decide
-whether an EXTERNAL_NETWORK vNIC is ours, before anything heavy is imported.
+Standard library only: the entrypoint reads it to decide whether an
+EXTERNAL_NETWORK vNIC is ours, before anything heavy is imported. The file
+is read with configparser (see read_ini), imported only then; may_map, the
+pre-check every EXTERNAL_NETWORK vNIC passes first, needs none of it.
 
     [vif-driver]
     timeout = 10              ; seconds, bound on every external call
@@ -47,13 +49,15 @@ class HostConfig:
     driver's declared options parse them (see api.Option)."""
 
     __slots__ = ("path", "timeout", "debug", "capture_dir", "agent_socket",
-                 "agent_users", "agent_groups", "plugin_types", "driver_options")
+                 "agent_users", "agent_groups", "plugin_types", "driver_options", "lines")
 
-    def __init__(self, path=None, main=None, plugin_types=None, driver_options=None):
+    def __init__(self, path=None, main=None, plugin_types=None, driver_options=None, lines=None):
         main = main or {}
         self.path = path
-        self.timeout = _positive_float(main.get("timeout"), DEFAULT_TIMEOUT, path, "timeout")
-        self.debug = _boolean(main.get("debug", "false"), path, "debug")
+        self.lines = lines or {}  # (section, key or None for its header) -> line number
+        self.timeout = _positive_float(main.get("timeout"), DEFAULT_TIMEOUT, self.where(MAIN_SECTION, "timeout"),
+                                       "timeout")
+        self.debug = _boolean(main.get("debug", "false"), self.where(MAIN_SECTION, "debug"), "debug")
         self.capture_dir = main.get("capture_dir") or None
         self.agent_socket = main.get("agent_socket") or DEFAULT_AGENT_SOCKET
         self.agent_users = _words(main.get("agent_users", "vdsm"))
@@ -79,6 +83,11 @@ class HostConfig:
     def options_for(self, driver):
         """Raw option strings from the [driver:NAME] section."""
         return self.driver_options.get(driver, {})
+
+    def where(self, section: str, key: "str | None" = None) -> str:
+        """'config PATH: line N' of a key (or a section header), for messages."""
+        line = self.lines.get((section, key))
+        return f"config {self.path}" + (f": line {line}" if line else "")
 
 
 def agent_socket_path(environ, configured: "str | None") -> str:
@@ -125,56 +134,127 @@ def load(environ=None):
         if explicit:
             raise ConfigError(f"config {path}: no such file (set {CONFIG_ENV} to an existing file or unset it)")
         return HostConfig()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config {path}: cannot read: {e}; check its permissions (readable by vdsm) and encoding")
+    except OSError as e:
+        raise ConfigError(f"config {path}: cannot read: {e.strerror or e}; make it readable by the "
+                          f"hooks' user (vdsm, uid {os.geteuid()} here), e.g. mode 0644")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {path}: the byte at offset {e.start} is not UTF-8; save the file as UTF-8")
     return parse(text, path)
 
 
 def read_ini(text, source="<string>") -> "dict[str, dict[str, str]]":
-    """Sections of an INI text: ``[section]``, ``key = value``, comments
-    starting with '#' or ';' (also after a value, following a space).
+    """Sections of an INI text, read by the standard configparser:
+    ``[section]``, ``key = value``, comments starting with '#' or ';' (also
+    after a value or a section header, following whitespace), no
+    interpolation. Strict: a section or key appearing twice is an error.
+    Names keep their case (plugin types are upper case). Leading whitespace
+    is ignored, so no value continues on an indented line (an indented
+    README example reads the same as the file).
 
-    Our own reader rather than configparser: configparser compiles its
-    regular expressions at import, which costs an owned hook about half an
-    interpreter start. Names keep their case (plugin types are upper case);
-    duplicates and stray lines are errors, as in configparser's strict mode.
+    Imported here, not at module level: configparser (and the re it
+    imports) would cost every other provider's vNIC hook run; only an owned
+    one gets this far.
     """
-    sections: "dict[str, dict[str, str]]" = {}
-    current = None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#;":
-            continue
-        if stripped.startswith("["):
-            if not stripped.endswith("]") or len(stripped) < 3:
-                raise ConfigError(f"config {source}: line {number}: malformed section header {stripped!r}")
-            name = stripped[1:-1].strip()
-            if name in sections:
-                raise ConfigError(f"config {source}: line {number}: section [{name}] appears twice")
-            current = sections[name] = {}
-            continue
-        key, sep, value = stripped.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"config {source}: line {number}: expected 'key = value', got {stripped!r}")
-        if current is None:
-            raise ConfigError(f"config {source}: line {number}: '{key}' comes before any [section]")
-        if key in current:
-            raise ConfigError(f"config {source}: line {number}: '{key}' appears twice in its section")
-        for marker in (" ;", "\t;", " #", "\t#"):
-            if marker in value:
-                value = value[:value.index(marker)]
-        current[key] = value.strip()
+    sections, _ = _read(text, source)
     return sections
+
+
+def _read(text, source):
+    """(sections, {(section, key or None): line number})."""
+    import configparser
+
+    lines = _Lines(text)
+    created = []
+
+    class Recording(dict):
+        """configparser's dict_type: notes the line of each section and key
+        as configparser stores it (configparser keeps no line numbers, and
+        an error must name its line)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.lines = {}
+            created.append(self)
+
+        def __setitem__(self, key, value):
+            if isinstance(value, Recording):  # a section: its header's line
+                value.lines.setdefault(None, lines.number)
+                value.name = key
+            else:
+                self.lines.setdefault(key, lines.number)  # an option, first stored on its line
+            super().__setitem__(key, value)
+
+    parser = configparser.ConfigParser(
+        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"),
+        strict=True, empty_lines_in_values=False, interpolation=None, dict_type=Recording,
+        default_section="\n")  # no line can name it: [DEFAULT] is an ordinary (unknown) section
+    parser.optionxform = str  # keep the case
+    where = f"config {source}: line"
+    number = None  # the line configparser could not read
+    try:
+        parser.read_file(lines, source)
+    except configparser.DuplicateSectionError as e:
+        raise ConfigError(f"{where} {e.lineno}: section [{e.section}] appears twice; merge the two") from None
+    except configparser.DuplicateOptionError as e:
+        raise ConfigError(f"{where} {e.lineno}: '{e.option}' appears twice in [{e.section}]; keep one") from None
+    except configparser.MissingSectionHeaderError as e:
+        if not lines.text_of(e.lineno).startswith("["):
+            raise ConfigError(f"{where} {e.lineno}: {_shown(e.line)} comes before any [section]; put it "
+                              f"under [{MAIN_SECTION}], [{PLUGIN_SECTION}] or [{DRIVER_PREFIX}NAME]") from None
+        number = e.lineno
+    except configparser.ParsingError as e:
+        number = e.errors[0][0]
+    except configparser.Error as e:  # none other is raised by read_file today
+        raise ConfigError(f"config {source}: {' '.join(str(e).split())[:160]}") from None
+    if number is not None:
+        got = lines.text_of(number)
+        if got.startswith("["):
+            raise ConfigError(f"{where} {number}: malformed section header {_shown(got)}; "
+                              "write it as [name] (a comment after it needs a space before ; or #)")
+        raise ConfigError(f"{where} {number}: expected 'key = value' or '[section]', got {_shown(got)}")
+    sections, line_of = {}, {}
+    for section in parser.sections():
+        sections[section] = dict(parser.items(section))
+    for recorded in created:
+        name = getattr(recorded, "name", None)
+        if name in sections:
+            for key, number in recorded.lines.items():
+                line_of[(name, key)] = number
+    return sections, line_of
+
+
+class _Lines:
+    """The config's lines for configparser, leading whitespace removed;
+    ``number`` is the line it is reading."""
+
+    def __init__(self, text: str):
+        self._lines = [line.lstrip(" \t") for line in text.splitlines(keepends=True)]
+        self.number = 0
+
+    def __iter__(self):
+        for self.number, line in enumerate(self._lines, 1):
+            yield line
+
+    def text_of(self, number: int) -> str:
+        return self._lines[number - 1].strip() if 0 < number <= len(self._lines) else ""
+
+
+def _shown(line: str) -> str:
+    """A line of the file quoted for a message, cut to keep it one short line."""
+    text = line.strip()
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def parse(text, path="<string>"):
     main, plugin_types, driver_options = {}, {}, {}
-    for section, values in read_ini(text, path).items():
+    sections, line_of = _read(text, path)
+    for section, values in sections.items():
+        at = f"config {path}: line {line_of.get((section, None), '?')}:"
         if section == MAIN_SECTION:
             unknown = sorted(set(values) - set(_MAIN_KEYS))
             if unknown:
-                raise ConfigError(f"config {path}: [{MAIN_SECTION}] unknown key '{unknown[0]}'; "
+                at = f"config {path}: line {line_of.get((section, unknown[0]), '?')}:"
+                raise ConfigError(f"{at} [{MAIN_SECTION}] unknown key '{_cut(unknown[0])}'; "
                                   f"known keys: {', '.join(_MAIN_KEYS)}")
             main = values
         elif section == PLUGIN_SECTION:
@@ -182,12 +262,16 @@ def parse(text, path="<string>"):
         elif section.startswith(DRIVER_PREFIX) and section[len(DRIVER_PREFIX):]:
             driver_options[section[len(DRIVER_PREFIX):]] = values
         else:
-            raise ConfigError(f"config {path}: unknown section [{section}]; expected [{MAIN_SECTION}], "
+            raise ConfigError(f"{at} unknown section [{_cut(section)}]; expected [{MAIN_SECTION}], "
                               f"[{PLUGIN_SECTION}] or [{DRIVER_PREFIX}NAME]")
-    return HostConfig(path, main, plugin_types, driver_options)
+    return HostConfig(path, main, plugin_types, driver_options, line_of)
 
 
-def _positive_float(value, default, path, key):
+def _cut(name: str) -> str:
+    return name if len(name) <= 40 else name[:40] + "..."
+
+
+def _positive_float(value, default, where, key):
     if value is None or value == "":
         return default
     try:
@@ -195,17 +279,17 @@ def _positive_float(value, default, path, key):
     except ValueError:
         number = -1.0
     if not 0 < number <= 3600:
-        raise ConfigError(f"config {path}: [{MAIN_SECTION}] {key} = {value!r}: expected seconds between 0 and 3600")
+        raise ConfigError(f"{where}: [{MAIN_SECTION}] {key} = {_shown(value)}: expected seconds between 0 and 3600")
     return number
 
 
-def _boolean(value, path, key):
+def _boolean(value, where, key):
     lowered = value.strip().lower()
     if lowered in ("1", "yes", "true", "on"):
         return True
     if lowered in ("0", "no", "false", "off", ""):
         return False
-    raise ConfigError(f"config {path}: [{MAIN_SECTION}] {key} = {value!r}: expected true or false")
+    raise ConfigError(f"{where}: [{MAIN_SECTION}] {key} = {_shown(value)}: expected true or false")
 
 
 def _words(value):

@@ -6,10 +6,19 @@ tap). The demo plays the engine (REST calls to the provider), VDSM (the real
 hook entrypoints through the emulated runner) and libvirt (the tap and its
 OVS port), shows the guests ping each other and the stats hook's counters
 grow, then unplugs and deletes everything. Cleans up even when interrupted.
+
+SIGTERM and SIGINT never interrupt a step: the handler only records the
+signal, and the demo stops at the next checkpoint (each step's start, the
+waits). An exception raised at an arbitrary point would land inside
+`ip netns add` or a daemon's --detach, after cleanup had looked for it: a
+namespace or a process left behind. The cleanup itself runs to its end
+(every call in it has a timeout), then sweeps /run/netns for the demo's own
+names (NS_PREFIX ... -<pid>).
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,14 +44,48 @@ class DemoError(Exception):
     """A step failed; the message says which and why."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM/SIGINT arrived; raised at the next checkpoint."""
+
+
+class Signals:
+    """Records SIGTERM/SIGINT for checkpoint(), instead of raising wherever
+    the main thread happens to be."""
+
+    def __init__(self):
+        self.received: "int | None" = None
+        self._previous = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._record)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _record(self, signum, frame) -> None:
+        self.received = signum
+
+    def checkpoint(self) -> None:
+        if self.received is not None:
+            raise Interrupted()
+
+
 class Demo:
-    def __init__(self, workdir: str, echo=click.echo):
+    def __init__(self, workdir: str, echo=click.echo, signals: "Signals | None" = None):
         self.dir = workdir
         self.echo = echo
+        self.signals = signals or Signals()
         self.stack = ExitStack()
         self.step_no = 0
 
+    def checkpoint(self) -> None:
+        self.signals.checkpoint()
+
     def step(self, text: str) -> None:
+        self.checkpoint()
         self.step_no += 1
         self.echo(f"\n[{self.step_no}] {text}")
 
@@ -70,11 +113,12 @@ class Demo:
             except ProviderError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise DemoError(f"the provider did not start; see {log.name}")
+                self.checkpoint()
                 time.sleep(0.2)
 
     def start_switch(self):
         from vif_driver.sandbox.ovs import OvsSandbox
-        box = OvsSandbox(os.path.join(self.dir, "ovs"), netns=f"{NS_PREFIX}ovs-{os.getpid()}")
+        box = OvsSandbox(os.path.join(self.dir, "ovs"), netns=namespace_name("ovs"))
         self.stack.callback(box.stop)
         box.start()
         box.add_bridge("br-int")
@@ -115,17 +159,41 @@ def _stop(proc) -> None:
             proc.wait(timeout=10)
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt
+def namespace_name(what: str) -> str:
+    """vifdemo-WHAT-PID (then -TAG when $VIF_SANDBOX_TAG is set)."""
+    from vif_driver.sandbox.netns import tagged
+    return tagged(f"{NS_PREFIX}{what}-{os.getpid()}")
 
 
-def run_demo(workdir: str, echo=click.echo) -> dict:
-    """The flow; returns what was measured (for the tests). Raises DemoError."""
+def own_namespace(name: str, pid: "int | None" = None) -> bool:
+    """Whether a namespace name is one this demo process (``pid``) makes."""
+    return re.fullmatch(re.escape(NS_PREFIX) + r"[a-z0-9]+-" + str(pid or os.getpid()) + r"(-[a-z0-9]{1,8})?",
+                        name) is not None
+
+
+def sweep_namespaces() -> "list[str]":
+    """Delete what is left in /run/netns of this process' names (e.g. a
+    namespace whose creation a cleanup did not see); returns their names."""
+    from vif_driver.sandbox.netns import Namespace
+    try:
+        names = [n for n in os.listdir("/run/netns") if own_namespace(n)]
+    except OSError:
+        return []
+    for name in names:
+        Namespace(name).delete()
+    return names
+
+
+def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) -> dict:
+    """The flow; returns what was measured (for the tests). Raises DemoError,
+    or Interrupted at a checkpoint after a signal."""
     from vif_driver import install
     from vif_driver.provider.client import call
 
-    demo = Demo(workdir, echo)
+    demo = Demo(workdir, echo, signals)
     with demo.stack:
+        demo.stack.callback(sweep_namespaces)  # runs last
+        demo.detail(f"work directory {workdir}")
         demo.step("Provider: start the reference provider (Neutron v2.0 subset)")
         url = demo.start_provider()
         api = url + "/v2.0"
@@ -171,7 +239,7 @@ def run_demo(workdir: str, echo=click.echo) -> dict:
 
             tap = "tap" + port["id"][:11]
             demo.step(f"libvirt: create {tap} for {name} and add it to br-int with its external_ids")
-            guest = demo.guest(f"{NS_PREFIX}{name}-{os.getpid()}")
+            guest = demo.guest(namespace_name(name))
             from vif_driver.sandbox.netns import Namespace
             Namespace(box.netns).veth(tap, "eth0", guest)
             guest.ip("link", "set", "eth0", "address", port["mac_address"])
@@ -187,6 +255,7 @@ def run_demo(workdir: str, echo=click.echo) -> dict:
         before = _stats(demo, hooks, config, vms)
 
         demo.step(f"Traffic: {vms[0]['name']} pings {vms[1]['name']} ({vms[1]['ip']}) through br-int")
+        demo.checkpoint()
         ping = vms[0]["guest"].exec(["ping", "-c", "3", "-W", "2", vms[1]["ip"]], check=False, timeout=30)
         demo.detail(ping.stdout.decode(errors="replace"))
         if ping.returncode != 0:
@@ -249,21 +318,26 @@ def demo(keep_dir):
     """
     if os.geteuid() != 0:
         raise click.ClickException("the demo needs root: it creates network namespaces")
-    previous = signal.signal(signal.SIGTERM, _interrupted)
+    signals = Signals()
+    signals.install()
     try:
         if keep_dir:
             os.makedirs(keep_dir, exist_ok=True)
-            result = run_demo(os.path.abspath(keep_dir))
+            result = run_demo(os.path.abspath(keep_dir), signals=signals)
         else:
             with tempfile.TemporaryDirectory(prefix="vif-demo-") as workdir:
-                result = run_demo(workdir)
+                result = run_demo(workdir, signals=signals)
+        signals.checkpoint()  # a signal during the last step's cleanup
     except KeyboardInterrupt:
+        left = [n for n in os.listdir("/run/netns") if own_namespace(n)] if os.path.isdir("/run/netns") else []
+        if left:
+            raise click.ClickException(f"interrupted; could not remove namespaces {', '.join(left)}")
         raise click.ClickException("interrupted; everything the demo started was stopped and removed")
     except DemoError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(("interrupted: " if signals.received else "") + str(e))
     except Exception as e:  # noqa: BLE001 - sandbox/provider errors: one line, cleanup already done
-        raise click.ClickException(f"{type(e).__name__}: {e}")
+        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.restore()
     click.echo("\ndemo: the guests pinged each other through the provider's network and the stats "
                f"counters grew ({json.dumps({k: v['rx'] for k, v in result['after'].items()})})")

@@ -32,10 +32,10 @@ class JsonMembers(dict):
         self.raw = raw
 
     def plain(self) -> dict:
-        from vif_driver.fastjson import parse
+        import json
         merged = dict(self)
         if self.raw:
-            merged.update(parse("{" + self.raw + "}"))
+            merged.update(json.loads("{" + self.raw + "}"))
         return merged
 
 
@@ -127,13 +127,9 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
 def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
     """Caps and stats: every configured driver adds its part; one failing
     driver does not hide the others' results (exit 1, data still written)."""
-    from vif_driver.fastjson import parse  # json's results without importing json (~7 ms)
-
     try:
-        data = parse(request.data) if request.data.strip() else {}
-        if not isinstance(data, dict):
-            raise InvalidInput(f"{hook_point.env_var} holds JSON {type(data).__name__}, expected an object")
-    except (ValueError, InvalidInput) as e:
+        data = load_json(request.data, hook_point) if request.data.strip() else {}
+    except InvalidInput as e:
         return Response(1, messages=[_message(f"vif-driver {hook_point.name}", e, config)])
     messages, actions = [], []
     changed = failed = False
@@ -161,6 +157,46 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
     return Response(1 if failed else 0, text, messages, actions)
 
 
+_JSON_FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"
+
+
+def load_json(text: str, hook_point: HookPoint) -> dict:
+    """The caps or stats dict VDSM passed, parsed by the standard json
+    module; InvalidInput, one line saying what is wrong and where, for
+    anything else (truncated, a BOM, nesting or numbers past Python's limits)."""
+    import json
+
+    where = f"${hook_point.env_var}"
+    if text.startswith("\ufeff"):
+        raise InvalidInput(f"{where} starts with a UTF-8 byte order mark, which JSON does not allow; {_JSON_FIX}")
+    try:
+        data = json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as e:
+        what = e.msg[:-3] if e.msg.endswith(" at") else e.msg  # "Unterminated string starting at"
+        raise InvalidInput(f"{where} is not valid JSON: {what} at line {e.lineno} column {e.colno}; "
+                           f"{_JSON_FIX}") from None
+    except RecursionError:
+        raise InvalidInput(f"{where} nests JSON arrays or objects too deeply for Python's json module; "
+                           f"{_JSON_FIX}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where} holds a JSON {_json_kind(data)}, expected an object; {_JSON_FIX}")
+    return data
+
+
+def _json_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # over sys.get_int_max_str_digits() (Python 3.11, 3.9.14 and later)
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        raise InvalidInput(f"$_hook_json has an integer of {len(digits)} digits, over Python's limit of "
+                           f"{limit} (sys.set_int_max_str_digits); {_JSON_FIX}") from None
+
+
+def _json_kind(value) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def _plain(data: dict) -> dict:
     """``data`` without JsonMembers (what a driver expects to get)."""
     if not any(isinstance(value, JsonMembers) for value in data.values()):
@@ -173,7 +209,7 @@ _SPLICE = None  # a random string standing for the JsonMembers' text while encod
 
 def _encode(data: dict) -> str:
     """json.dumps(data), JsonMembers' raw members spliced in as they are."""
-    from vif_driver.fastjson import dumps
+    from json import dumps
     spliced = [key for key, value in data.items() if isinstance(value, JsonMembers) and value.raw]
     if not spliced:
         return dumps(data)
@@ -199,8 +235,9 @@ def resolve_options(driver, config: HostConfig, driver_name: str, properties) ->
     section = config.options_for(driver_name)
     unknown = sorted(set(section) - set(driver.options))
     if unknown:
-        raise InvalidInput(f"config {config.path}: [driver:{driver_name}] unknown option '{unknown[0]}'; "
-                           f"known: {', '.join(sorted(driver.options)) or 'none'}")
+        where = config.where(f"driver:{driver_name}", unknown[0])
+        raise InvalidInput(f"{where}: [driver:{driver_name}] unknown option {validate.shown(unknown[0])}; "
+                           f"{_known(unknown[0], sorted(driver.options))}")
     values = {}
     for key, option in driver.options.items():
         if key in properties and option.host_only:
@@ -215,6 +252,21 @@ def resolve_options(driver, config: HostConfig, driver_name: str, properties) ->
             continue
         values[key] = _parse(raw, option.parse, where)
     return values
+
+
+def _known(name: str, known: "list[str]") -> str:
+    """What to write instead of an unknown option: the closest known one,
+    else the known ones if they fit in a short line."""
+    if not known:
+        return "this driver has no options: remove it"
+    import difflib
+    close = difflib.get_close_matches(name, known, 1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    listing = ", ".join(known)
+    if len(listing) > 40:  # the whole list would not leave the message one short line
+        return f"not one of its {len(known)} options (see the driver's docs)"
+    return f"known: {listing}"
 
 
 def _property(props, key, parse, required):
@@ -246,4 +298,14 @@ def _message(prefix: str, error: Exception, config: HostConfig) -> str:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         else:
             text += " (set debug = true in [vif-driver] of the config for a traceback)"
-    return " ".join(f"{prefix}: {text}".split())
+    return one_line(f"{prefix}: {text}")
+
+
+MAX_LINE = 240
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of at most MAX_LINE characters (VDSM logs and
+    shows stderr upward: a long or multi-line message helps nobody)."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 3] + "..."

@@ -1,7 +1,7 @@
 """`vif-driver doctor`: check this host's vif-driver setup and say what to fix.
 
-Each check prints one line, ``ok`` or ``FAIL`` with the fix; the exit code
-is 1 when anything failed. It only reads: files, the config, the agent's
+Each check prints one line, ``ok``, ``WARN`` or ``FAIL`` with the fix; the
+exit code is 1 when anything failed (a warning alone keeps it 0). It only reads: files, the config, the agent's
 socket (one harmless caps request) and OVSDB (one read through the driver's client).
 """
 
@@ -9,6 +9,7 @@ import grp
 import os
 import pwd
 import stat
+import sys
 
 import click
 
@@ -17,6 +18,18 @@ from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.install import HOOKS_DIR, SCRIPT_NAME
 
 START = config_mod.AGENT_START_HINT
+
+# Other packages' VDSM hook scripts known to handle a plugin type, by file
+# name: ovirt-provider-ovn-driver installs its rewrite as
+# before_device_create/ and before_nic_hotplug/10_ovirt_provider_ovn_hook,
+# the vhost-user variant as 20_ovirt_provider_ovn_vhostuser_hook in the same
+# two points, and its binding host id as after_get_caps/ovirt_provider_ovn_hook.
+KNOWN_HOOKS = {
+    "10_ovirt_provider_ovn_hook": ("ovirt-provider-ovn-driver", ("OVIRT_PROVIDER_OVN",)),
+    "20_ovirt_provider_ovn_vhostuser_hook": ("ovirt-provider-ovn-driver", ("OVIRT_PROVIDER_OVN",)),
+    "ovirt_provider_ovn_hook": ("ovirt-provider-ovn-driver", ("OVIRT_PROVIDER_OVN",)),
+}
+_SCAN = 256 << 10  # bytes of an unknown hook script searched for plugin type names
 
 
 class Report:
@@ -29,6 +42,10 @@ class Report:
     def fail(self, text: str, fix: str) -> None:
         self.failed += 1
         click.echo(f"FAIL  {text}\n      fix: {fix}")
+
+    def warn(self, text: str, fix: str) -> None:
+        """Works, but wastefully or fragilely; does not fail the run."""
+        click.echo(f"WARN  {text}\n      fix: {fix}")
 
 
 def check_config(report: Report, path: "str | None"):
@@ -45,6 +62,28 @@ def check_config(report: Report, path: "str | None"):
     return cfg
 
 
+def _shebang(path: str) -> str:
+    """The interpreter named by a script's first line, or ''."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    words = first[2:].split() if first.startswith("#!") else []
+    return words[0] if words else ""
+
+
+def install_interpreter(hooks_dir: str) -> str:
+    """The interpreter to reinstall the entrypoints with: the one the
+    installed entrypoints already use, when it runs, else the one running
+    this command (a venv's, the package's), never a guess."""
+    for point in sorted(HOOK_POINTS):
+        interpreter = _shebang(os.path.join(hooks_dir, point, SCRIPT_NAME))
+        if interpreter and os.access(interpreter, os.X_OK):
+            return interpreter
+    return sys.executable
+
+
 def check_hooks(report: Report, hooks_dir: str, user: "pwd.struct_passwd | None") -> None:
     missing, unusable = [], []
     for point in sorted(HOOK_POINTS):
@@ -57,21 +96,97 @@ def check_hooks(report: Report, hooks_dir: str, user: "pwd.struct_passwd | None"
         if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o001 or not st.st_mode & 0o004:
             unusable.append(f"{path} (mode {stat.filemode(st.st_mode)})")
             continue
-        with open(path, "rb") as f:
-            first = f.readline().decode("utf-8", "replace").strip()
-        interpreter = first[2:].split()[0] if first.startswith("#!") and first[2:].split() else ""
+        interpreter = _shebang(path)
         if not os.access(interpreter, os.X_OK):
             unusable.append(f"{path} (interpreter {interpreter or 'missing'})")
+    reinstall = f"vif-driver install-hooks --destdir / --interpreter {install_interpreter(hooks_dir)}"
     if missing:
         report.fail(f"hook entrypoints missing in {hooks_dir}: {', '.join(missing)}",
-                    "reinstall vdsm-hook-vif-driver, or: vif-driver install-hooks --destdir / "
-                    "--interpreter /usr/bin/python3")
+                    f"reinstall vdsm-hook-vif-driver, or: {reinstall}")
     if unusable:
         report.fail(f"hook entrypoints VDSM cannot run: {'; '.join(unusable)}",
-                    "chmod 0755 them; VDSM runs only executable regular files")
+                    f"chmod 0755 them (VDSM runs only executable regular files); for a missing interpreter: "
+                    f"{reinstall}")
     if not missing and not unusable:
         report.ok(f"{len(HOOK_POINTS)} hook entrypoints in {hooks_dir} are executable by "
                   f"{user.pw_name if user else 'everyone'}")
+
+
+def hook_handlers(hooks_dir: str, cfg) -> "dict[str, dict[tuple, list[str]]]":
+    """plugin type -> (script, owner) -> the hook points it runs in, for
+    every executable script VDSM would run in our hook points: ours for each
+    mapped plugin type (owner "vif-driver"), the known scripts of other
+    packages (KNOWN_HOOKS, owner: the package), and any other script that
+    names a plugin type in its text (owner None)."""
+    ours = cfg.plugin_types if cfg is not None else {}
+    names = set(config_mod.DEFAULT_PLUGIN_TYPES) | set(ours)
+    for _package, types in KNOWN_HOOKS.values():
+        names.update(types)
+    found: "dict[str, dict[tuple, list[str]]]" = {}
+    for point in sorted(HOOK_POINTS):
+        directory = os.path.join(hooks_dir, point)
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(directory, entry)
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                continue  # VDSM skips it too
+            if entry == SCRIPT_NAME:
+                handled = {t: (entry, "vif-driver", d) for t, d in ours.items()}
+            elif entry in KNOWN_HOOKS:
+                package, types = KNOWN_HOOKS[entry]
+                handled = {t: (entry, package, None) for t in types}
+            else:
+                handled = {t: (entry, None, None) for t in _named_in(path, names)}
+            for plugin_type, key in handled.items():
+                found.setdefault(plugin_type, {}).setdefault(key, []).append(point)
+    return found
+
+
+def _named_in(path: str, names) -> "list[str]":
+    try:
+        with open(path, "rb") as f:
+            text = f.read(_SCAN)
+    except OSError:
+        return []
+    return [name for name in names if name.encode() in text]
+
+
+def _label(key: tuple) -> str:
+    script, owner, driver = key
+    return (f"{script} (vif-driver, driver {driver})" if owner == "vif-driver" else
+            f"{script} ({owner})" if owner else script)
+
+
+def check_handlers(report: Report, hooks_dir: str, cfg) -> None:
+    """Each plugin type with the hook scripts that handle it; a warning when
+    two handle one in the same hook point (every vNIC rewritten twice)."""
+    where = cfg.path if cfg is not None and cfg.path else config_mod.DEFAULT_PATH
+    for plugin_type, scripts in sorted(hook_handlers(hooks_dir, cfg).items()):
+        listed = "; ".join(f"{_label(key)} in {_points(points)}" for key, points in sorted(scripts.items()))
+        counts: "dict[str, int]" = {}
+        for points in scripts.values():
+            for point in points:
+                counts[point] = counts.get(point, 0) + 1
+        shared = sorted(point for point, count in counts.items() if count > 1)
+        if not shared:
+            report.ok(f"plugin type {plugin_type}: handled by {listed}")
+            continue
+        others = [key for key in sorted(scripts) if key[1] != "vif-driver"]
+        packages = sorted({key[1] for key in others if key[1]})
+        loose = sorted({key[0] for key in others if not key[1]})
+        remove = " and ".join(([f"the {' '.join(packages)} package (dnf remove {' '.join(packages)})"]
+                               if packages else []) + ([f"the script {', '.join(loose)}"] if loose else []))
+        unmap = (f"or unmap it from vif-driver ('{plugin_type} =' in [plugin_types] of {where})"
+                 if any(key[1] == "vif-driver" for key in scripts) else "")
+        report.warn(f"plugin type {plugin_type} is handled twice in {_points(shared)}: {listed}; "
+                    "every vNIC is rewritten twice", f"keep one: remove {remove} {unmap}".strip())
+
+
+def _points(points: "list[str]") -> str:
+    return ", ".join(points) if len(points) <= 3 else f"{len(points)} hook points"
 
 
 def _can_write(st, user: pwd.struct_passwd) -> bool:
@@ -150,12 +265,13 @@ def check_ovs(report: Report, options, timeout: float) -> None:
     hooks will read."""
     from vif_driver.api import HostError
     from vif_driver.drivers.ovs.ovsdb import OvsDb
+    from vif_driver.drivers.ovs.remote import start_hint
     remote, bridge = options["ovsdb"], options["bridge"]
     try:
         with OvsDb(remote, timeout) as db:
             system_id, has_bridge = db.host_info(bridge)
     except HostError as e:
-        report.fail(str(e), "systemctl start openvswitch, or fix ovsdb in [driver:ovs]")
+        report.fail(str(e), f"{start_hint()}, or fix ovsdb in [driver:ovs]")
         return
     report.ok(f"Open vSwitch answers at {remote}")
     if system_id:
@@ -194,6 +310,7 @@ def doctor(config_path, hooks_dir, user_name):
         report.fail(f"user {user_name} does not exist", "install vdsm (it creates the vdsm user), or pass --user")
     cfg = check_config(report, config_path)
     check_hooks(report, hooks_dir, user)
+    check_handlers(report, hooks_dir, cfg)
     if cfg is not None:
         check_agent(report, cfg, user)
         check_drivers(report, cfg)

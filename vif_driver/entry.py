@@ -2,8 +2,14 @@
 
 Every NIC's every hook starts a fresh interpreter here, so the path for a
 vNIC that is not ours touches nothing but os and sys: an environment check
-for vNIC hooks, the host config (configparser) for EXTERNAL_NETWORK vNICs and
-for caps/stats. Only an owned call goes on to dispatch.
+for vNIC hooks (provider_type), then, for EXTERNAL_NETWORK vNICs,
+config.may_map (is the plugin_type a built-in one or in the config file's
+text at all?). Only then is the host config parsed (configparser), and only
+an owned call goes on to dispatch.
+
+Exit codes are the hook point's (hookpoints.HookPoint.fail_code): a plug
+before-hook fails with 2, a teardown before-hook never fails (0 and one
+warning line, whatever went wrong), an after-hook with 1.
 """
 
 import os
@@ -13,6 +19,10 @@ from vif_driver.hookpoints import HOOK_POINTS
 
 DRY_RUN_ENV = "VIF_DRIVER_DRY_RUN"
 CAPTURE_ENV = "VIF_DRIVER_CAPTURE_DIR"
+# Development: answer in this process, never through the agent, even
+# unprivileged (validation and rewrites need no privilege; a driver then
+# fails at its first host change with its own error).
+IN_PROCESS_ENV = "VIF_DRIVER_IN_PROCESS"
 
 
 def main(hook_point: str, environ=None) -> int:
@@ -57,8 +67,13 @@ def _run(hook_point, point, environ) -> int:
         with open(path, "rb") as f:
             raw = f.read()
         text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {e}")
+    except OSError as e:
+        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {e.strerror or e}; "
+             f"VDSM creates it for each run, readable by the hook's user (uid {os.geteuid()})")
+        return point.fail_code
+    except UnicodeDecodeError as e:
+        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: not UTF-8 (byte "
+             f"0x{raw[e.start]:02x} at offset {e.start}); VDSM writes UTF-8: check the scripts before ours")
         return point.fail_code
     if cfg.capture_dir and not environ.get(CAPTURE_ENV):
         _capture(cfg.capture_dir, hook_point, point, environ)
@@ -96,7 +111,8 @@ def call(request, cfg):
 
     point = HOOK_POINTS[request.hook_point]
     path = agent_socket_path(request.properties, cfg.agent_socket)
-    present = _is_socket(path)
+    in_process = request.properties.get(IN_PROCESS_ENV) == "1"
+    present = not in_process and _is_socket(path)
     if present:
         from vif_driver.agent import client  # only with an agent: _socket and _json cost ~0.7 ms
         try:
@@ -105,7 +121,7 @@ def call(request, cfg):
             return Response(point.fail_code, messages=[f"vif-driver {request.hook_point}: {e}"])
         if response is not None:
             return response
-    if _privileged():
+    if in_process or _privileged():
         from vif_driver import dispatch
         return dispatch.handle(request, cfg)
     state = "is not answering (connection refused)" if present else "is missing"
@@ -164,5 +180,12 @@ def _capture(directory, hook_point, point, environ):
         _say(f"vif-driver {hook_point}: capture to {directory} failed: {e}")
 
 
+MAX_LINE = 240
+
+
 def _say(line: str) -> None:
+    """One line on stderr (VDSM logs it and shows it upward), cut to MAX_LINE."""
+    line = " ".join(line.split())
+    if len(line) > MAX_LINE:
+        line = line[:MAX_LINE - 3] + "..."
     sys.stderr.write(line + "\n")

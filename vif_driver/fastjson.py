@@ -3,7 +3,11 @@
 `import json` costs a process ~0.8x an interpreter start (it pulls in re and
 enum); the hooks and the agent's wire format use its C accelerator, _json,
 directly. Bad input is handed to the json module itself, so error messages
-are json's.
+are json's (ValueError, never SystemError: see _call).
+
+Only the agent's wire format (vif_driver.agent.client) and the OVSDB wire
+still use this; the hooks' caps and stats JSON goes through json itself
+(vif_driver.dispatch.load_json). A later change removes this module.
 """
 
 try:
@@ -77,19 +81,36 @@ def parse(text: str):
         except ValueError:
             pass
     import json
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _call(scanner, text: str, start: int):
+    """scanner(text, start). _json raises its JSONDecodeError only when
+    json.decoder is already imported; before that, bad input makes the
+    scanner fail with SystemError ("returned NULL without setting an
+    exception"). Then import it (the error path only) and scan again."""
+    try:
+        return scanner(text, start)
+    except SystemError:
+        import json.decoder  # noqa: F401 - what _json's error path looks up
+        return scanner(text, start)
 
 
 def _scan(scanner, text: str):
     start = _skip_space(text, 0)
     try:
-        value, end = scanner(text, start)
-    except StopIteration:
-        raise ValueError("not JSON") from None
+        value, end = _call(scanner, text, start)
+    except StopIteration as e:
+        import json
+        raise json.JSONDecodeError("Expecting value", text, e.value if isinstance(e.value, int) else start) from None
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     if _skip_space(text, end) != len(text):
-        raise ValueError("extra data after the JSON value")
+        import json
+        raise json.JSONDecodeError("Extra data", text, end)
     return value
 
 
@@ -113,6 +134,6 @@ def raw_decode(text: str, start: int = 0):
     if _raw_scanner is None:
         _raw_scanner = _json.make_scanner(_Lenient())
     try:
-        return _raw_scanner(text, start)
+        return _call(_raw_scanner, text, start)
     except StopIteration:
         raise ValueError("incomplete JSON") from None

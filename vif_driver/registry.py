@@ -34,13 +34,10 @@ def entry_points() -> "dict[str, str]":
     """Every registered driver: name -> 'module:Class'. A name registered
     twice resolves to the first on sys.path, the copy Python would import."""
     from importlib.metadata import entry_points as all_entry_points
-    found = all_entry_points()
-    if hasattr(found, "select"):  # Python 3.10+ (entry_points(group=) is 3.10+ too)
-        found = found.select(group=GROUP)
-    else:  # Python 3.9: a dict of group -> entry points, one set per dist-info found
-        found = found.get(GROUP, ())
+    found = all_entry_points()  # 3.9 (EL9): a dict of groups; group= and .select() are 3.10+
+    group = found.select(group=GROUP) if hasattr(found, "select") else found.get(GROUP, ())
     drivers: "dict[str, str]" = {}
-    for ep in found:
+    for ep in group:  # 3.9 lists a dist-info twice if found twice: the first wins
         drivers.setdefault(ep.name, ep.value)
     return drivers
 

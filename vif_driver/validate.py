@@ -96,10 +96,13 @@ def mtu(value: str) -> int:
     return integer(68, 65535)(value)
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
     """The value quoted for a message, cut so a hostile one stays one line."""
     text = value if len(value) <= 40 else value[:40] + "..."
     return repr(text)
+
+
+_shown = shown
 
 
 def url(value: str) -> str:

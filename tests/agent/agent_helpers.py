@@ -10,14 +10,21 @@ import subprocess
 import sys
 import time
 
-from support import FIXTURES, VM_ID, VNIC_ID, external_props, require, require_root, require_tool  # noqa: F401
+from support import (FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require,  # noqa: F401
+                     require_root, require_tool)
 
 from vif_driver import runner
 from vif_driver.agent import client
 
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"
-AGENT_USER, INTRUDER = "vdsm", "vifintruder"
+# vdsm is the user the product serves (shared by runs; the last run to end
+# removes it if a run created it); the intruder is this run's own.
+AGENT_USER, INTRUDER = "vdsm", f"vifx{RUN_TAG}"
+# A stopped agent waits at most stop_grace(timeout) for the requests it is
+# answering, then CLOSE_GRACE for its drivers: 2 x 10 s + 1 + 5 for the
+# largest timeout a test uses, plus margin.
+STOP_BOUND = 30.0
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as _f:
     ENGINE_XML = _f.read()
 TEST_CONFIG = """
@@ -29,18 +36,6 @@ SLOW_SDN = slow
 [driver:test]
 bridge = br-test
 """
-
-
-def ensure_user(name: str) -> pwd.struct_passwd:
-    """A system user (and its group) for the tests; a throw-away CI machine."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        pass
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    "--user-group", name], check=True, capture_output=True, timeout=30)
-    return pwd.getpwnam(name)
 
 
 class AgentProcess:
@@ -75,17 +70,23 @@ class AgentProcess:
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
-    def stop(self):
+    def stop(self, bound=STOP_BOUND):
+        """SIGTERM; the agent must exit within ``bound`` seconds (its stop
+        grace plus margin): a hang fails the test instead of a silent SIGKILL."""
+        hung = False
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=bound)
             except subprocess.TimeoutExpired:
+                hung = True
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         if self._log:
             self._log.close()
             self._log = None
+        if hung:
+            raise AssertionError(f"the agent did not exit within {bound} s of SIGTERM:\n{self.log()[-3000:]}")
 
 
 def hook_env(config, socket_path=None, pythonpath=None):

@@ -181,6 +181,32 @@ def test_agent_group_members_are_allowed(users, agent_config, start_agent):
     assert as_vdsm["exit_code"] == 1 and "may not use the agent" in as_vdsm["messages"][0]
 
 
+def test_a_refused_client_always_reads_its_refusal(users, agent_config, start_agent):
+    """The agent reads the request before refusing it: closing first made
+    the client's write fail with EPIPE ("Broken pipe") about 1 in 300 times
+    instead of the refusal."""
+    config = agent_config()
+    with open(config) as f:
+        text = f.read().replace("[vif-driver]\n", "[vif-driver]\nagent_users = nobody-here\n"
+                                                  "agent_groups = nobody-here\n")
+    with open(config, "w") as f:
+        f.write(text)
+    agent = start_agent(config, "--socket-mode", "0666")
+    code = ("import sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
+            "bad = []\nfor _ in range(300):\n"
+            "    try:\n        r = client.call(Request('after_get_caps', '{}', {}), sys.argv[1], 5)\n"
+            "        'may not use the agent' in r.messages[0] or bad.append(r.messages)\n"
+            "    except client.AgentError as e:\n        bad.append(str(e))\n"
+            "print(len(bad), bad[:3])\n")
+    import vif_driver
+    lib = os.path.dirname(os.path.dirname(vif_driver.__file__))
+    proc = subprocess.run(["/usr/bin/python3", "-c", code, agent.socket], env={"PYTHONPATH": lib},
+                          capture_output=True, text=True, timeout=120, user=AGENT_USER,
+                          group=pwd.getpwnam(AGENT_USER).pw_gid, extra_groups=[], cwd="/", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("0 "), proc.stdout
+
+
 def _call_as(user, path, req):
     code = ("import json, sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
             "r = client.call(Request.from_dict(json.loads(sys.argv[1])), sys.argv[2], 5)\n"

@@ -80,9 +80,80 @@ def test_invalid_config_and_unknown_driver(host, shared_dir):
 def test_unreachable_ovs_and_missing_bridge(host, shared_dir, ovs):
     rc, out = doctor_with(host, shared_dir,
                           "[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = unix:/nonexistent/db.sock\n")
-    assert rc == 1 and "Open vSwitch is not reachable at unix:/nonexistent/db.sock" in out
+    assert rc == 1 and "Open vSwitch is down at unix:/nonexistent/db.sock" in out
     rc, out = doctor_with(host, shared_dir,
                           f"[plugin_types]\nLINUX_BRIDGE =\n[driver:ovs]\novsdb = {ovs.remote}\nbridge = br-missing\n")
     assert rc == 1 and f"ok    Open vSwitch answers at {ovs.remote}" in out
     assert f"Open vSwitch system-id {ovs.system_id}" in out
     assert "FAIL  OVS bridge br-missing does not exist" in out and "ovs-vsctl add-br br-missing" in out
+
+
+def _foreign_hook(hooks, point, name, text="#!/bin/sh\nexit 0\n"):
+    path = os.path.join(hooks, point, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+OVN_MAPPED = "[vif-driver]\ntimeout = 5\n[plugin_types]\nOPEN_VSWITCH =\nLINUX_BRIDGE =\nOVIRT_PROVIDER_OVN = test\n"
+
+
+def test_plugin_type_handled_twice_is_warned_with_how_to_keep_one(host, shared_dir):
+    """ovirt-provider-ovn-driver's hook and ours both rewrite OVIRT_PROVIDER_OVN
+    vNICs: listed per plugin type, warned, with both ways out."""
+    _, hooks, _, _ = host
+    for point in ("before_device_create", "before_nic_hotplug"):
+        _foreign_hook(hooks, point, "10_ovirt_provider_ovn_hook")
+    _foreign_hook(hooks, "after_get_caps", "ovirt_provider_ovn_hook")
+    _foreign_hook(hooks, "before_device_create", "30_other_sdn", "#!/bin/sh\n# plugin_type MY_SDN\nexit 0\n")
+    rc, out = doctor_with(host, shared_dir, OVN_MAPPED + "MY_SDN = test\n")
+    assert rc == 0, out  # a warning, not a failure
+    assert ("WARN  plugin type OVIRT_PROVIDER_OVN is handled twice in after_get_caps, before_device_create, "
+            "before_nic_hotplug: 10_ovirt_provider_ovn_hook (ovirt-provider-ovn-driver) in before_device_create, "
+            "before_nic_hotplug; 50_vif_driver (vif-driver, driver test) in 19 hook points; ovirt_provider_ovn_hook "
+            "(ovirt-provider-ovn-driver) in after_get_caps; every vNIC is rewritten twice") in out
+    assert "dnf remove ovirt-provider-ovn-driver" in out and "'OVIRT_PROVIDER_OVN =' in [plugin_types]" in out
+    assert "WARN  plugin type MY_SDN is handled twice in before_device_create: 30_other_sdn in" in out
+    assert "keep one: remove the script 30_other_sdn or unmap it from vif-driver ('MY_SDN ='" in out
+    # unmapped from vif-driver: one handler left, listed, no warning
+    rc, out = doctor_with(host, shared_dir, OVN_MAPPED.replace("OVIRT_PROVIDER_OVN = test", "OVIRT_PROVIDER_OVN ="))
+    assert "WARN" not in out, out
+    assert ("ok    plugin type OVIRT_PROVIDER_OVN: handled by 10_ovirt_provider_ovn_hook (ovirt-provider-ovn-driver) "
+            "in before_device_create, before_nic_hotplug; ovirt_provider_ovn_hook (ovirt-provider-ovn-driver) in "
+            "after_get_caps") in out
+
+
+def test_not_executable_foreign_hook_does_not_count(host, shared_dir):
+    _, hooks, _, _ = host
+    os.chmod(_foreign_hook(hooks, "before_device_create", "10_ovirt_provider_ovn_hook"), 0o644)
+    rc, out = doctor_with(host, shared_dir, OVN_MAPPED)
+    assert rc == 0 and "WARN" not in out, out
+    assert "ok    plugin type OVIRT_PROVIDER_OVN: handled by 50_vif_driver (vif-driver, driver test)" in out
+
+
+def test_reinstall_hint_uses_the_installed_interpreter(host, shared_dir, tmp_path):
+    """Not a fixed /usr/bin/python3: the installed entrypoints' interpreter,
+    else the one of the running install (a venv's)."""
+    config, hooks, site, agent = host
+    shebang = open(os.path.join(hooks, "after_get_caps", "50_vif_driver")).readline()[2:].split()[0]
+    os.unlink(os.path.join(hooks, "after_get_stats", "50_vif_driver"))
+    rc, out = doctor(config, hooks, site, agent.socket)
+    assert rc == 1 and f"vif-driver install-hooks --destdir / --interpreter {shebang}\n" in out
+    empty = tmp_path / "no-hooks"
+    empty.mkdir()
+    rc, out = doctor(config, str(empty), site, agent.socket)
+    assert rc == 1 and f"--interpreter {sys.executable}\n" in out
+
+
+def test_ovs_start_hint_names_this_hosts_unit(tmp_path):
+    from vif_driver.drivers.ovs.remote import start_hint
+    debian, el, none = (tmp_path / name for name in ("debian", "el", "none"))
+    for directory in (debian, el, none):
+        directory.mkdir()
+    (debian / "openvswitch-switch.service").write_text("")
+    (el / "openvswitch.service").write_text("")
+    assert start_hint([str(none), str(debian)]) == "systemctl start openvswitch-switch"
+    assert start_hint([str(el)]) == "systemctl start openvswitch"
+    assert start_hint([str(none)]) == "systemctl start openvswitch (EL) or openvswitch-switch (Debian)"

@@ -180,3 +180,18 @@ def test_requests_for_no_configured_driver_do_nothing(agent, props):
     answer = send(agent.socket, request(**props))
     assert answer == {"exit_code": 0, "data": None, "messages": [], "actions": []}
     assert_serving(agent)
+
+
+@pytest.mark.parametrize("data, message", [
+    ('{"cpuCores": "4", "net', "$_hook_json is not valid JSON: Unterminated string starting at line 1 column 19"),
+    ('{"a": ' + "[" * 100000, "$_hook_json nests JSON arrays or objects too deeply for Python's json module"),
+    ('{"a": ' + "7" * 5000 + "}", "$_hook_json has an integer of 5000 digits, over Python's limit of 4300 "
+                                  "(sys.set_int_max_str_digits)"),
+])
+def test_bad_caps_json_gets_the_in_process_line(agent, data, message):
+    answer = send(agent.socket, request("after_get_caps", data))
+    assert answer["exit_code"] == 1 and answer["data"] is None
+    assert answer["messages"] == [f"vif-driver after_get_caps: {message}; check the scripts that ran before ours "
+                                  "(VDSM itself writes plain JSON objects)"]
+    assert len(answer["messages"][0]) <= 240
+    assert_serving(agent)

@@ -11,6 +11,7 @@ from support import FIXTURES, VM_ID, external_props
 from vif_driver import registry
 from vif_driver.cli import main
 from vif_driver.fixture import Fixture
+from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.replay import replay
 
 ENGINE_XML = os.path.join(FIXTURES, "xml", "engine-nic.xml")
@@ -42,7 +43,36 @@ def test_replay_reports_expectation_mismatch(tmp_path, test_env, monkeypatch):
     result = CliRunner().invoke(main, ["replay", "-q", fixture])
     assert result.exit_code == 1
     assert "FAIL 2 before_device_create" in result.output
-    assert "1 of 1 fixtures did not give the expected exit code" in result.output
+    assert "exit code 2, expected 0" in result.output
+    assert result.output.splitlines()[-1] == "0 of 1 fixtures as expected"
+
+
+def test_replay_judges_stderr_too(tmp_path, test_env, monkeypatch):
+    """The right exit code for the wrong reason is a mismatch: expect.stderr
+    patterns match whole lines, in order, and nothing else may be printed."""
+    for key, value in test_env.items():
+        monkeypatch.setenv(key, value)
+    common = dict(hook_point="before_device_create", data="", device_properties=external_props("TEST_SDN"))
+    right = write_fixture(tmp_path / "right.json", **common,
+                          expect={"exit_code": 2, "stderr": [r"vif-driver\[test\] .*device XML is empty.*"]})
+    wrong = write_fixture(tmp_path / "wrong.json", **common,
+                          expect={"exit_code": 2, "stderr": [r".*is not a port id.*"]})
+    silent = write_fixture(tmp_path / "silent.json", **common, expect={"exit_code": 2, "stderr": []})
+    result = CliRunner().invoke(main, ["replay", "-q", right, wrong, silent])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("ok   2"), lines
+    assert lines[1].startswith("FAIL 2") and "does not match /.*is not a port id.*/" in lines[1]
+    assert lines[2].startswith("FAIL 2") and "unexpected stderr line 1" in lines[2]
+    assert lines[3] == "1 of 3 fixtures as expected"
+
+
+def test_a_bad_stderr_pattern_is_named(tmp_path):
+    fixture = write_fixture(tmp_path / "f.json", hook_point="after_get_caps", data="{}",
+                            expect={"exit_code": 0, "stderr": ["(unclosed"]})
+    result = CliRunner().invoke(main, ["replay", fixture])
+    assert result.exit_code == 1
+    assert "expect.stderr: bad regular expression" in result.output and "f.json" in result.output
 
 
 def test_dry_run_shows_actions(tmp_path, test_env):
@@ -82,7 +112,7 @@ def test_install_hooks_command(tmp_path):
     assert stat.S_IMODE(hook.stat().st_mode) == 0o755
     assert hook.read_text().startswith(f"#!{sys.executable}\n")
     assert str(hook) in result.output
-    assert len(result.output.splitlines()) == 17
+    assert len(result.output.splitlines()) == len(HOOK_POINTS)
 
 
 def test_repository_hook_source_is_the_installed_template():

@@ -140,3 +140,18 @@ def _vlan_plug_refused_without_8021q(run_hook, config_file, tmp_path):
         assert run.stderr.count("\n") == 1
         assert "cannot create vlan trunk0.100 (operation not supported)" in run.stderr and "8021q" in run.stderr
         assert set(host.links()) == before  # the bridge made first was rolled back
+
+
+def test_docs_caps_example_is_what_the_code_reports(run_hook, config_file, host, tmp_path):
+    path = os.path.join(os.path.dirname(os.path.dirname(FIXTURES)), "docs", "linux-bridge-driver.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    block = text[text.index("Caps, for a host"):].split("```json\n", 1)[1].split("```", 1)[0]
+    example = json.loads("{" + block.replace("<host name>", os.uname().nodename) + "}")
+    config = config_file(f"{ONLY_LB}\n[driver:linux_bridge]\nnetns = {host.name}\nlock_dir = {tmp_path}\n"
+                         f"physical_interface_mappings = physnet1:eth1\nuplink_kind = {uplink_kind()}\n")
+    assert run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(**NET), config=config).rc == 0
+    host.tap(tap_of(VNIC_ID), master=BRIDGE)
+    caps = run_hook("after_get_caps", {}, config=config).json()
+    caps["vif_driver"]["version"] = "0.1.0"
+    assert caps == example

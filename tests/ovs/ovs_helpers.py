@@ -34,3 +34,12 @@ def snapshot(box) -> list:
             row = box.interface(port)
             state.append((bridge, port, sorted(row["external_ids"].items()), row["ofport"]))
     return state
+
+
+def docs_json(doc: str, after: str) -> str:
+    """The first ```json block after the line ``after`` in docs/DOC."""
+    path = os.path.join(os.path.dirname(support.HERE), "docs", doc)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    rest = text[text.index(after):]
+    return rest.split("```json\n", 1)[1].split("```", 1)[0]

@@ -26,19 +26,33 @@ def test_caps_report_the_system_id_for_every_plugin_type(run_hook, ovs_config, o
     assert again.rc == 0 and again.json() == caps
 
 
-def test_caps_follow_the_plugin_type_mapping(run_hook, ovs, config_file):
-    config = config_file(f"""
+def _mapped_config(config_file, ovs, bridge):
+    return config_file(f"""
         [plugin_types]
         OVIRT_PROVIDER_OVN =
         LINUX_BRIDGE =
         MY_SDN = ovs
         [driver:ovs]
         ovsdb = {ovs.remote}
-        bridge = br-missing
+        bridge = {bridge}
     """)
-    caps = run_hook("after_get_caps", {}, config=config).json()
+
+
+def test_caps_follow_the_plugin_type_mapping(run_hook, ovs, config_file):
+    caps = run_hook("after_get_caps", {}, config=_mapped_config(config_file, ovs, "br-int")).json()
     assert caps["openstack_binding_host_ids"] == {"MY_SDN": ovs.system_id, "OPEN_VSWITCH": ovs.system_id}
+    assert caps["vif_driver"]["drivers"]["ovs"]["bridges"] == {"br-int": {"exists": True}}
+
+
+def test_caps_claim_no_binding_without_the_integration_bridge(run_hook, ovs, config_file):
+    """OVS answers but the configured bridge is missing: the host cannot plug
+    a vNIC, so it must not tell the engine it can bind ports."""
+    run = run_hook("after_get_caps", VDSM_CAPS, config=_mapped_config(config_file, ovs, "br-missing"))
+    assert run.rc == 0
+    caps = run.json()
+    assert caps["openstack_binding_host_ids"] == {"OTHER": "keep-me"}
     assert caps["vif_driver"]["drivers"]["ovs"]["bridges"] == {"br-missing": {"exists": False}}
+    assert run.stderr.count("\n") == 1 and "ovs-vsctl add-br br-missing" in run.stderr
 
 
 def test_caps_without_system_id(run_hook, ovs_config, ovs):
@@ -53,7 +67,7 @@ def test_caps_degrade_quietly_when_ovs_is_stopped(run_hook, down_config):
     run = run_hook("after_get_caps", VDSM_CAPS, config=down_config)
     assert run.rc == 0
     assert run.json() == VDSM_CAPS
-    assert run.stderr.count("\n") == 1 and "not reachable" in run.stderr and "caps not reported" in run.stderr
+    assert run.stderr.count("\n") == 1 and "Open vSwitch is down" in run.stderr and "caps not reported" in run.stderr
 
 
 def test_caps_degrade_quietly_when_ovs_hangs(run_hook, ovs_config, ovs):
@@ -144,3 +158,13 @@ def test_dry_run_stats_show_the_one_read(run_hook, ovs_config, ovs, plug):
     assert reads == [f"dry-run: read OVSDB {ovs.remote}: Interface name,link_state of every row (monitor, once)"]
     assert any(line.startswith("dry-run: read kernel counters of ") for line in run.stderr.splitlines())
     assert VNIC_ID
+
+
+def test_docs_caps_example_is_what_the_code_reports(run_hook, ovs_config, ovs):
+    import json
+
+    from ovs_helpers import docs_json
+    example = json.loads("{" + docs_json("ovs-driver.md", "### Caps").replace("<system-id>", ovs.system_id) + "}")
+    caps = run_hook("after_get_caps", {}, config=ovs_config()).json()
+    caps["vif_driver"]["version"] = "0.1.0"
+    assert caps == example

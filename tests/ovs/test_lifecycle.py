@@ -33,7 +33,8 @@ def test_replay_command_runs_the_lifecycle(ovs, tmp_path):
     run = _cli("replay", "-q", "--config", config, LIFECYCLE)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
-    assert len(lines) == 15 and all(line.startswith("ok   0 ") for line in lines)
+    assert len(lines) == 16 and all(line.startswith("ok   0 ") for line in lines[:15])
+    assert lines[15] == "15 of 15 fixtures as expected"
     assert ovs.ports() == []  # hot-unplug cleaned up the port libvirt left
 
 

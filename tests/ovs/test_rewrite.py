@@ -69,7 +69,8 @@ def test_hook_output_is_accepted_by_libvirt(run_hook, hook_point, libvirt_define
     assert iface.find("source").get("bridge") == "br-int"
     assert iface.find("virtualport").get("type") == "openvswitch"
     assert iface.find("virtualport/parameters").get("interfaceid") == VNIC_ID
-    assert iface.find("target").get("dev") == tap()
+    # plug names the tap; update-device adds no <target> (libvirt's test driver then names it)
+    assert (iface.find("target").get("dev") == tap()) == (hook_point != "before_update_device")
     assert iface.find("mtu").get("size") == "1450"
     assert iface.find("mac").get("address") == "00:1a:4a:16:01:51"
 
@@ -91,6 +92,45 @@ def test_update_device_reapplies_the_rewrite_to_vdsms_rebuilt_xml(run_hook):
     out = _parse(run.text)
     assert out.find("link").get("state") == "down"
     assert len(out.findall("target")) == 1 and out.find("virtualport/parameters") is not None
+
+
+@pytest.mark.parametrize("target", ["", '<target dev="vnet7"/>', '<target dev="tap6a9f5e2b-71"/>'])
+def test_update_device_keeps_the_running_taps_name(run_hook, target, libvirt_define):
+    """A VM started before the hook was installed (or under another
+    provider's hook) has a tap libvirt named itself (vnetN); libvirt refuses
+    an update that renames it, so update-device keeps <target> as it is and
+    adds none."""
+    rebuilt = ENGINE_XML.replace('<link state="up"/>', '<link state="down"/>' + target)
+    run = run_hook("before_update_device", rebuilt, device_properties=props())
+    assert run.rc == 0, run.stderr
+    out = _parse(run.text)
+    assert [t.attrib for t in out.findall("target")] == ([_parse(f"<interface>{target}</interface>")
+                                                          .find("target").attrib] if target else [])
+    assert out.find("virtualport/parameters").get("interfaceid") == VNIC_ID
+    iface = etree.fromstring(libvirt_define(run.text).encode()).find("devices/interface")
+    assert iface.find("virtualport/parameters").get("interfaceid") == VNIC_ID
+    if "tap" in target:  # libvirt drops vnetN names in a define: they are its own, given at start
+        assert iface.find("target").get("dev") == tap()
+
+
+@pytest.mark.parametrize("hook_point", ["before_device_create", "before_nic_hotplug", "before_update_device",
+                                        "before_device_migrate_destination"])
+def test_vnic_id_that_is_not_a_uuid_is_refused(run_hook, hook_point):
+    """libvirt parses interfaceid as a UUID and would fail the VM start
+    ("cannot parse interfaceid parameter as a uuid")."""
+    run = run_hook(hook_point, ENGINE_XML, device_properties=props(vnic_id="port_1"))
+    assert run.rc == 2 and run.aborted
+    assert run.stderr.count("\n") == 1 and len(run.stderr) <= 240
+    assert "vnic_id" in run.stderr and "'port_1' is not a UUID" in run.stderr
+    assert "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13" in run.stderr
+    assert run.text == ENGINE_XML
+
+
+@pytest.mark.parametrize("hook_point", ["before_nic_hotunplug", "before_device_destroy",
+                                        "before_device_migrate_source"])
+def test_teardown_never_blocks_on_a_bad_vnic_id(run_hook, hook_point):
+    run = run_hook(hook_point, ENGINE_XML, device_properties=props(vnic_id="port_1"))
+    assert run.rc == 0 and not run.aborted and run.text == ENGINE_XML
 
 
 def test_bridge_per_host_and_per_provider(run_hook, config_file):

@@ -71,7 +71,8 @@ def test_rows_modify_applies_set_and_map_diffs():
 
 def test_rows_problems_in_order():
     rows = monitor.Rows()
-    assert rows.problem(tap(), "br-int", VNIC_ID) == "bridge br-int does not exist"
+    assert rows.problem(tap(), "br-int", VNIC_ID) == ("bridge br-int does not exist; create it "
+                                                      "(ovs-vsctl add-br br-int) or set bridge in [driver:ovs]")
     rows.apply(_initial(ofport=-1))
     rows.apply({"Interface": {IFACE: {"modify": {"error": "could not open network device x"}}}})
     assert rows.problem(tap(), "br-int", VNIC_ID).endswith("could not open it: could not open network device x")

@@ -106,3 +106,32 @@ def test_password_check_is_constant_time_api():
     assert auth.check_password("u", "p")
     assert not auth.check_password("u", "p ")
     assert not auth.check_password(["u"], "p")
+
+
+def test_token_lives_exactly_its_ttl():
+    """Issued at 1000.9 with ttl 1, a token is good until 1001.9: the
+    expiry is not rounded to a whole second (which once left it 0.1 s)."""
+    auth = Authenticator("u", "p", ttl=1)
+    token, issued, expires = auth.issue(now=1000.9)
+    assert auth.valid(token, now=1001.0)
+    assert auth.valid(token, now=1001.899)
+    assert not auth.valid(token, now=1001.9)
+    assert (issued, expires) == ("1970-01-01T00:16:40Z",
+                                 "1970-01-01T00:16:41Z")
+
+
+@pytest.mark.parametrize("path", [
+    "/v2.0/tokens", "/v3/tokens", "/v2.0//tokens", "//v2.0/tokens",
+    "/tokens", "/v2.0/tokens/", "/v2/tokens"])
+def test_token_under_any_version_prefix(secured, path):
+    """The engine posts the v2.0 body to {auth URL}/tokens whatever the
+    version the administrator typed (ovirt-provider-ovn accepts them)."""
+    status, _, body = secured.request(
+        "POST", path, {"auth": {"passwordCredentials": {
+            "username": USER, "password": PASSWORD}}},
+        port=secured.auth_port)
+    assert status == 200, body
+    token = body["access"]["token"]["id"]
+    assert secured.request("GET", "/v2.0/networks", token=token)[0] == 200
+    # the token path is open to POST only: elsewhere a token is needed
+    assert secured.request("GET", "/v2.0//networks")[0] == 401

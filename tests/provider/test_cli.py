@@ -116,3 +116,33 @@ def test_temp_db_outlives_workers_and_goes_with_the_server(tmp_path,
     assert status == 200 and len(body["networks"]) == 1
     p.stop()
     assert list(tmpdir.iterdir()) == []
+
+
+HIDE_SERVER_PARTS = """
+import sys
+class Hide:
+    # What an installation without the provider extra looks like.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("flask", "gunicorn", "werkzeug"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Hide())
+sys.argv = ["vif-driver", *sys.argv[1:]]
+from vif_driver.cli import main
+main(prog_name="vif-driver")
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["provider", "serve", "--db", ":temp:"],
+    ["provider", "serve", "--db", ":temp:", "--username", "u",
+     "--password", "p"]])
+def test_serve_without_the_provider_extra_says_what_to_install(args):
+    out = subprocess.run([sys.executable, "-c", HIDE_SERVER_PARTS, *args],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 240, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "gunicorn" in lines[0]
+    assert "vif-driver[provider]" in lines[0]
+    assert "python3-vif-driver-provider" in lines[0]

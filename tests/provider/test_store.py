@@ -91,3 +91,49 @@ def test_default_pools():
     net4 = ipaddress.ip_network("10.0.0.0/30")
     assert ipam.default_pools(net4, ipam.default_gateway(net4)) == [
         {"start": "10.0.0.2", "end": "10.0.0.2"}]
+
+
+def docs_and_dicts(store):
+    import json
+    with store.read() as tx:
+        docs, more = tx.find_port_docs(None, None)
+        dicts = tx.list_ports()
+    assert not more
+    return [json.loads(d) for _, d in docs], dicts
+
+
+def test_stored_port_documents_match_the_ports(store):
+    """The encoded documents the full list sends are the ports as built
+    from their rows, after every kind of write."""
+    with store.write() as tx:
+        port = tx.list_ports({"device_id": ["vm1"]})[0]
+        tx.update_port(port["id"], {"name": "renamed",
+                                    "binding:host_id": "h1",
+                                    "fixed_ips": [{"ip_address":
+                                                   "10.0.9.9"}]})
+        tx.update_network(store.net_id, {"vif_driver:bridge_name": "br-x"})
+        tx.delete_port(tx.list_ports({"device_id": ["vm2"]})[0]["id"])
+    docs, dicts = docs_and_dicts(store)
+    assert docs == dicts and len(docs) == 299
+    renamed = next(d for d in docs if d["id"] == port["id"])
+    assert renamed["name"] == "renamed" and renamed["status"] == "ACTIVE"
+    assert renamed["fixed_ips"][0]["ip_address"] == "10.0.9.9"
+    assert {d["binding:vif_details"]["bridge_name"] for d in docs} == \
+        {"br-x"}
+
+
+def test_documents_follow_the_default_bridge_and_schema_1(store):
+    path = store.path
+    docs, _ = docs_and_dicts(Store(path, default_bridge="br-other"))
+    assert {d["binding:vif_details"]["bridge_name"] for d in docs} == \
+        {"br-other"}
+    # a schema-1 database (no doc column) is upgraded and rendered
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE ports DROP COLUMN doc")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    again = Store(path)
+    docs, dicts = docs_and_dicts(again)
+    assert docs == dicts and len(docs) == 300
+    assert docs[0]["binding:vif_details"]["bridge_name"] == "br-int"

@@ -156,3 +156,71 @@ def test_list_filters(neutron):
     assert [s["id"] for s in v6] == [b["id"]]
     by_cidr = neutron.list_subnets(cidr=["10.77.1.0/24", "fd77::/64"])
     assert {s["id"] for s in by_cidr["subnets"]} == {a["id"], b["id"]}
+
+
+def test_update_allocation_pools(neutron):
+    net = new_net(neutron)
+    sub = create(neutron, net, cidr="172.17.0.0/24")
+    ports = [neutron.create_port({"port": {"network_id": net["id"]}})[
+        "port"] for _ in range(2)]
+    assert [p["fixed_ips"][0]["ip_address"] for p in ports] == \
+        ["172.17.0.2", "172.17.0.3"]
+    pools = [{"start": "172.17.0.100", "end": "172.17.0.101"},
+             {"start": "172.17.0.10", "end": "172.17.0.20"}]
+    upd = neutron.update_subnet(sub["id"], {"subnet": {
+        "allocation_pools": pools}})["subnet"]
+    assert upd["allocation_pools"] == [
+        {"start": "172.17.0.100", "end": "172.17.0.101"},
+        {"start": "172.17.0.10", "end": "172.17.0.20"}]
+    assert neutron.show_subnet(sub["id"])["subnet"]["allocation_pools"] == \
+        upd["allocation_pools"]
+    # existing addresses stay with their ports; new ones come from the pools
+    kept = neutron.show_port(ports[0]["id"])["port"]["fixed_ips"]
+    assert kept[0]["ip_address"] == "172.17.0.2"
+    new = [neutron.create_port({"port": {"network_id": net["id"]}})[
+        "port"]["fixed_ips"][0]["ip_address"] for _ in range(3)]
+    assert new == ["172.17.0.100", "172.17.0.101", "172.17.0.10"]
+
+
+@pytest.mark.parametrize("pools,etype,words", [
+    ([{"start": "172.18.0.10", "end": "172.18.1.5"}],
+     "OutOfBoundsAllocationPool", "spans beyond"),
+    ([{"start": "172.18.0.0", "end": "172.18.0.5"}],
+     "OutOfBoundsAllocationPool", "spans beyond"),        # network address
+    ([{"start": "172.18.0.10", "end": "172.18.0.20"},
+      {"start": "172.18.0.15", "end": "172.18.0.30"}],
+     "OverlappingAllocationPools", "overlapping"),
+    ([{"start": "172.18.0.1", "end": "172.18.0.9"}],
+     "GatewayConflictWithAllocationPools", "172.18.0.1"),  # the gateway
+    ([{"start": "172.18.0.9", "end": "172.18.0.2"}],
+     "OutOfBoundsAllocationPool", "spans beyond"),        # reversed
+    ([{"start": "fd00::1", "end": "fd00::9"}],
+     "OutOfBoundsAllocationPool", "spans beyond"),
+    ([{"start": "172.18.0.9"}], "InvalidInput", "allocation_pools"),
+    ("172.18.0.9", "InvalidInput", "allocation_pools"),
+])
+def test_bad_allocation_pool_update_is_400(provider, neutron, pools, etype,
+                                           words):
+    net = new_net(neutron)
+    sub = create(neutron, net, cidr="172.18.0.0/24")
+    status, _, body = provider.request(
+        "PUT", f"/v2.0/subnets/{sub['id']}",
+        {"subnet": {"allocation_pools": pools}})
+    assert status == 400
+    err = body["NeutronError"]
+    assert err["type"] == etype and words in err["message"]
+    assert neutron.show_subnet(sub["id"])["subnet"]["allocation_pools"] == \
+        sub["allocation_pools"]
+
+
+def test_gateway_and_pools_updated_together(neutron):
+    net = new_net(neutron)
+    sub = create(neutron, net, cidr="172.19.0.0/24")
+    upd = neutron.update_subnet(sub["id"], {"subnet": {
+        "gateway_ip": "172.19.0.254",
+        "allocation_pools": [{"start": "172.19.0.1",
+                              "end": "172.19.0.253"}]}})["subnet"]
+    assert upd["gateway_ip"] == "172.19.0.254"
+    with pytest.raises(nexc.BadRequest):  # the new pool holds the gateway
+        neutron.update_subnet(sub["id"], {"subnet": {
+            "gateway_ip": "172.19.0.5"}})

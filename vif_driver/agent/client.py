@@ -27,12 +27,19 @@ HEADER = 4
 MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
 DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
 CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer before giving up on it
-# A socket timeout: Python 3.9's socket.timeout is not yet TimeoutError.
-TIMEOUTS = (_socket.timeout, TimeoutError)
 
 
 class ProtocolError(Exception):
     """A malformed, oversized or truncated message; the text is one line."""
+
+
+class ReadTimeout(ProtocolError):
+    """The message did not arrive in time."""
+
+
+# socket timeouts: TimeoutError from Python 3.10 on, _socket.timeout (an
+# OSError, not a TimeoutError) on 3.9, EL9's /usr/bin/python3
+_TIMEOUTS = (TimeoutError, _socket.timeout)
 
 
 def request_deadline(timeout: float) -> float:
@@ -124,12 +131,12 @@ def _read_exact(sock, size: int, deadline, allow_eof: bool = False) -> bytearray
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ProtocolError("message not received in time")
+                raise ReadTimeout("message not received in time")
             sock.settimeout(left)
         try:
             n = sock.recv_into(view[got:], min(size - got, 1 << 20))
-        except TIMEOUTS:
-            raise ProtocolError("message not received in time") from None
+        except _TIMEOUTS:
+            raise ReadTimeout("message not received in time") from None
         if not n:
             if allow_eof and got == 0:
                 raise EOFError("connection closed")
@@ -189,17 +196,20 @@ def call(request, path: str, timeout: float) -> "Response | None":
         except OSError as e:
             raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}")
         try:
+            # one deadline for the whole exchange: a hung agent (or one
+            # trickling bytes) cannot hold the VM operation past it
+            deadline = time.monotonic() + client_timeout(timeout)
             try:
                 sock.sendall(data)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the agent answers a refusal unread and closes: that answer is still to read
-            raw = read_message(sock)
+                pass  # the agent may answer (refuse) and close before reading it all: read that answer
+            raw = read_message(sock, deadline=deadline)
         except EOFError:
             raise AgentError(f"the agent at {path} closed the connection without an answer "
                              "(it stopped or crashed: journalctl -u vif-driverd)") from None
-        except TIMEOUTS:
+        except (ReadTimeout,) + _TIMEOUTS:
             raise AgentError(f"the agent at {path} did not answer within {client_timeout(timeout):g} s "
-                             "(journalctl -u vif-driverd)") from None
+                             "(2 x [vif-driver] timeout + 5 s); check it: journalctl -u vif-driverd") from None
         except ProtocolError as e:
             raise AgentError(f"bad answer from the agent at {path}: {e}") from None
         except OSError as e:
@@ -210,7 +220,8 @@ def call(request, path: str, timeout: float) -> "Response | None":
     response = _response(raw, path)
     if response.exit_code and point is not None:
         # the agent answers refusals before it knows the hook point; an
-        # after-hook must not stop other providers' scripts with a 2
+        # after-hook must not stop other providers' scripts with a 2, nor
+        # a teardown hook stop the VM operation at all (fail_code 0)
         response.exit_code = min(response.exit_code, point.fail_code)
     return response
 

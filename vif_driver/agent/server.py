@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -33,10 +34,7 @@ READ_TIMEOUT = 5.0  # a client has this long to send its whole request
 MAX_CONNECTIONS = 64
 MAX_HUNG = 32  # driver calls past their deadline still running
 MAX_IDLE_THREADS = 8  # pooled threads kept waiting for the next connection
-
-
-class _Stop(Exception):
-    pass
+CLOSE_GRACE = 5.0  # drivers get this long to close their backends at a stop
 
 
 class Agent:
@@ -54,6 +52,10 @@ class Agent:
         self._idle = threading.Condition()
         self._pool = Pool(MAX_IDLE_THREADS)
         self._watchdog = Watchdog(self._late)
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        for end in (self._wake_r, self._wake_w):
+            end.setblocking(False)
         self.config()  # an invalid config does not stop the agent: every answer names the error
 
     # --- configuration ------------------------------------------------------
@@ -99,16 +101,38 @@ class Agent:
 
     # --- serving ------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Ask serve() to return (signal-handler safe: sets a flag and writes
+        one byte; the handler never raises into whatever the main thread
+        holds, so no lock is left taken by a stop)."""
+        self._stopping.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
     def serve(self, listener: socket.socket) -> None:
-        while True:
-            conn, _ = listener.accept()
-            if not self._slots.acquire(timeout=1.0):
-                self._send(conn, Response(2, messages=["vif-driver agent: too many concurrent requests; retry"]))
-                conn.close()
-                continue
-            with self._idle:
-                self._active += 1
-            self._pool.submit(self._connection, conn)
+        """Accept connections until stop(); then return at once (the caller
+        closes the listener and drains the requests being answered)."""
+        listener.setblocking(False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(listener, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                if not any(key.fileobj is listener for key, _ in sel.select(timeout=1.0)):
+                    continue
+                try:
+                    conn, _ = listener.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    continue  # the client went away before we took it
+                conn.setblocking(True)
+                if not self._slots.acquire(timeout=1.0):
+                    self._send(conn, Response(2, messages=["vif-driver agent: too many concurrent requests; retry"]))
+                    conn.close()
+                    continue
+                with self._idle:
+                    self._active += 1
+                self._pool.submit(self._connection, conn)
 
     def _connection(self, conn: socket.socket) -> None:
         ticket = Ticket(conn)
@@ -142,6 +166,13 @@ class Agent:
         users = cfg.agent_users if cfg else ()
         groups = cfg.agent_groups if cfg else ()
         if not auth.allowed(peer, users, groups):
+            # Read the request before refusing it: closing with the client
+            # still writing would give it EPIPE ("Broken pipe") instead of
+            # this answer. Bounded like any request (size and READ_TIMEOUT).
+            try:
+                client.read_message(conn, client.MAX_MESSAGE, time.monotonic() + READ_TIMEOUT)
+            except (EOFError, client.ProtocolError, OSError):
+                pass
             log.warning("refused %s: not root, not in agent_users (%s) or agent_groups (%s)",
                         peer, " ".join(users) or "-", " ".join(groups) or "-")
             self._send(conn, Response(2, messages=[
@@ -304,30 +335,49 @@ def main(argv=None) -> int:
             return 1
     log.info("serving on %s (pid %d)", created or "the socket from systemd", os.getpid())
 
-    def stop(signum, frame):
-        raise _Stop()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, lambda signum, frame: agent.stop())
+    signal.signal(signal.SIGINT, lambda signum, frame: agent.stop())
     sd_notify("READY=1")
     try:
         agent.serve(listener)
-    except _Stop:
         log.info("stopping")
     finally:
-        listener.close()
+        listener.close()  # no new connections (under systemd they queue for the next agent)
         if created:
             try:
                 os.unlink(created)
             except OSError:
                 pass
+    sd_notify("STOPPING=1")
     cfg, _ = agent.config()
-    left = agent.drain(client.request_deadline(cfg.timeout if cfg else config_mod.DEFAULT_TIMEOUT) + 1)
+    left = agent.drain(stop_grace(cfg.timeout if cfg else config_mod.DEFAULT_TIMEOUT))
     if left:
         log.warning("stopped with %d request(s) unanswered", left)
-    sd_notify("STOPPING=1")
-    from vif_driver import registry
-    registry.close_all()
+    # drivers close their backends on a thread: a hung backend must not
+    # keep a stopped agent alive past its bound
+    closer = threading.Thread(target=_close_drivers, name="close", daemon=True)
+    closer.start()
+    closer.join(CLOSE_GRACE)
+    if closer.is_alive():
+        log.warning("drivers did not close within %g s; exiting anyway", CLOSE_GRACE)
+    log.info("stopped")
+    logging.shutdown()
     return 0
+
+
+def stop_grace(timeout: float) -> float:
+    """How long a stopping agent waits for the requests it is answering: a
+    request still being read has READ_TIMEOUT, one in a driver call is
+    answered (by the watchdog if need be) within its deadline."""
+    return max(READ_TIMEOUT, client.request_deadline(timeout)) + 1
+
+
+def _close_drivers() -> None:
+    from vif_driver import registry
+    try:
+        registry.close_all()
+    except Exception:  # noqa: BLE001 - best effort at exit
+        log.exception("closing the drivers failed")
 
 
 if __name__ == "__main__":

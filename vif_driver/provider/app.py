@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import re
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import validation
+from . import rows, validation
 from .auth import Authenticator
 from .errors import BadRequest, Forbidden, NeutronError, Unauthorized
 from .store import Store
@@ -37,6 +39,28 @@ EXTENSIONS = [
      "the OVS bridge of a network's ports"),
 ]
 MAX_BODY = 1024 * 1024
+# Where a token is asked for: any version prefix an administrator may type
+# in the engine's auth URL (/v2.0/tokens, /v3/tokens), or none.
+TOKEN_PATH = re.compile(r"^(/v[0-9]+(\.[0-9]+)*)?/tokens/?$")
+
+
+class _DropEmptySegments:
+    """WSGI wrapper: ``//`` in a path becomes ``/`` before routing.
+
+    The engine's httpclient drops empty segments itself, other clients do
+    not; Werkzeug would answer such a path with a redirect, which no
+    Neutron client follows, so the provider routes it as written without
+    the empty segments instead (as ovirt-provider-ovn does).
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
+        return self.wsgi_app(environ, start_response)
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -74,6 +98,39 @@ def _base_url(port: int | None) -> str:
     return f"{request.scheme}://{host}"
 
 
+def _join_docs(coll: str, docs: list[str], links: list[dict]) -> bytes:
+    """``{"<coll>": [...]}`` from pre-encoded documents: one join."""
+    tail = f', "{coll}_links": {json.dumps(links)}' if links else ""
+    return f'{{"{coll}": [{", ".join(docs)}]{tail}}}'.encode()
+
+
+def _page_links(coll: str, page: rows.Page, ids: list[str],
+                more: bool) -> list[dict]:
+    """Neutron's ``<coll>_links``: rel next/previous hrefs with markers.
+
+    Only on paginated lists (``limit``).  Walking forward, "next" exists
+    when more items follow and "previous" when the page started after a
+    marker; page_reverse swaps the two.
+    """
+    if not page.paged or not ids:
+        return []
+    ahead, behind = (more, page.marker is not None)
+    if page.reverse:
+        ahead, behind = behind, ahead
+    keep = [(k, v) for k, v in request.args.items(multi=True)
+            if k not in ("marker", "page_reverse")]
+    links = []
+    if ahead:
+        query = urlencode([*keep, ("marker", ids[-1])])
+        links.append({"rel": "next", "href": f"{request.base_url}?{query}"})
+    if behind:
+        query = urlencode([*keep, ("marker", ids[0]),
+                           ("page_reverse", "True")])
+        links.append({"rel": "previous",
+                      "href": f"{request.base_url}?{query}"})
+    return links
+
+
 def create_app(store: Store, auth: Authenticator | None = None, *,
                read_only: bool = False,
                neutron_port: int | None = None) -> Flask:
@@ -81,6 +138,8 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
     auth = auth or Authenticator()
     app = Flask(__name__)
     app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False  # _DropEmptySegments does it, no 308
+    app.wsgi_app = _DropEmptySegments(app.wsgi_app)  # type: ignore
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
 
     @app.errorhandler(NeutronError)
@@ -124,7 +183,8 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
 
     @app.before_request
     def check_token() -> None:
-        if not auth.enabled or request.path in ("/", "/v2.0/tokens"):
+        if not auth.enabled or request.path == "/" or (
+                request.method == "POST" and TOKEN_PATH.match(request.path)):
             return
         if not auth.valid(request.headers.get("X-Auth-Token")):
             raise Unauthorized("Authentication required: send a valid "
@@ -157,7 +217,16 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
             for a, n, d in EXTENSIONS]})
 
     @app.post("/v2.0/tokens")
-    def tokens() -> Response:
+    @app.post("/tokens")
+    @app.post("/<version>/tokens")
+    def tokens(version: str = "v2.0") -> Response:
+        """Keystone v2.0 password tokens, whatever version the URL says:
+        the engine posts the v2.0 body to ``{auth URL}/tokens`` even when
+        the administrator typed a /v3 auth URL."""
+        if not TOKEN_PATH.match(request.path):
+            raise NeutronError(f"The resource could not be found: "
+                               f"{request.path}", status=404,
+                               type="HTTPNotFound")
         body = _body()
         try:
             creds = body["auth"]["passwordCredentials"]
@@ -199,13 +268,26 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
 
     @app.get("/v2.0/<coll>")
     def list_resources(coll: str) -> Response:
-        single(coll)
+        resource = single(coll)
         fields = request.args.getlist("fields")
         filters = {k: request.args.getlist(k) for k in request.args
                    if k != "fields"}
+        page = rows.parse_page(resource, filters)
+        if coll == "ports" and not fields:
+            # The engine's locatePort: every port, on every vNIC operation.
+            with store.read() as tx:
+                docs, more = tx.find_port_docs(filters, page)
+            ids = [i for i, _ in docs]
+            links = _page_links(coll, page, ids, more)
+            return Response(_join_docs(coll, [d for _, d in docs], links),
+                            mimetype="application/json")
         with store.read() as tx:
-            items = getattr(tx, f"list_{coll}")(filters)
-        return _json({coll: [_only(i, fields) for i in items]})
+            items, more = getattr(tx, f"find_{coll}")(filters, page)
+        links = _page_links(coll, page, [i["id"] for i in items], more)
+        answer: dict = {coll: [_only(i, fields) for i in items]}
+        if links:
+            answer[f"{coll}_links"] = links
+        return _json(answer)
 
     @app.get("/v2.0/<coll>/<res_id>")
     def show(coll: str, res_id: str) -> Response:

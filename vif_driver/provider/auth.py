@@ -1,6 +1,8 @@
 """Keystone-v2.0-style password tokens, without a token table.
 
-A token is ``<expiry>.<nonce>.<hmac>`` signed with a secret made when the
+A token is ``<expiry>.<nonce>.<hmac>`` (expiry in integer nanoseconds since
+the epoch, so a token lives exactly ``ttl`` seconds: whole seconds would cut
+up to one second off its life) signed with a secret made when the
 server starts (before gunicorn forks its workers, so every worker and both
 listeners accept the same tokens).  Checking one costs a hash, not a database
 round trip; tokens die with the server, and clients such as the oVirt engine
@@ -20,6 +22,11 @@ from datetime import datetime, timezone
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ns(now: float | None) -> int:
+    """``now`` (seconds, for tests) or the clock, in integer nanoseconds."""
+    return time.time_ns() if now is None else round(now * 1_000_000_000)
 
 
 @dataclass
@@ -55,11 +62,16 @@ class Authenticator:
                         hashlib.sha256).hexdigest()
 
     def issue(self, now: float | None = None) -> tuple[str, str, str]:
-        """A new token with its issue and expiry times (ISO 8601, UTC)."""
-        now = time.time() if now is None else now
-        expires = int(now) + self.ttl
-        payload = f"{expires}.{secrets.token_hex(8)}"
-        return f"{payload}.{self._sign(payload)}", _iso(now), _iso(expires)
+        """A new token with its issue and expiry times (ISO 8601, UTC).
+
+        The ISO expiry is rounded down to the second, so a client that
+        renews at ``expires`` never holds a token the server refuses.
+        """
+        now_ns = _ns(now)
+        expires_ns = now_ns + self.ttl * 1_000_000_000
+        payload = f"{expires_ns}.{secrets.token_hex(8)}"
+        return (f"{payload}.{self._sign(payload)}", _iso(now_ns / 1e9),
+                _iso(expires_ns / 1e9))
 
     def valid(self, token: str | None, now: float | None = None) -> bool:
         if not self.enabled:
@@ -71,7 +83,7 @@ class Authenticator:
                                    self._sign(payload).encode()):
             return False
         try:
-            expires = int(payload.split(".")[0])
+            expires_ns = int(payload.split(".")[0])
         except ValueError:
             return False
-        return (time.time() if now is None else now) < expires
+        return _ns(now) < expires_ns

@@ -22,6 +22,26 @@ def provider() -> None:
     """
 
 
+# What serve needs beyond vif-driver's own dependencies (the provider extra).
+SERVER_MODULES = ("flask", "gunicorn", "werkzeug")
+
+
+def _server_classes():
+    """server.py's classes, or one line saying what to install (exit 1:
+    the command line is fine, the installation lacks a part)."""
+    try:
+        from .server import ProviderServer, ServeConfig
+    except ImportError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in SERVER_MODULES:
+            raise
+        raise click.ClickException(
+            f"the provider needs {top}, which is not installed: install "
+            "the RPM python3-vif-driver-provider or the pip extra "
+            "'vif-driver[provider]'") from None
+    return ProviderServer, ServeConfig
+
+
 @provider.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; IPv6 works too (::1, ::).")
@@ -67,8 +87,7 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
 
     Example: vif-driver provider serve --db :temp: --auth-port 0
     """
-    from .server import ProviderServer, ServeConfig
-
+    ProviderServer, ServeConfig = _server_classes()
     if (username is None) != (password is None):
         raise click.UsageError("--username and --password go together "
                                "(authentication is on only with both).")

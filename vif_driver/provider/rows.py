@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -123,3 +124,108 @@ def _filter_value(key: str, kind: str, v: str, resource: str) -> Any:
     if key == "mac_address":
         return v.lower().replace("-", ":")
     return v
+
+
+PAGING_KEYS = ("limit", "marker", "page_reverse", "sort_key", "sort_dir")
+
+
+@dataclass
+class Page:
+    """Neutron's sorting and pagination query keys, checked.
+
+    ``sort`` is (column, descending) pairs; the table's rowid always ends
+    the order (creation order, and unique), so pages never skip or repeat
+    an item even when sort keys tie.
+    """
+
+    sort: list[tuple[str, bool]] = field(default_factory=list)
+    limit: int | None = None
+    marker: str | None = None
+    reverse: bool = False
+
+    @property
+    def paged(self) -> bool:
+        return self.limit is not None
+
+
+def parse_page(resource: str, args: dict[str, list[str]]) -> Page:
+    """Pop the paging keys out of ``args`` (the remaining ones filter)."""
+    got = {k: args.pop(k) for k in PAGING_KEYS if k in args}
+    page = Page()
+    if "limit" in got:
+        raw = got["limit"][-1]
+        try:
+            page.limit = int(raw)
+        except ValueError:
+            page.limit = -1
+        if page.limit < 0:
+            raise BadRequest(f"Bad limit '{raw}': use an integer 0 or "
+                             "greater (0 = no limit)")
+        page.limit = page.limit or None
+    if "marker" in got:
+        page.marker = got["marker"][-1]
+    if "page_reverse" in got:
+        page.reverse = validation._bool("page_reverse",
+                                        got["page_reverse"][-1])
+    keys, dirs = got.get("sort_key", []), got.get("sort_dir", [])
+    if dirs and len(dirs) != len(keys):
+        raise BadRequest("The number of sort_keys and sort_dirs must be the "
+                         f"same (got {len(keys)} and {len(dirs)})")
+    for i, key in enumerate(keys):
+        spec = COLUMNS[resource].get("tenant_id" if key == "project_id"
+                                     else key)
+        if spec is None or spec[1] == "json":
+            allowed = sorted(a for a, (_, kind) in COLUMNS[resource].items()
+                             if kind != "json")
+            raise BadRequest(f"Bad sort_key '{key}' for {resource}s; "
+                             f"allowed: {', '.join(allowed)}")
+        direction = dirs[i] if dirs else "asc"
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"Bad sort_dir '{direction}': use asc or desc")
+        page.sort.append((spec[0], direction == "desc"))
+    return page
+
+
+def page_sql(page: Page, marker_row: sqlite3.Row | None, prefix: str = ""
+             ) -> tuple[str, list, str]:
+    """(extra WHERE condition or "", its args, ORDER BY ... LIMIT ...).
+
+    The condition keeps rows strictly after the marker in the walking
+    order (the reverse order for page_reverse); SQLite puts NULL first in
+    ascending order, which the comparisons follow.  LIMIT asks one row
+    more than the page so the caller knows whether another page follows.
+    """
+    keys = [(f"{prefix}{col}", desc != page.reverse, col)
+            for col, desc in page.sort]
+    keys.append((f"{prefix}rowid", page.reverse, "rowid"))
+    order = " ORDER BY " + ", ".join(f"{c}{' DESC' if d else ''}"
+                                     for c, d, _ in keys)
+    if page.limit is not None:
+        order += f" LIMIT {page.limit + 1}"
+    if marker_row is None:
+        return "", [], order
+    ors, args = [], []
+    for i, (col, desc, name) in enumerate(keys):
+        ands = []
+        for prev_col, _, prev_name in keys[:i]:
+            ands.append(f"{prev_col} IS ?")
+            args.append(marker_row[prev_name])
+        value = marker_row[name]
+        if value is None:
+            ands.append("0" if desc else f"{col} IS NOT NULL")
+        else:
+            ands.append(f"({col} < ? OR {col} IS NULL)" if desc
+                        else f"{col} > ?")
+            args.append(value)
+        ors.append("(" + " AND ".join(ands) + ")")
+    return "(" + " OR ".join(ors) + ")", args, order
+
+
+def cut_page(page: Page, items: list) -> tuple[list, bool]:
+    """The page's items in display order, and whether more lie beyond."""
+    more = page.limit is not None and len(items) > page.limit
+    if more:
+        items = items[:page.limit]
+    if page.reverse:
+        items.reverse()
+    return items, more

@@ -7,14 +7,31 @@ listeners; one arbiter binds both the Neutron and the Keystone port.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
 from .app import create_app
 from .auth import Authenticator
 from .store import Store
+
+
+def json_protocol_error(sock, status_int: int, reason: str,
+                        mesg: str) -> None:
+    """gunicorn's answer to a request it cannot even parse (a request line
+    over its limit: 414, a bad method or header: 400), in Neutron's error
+    shape instead of gunicorn's HTML page; same signature as
+    ``gunicorn.util.write_error``, which it replaces."""
+    body = json.dumps({"NeutronError": {
+        "type": "HTTP" + reason.replace(" ", ""),
+        "message": f"{reason}: {mesg}", "detail": ""}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 @dataclass
@@ -57,6 +74,8 @@ class ProviderServer(BaseApplication):
         self.auth = Authenticator(config.username, config.password,
                                   ttl=config.token_ttl)
         super().__init__()
+        # Before the workers fork, so every worker answers this way.
+        gunicorn_util.write_error = json_protocol_error
 
     def load_config(self) -> None:
         c = self.config
@@ -66,6 +85,9 @@ class ProviderServer(BaseApplication):
             "threads": c.threads,
             "worker_class": "gthread",
             "keepalive": 5,
+            # gunicorn's maximum: python-neutronclient splits long filter
+            # lists only above 8192 bytes of URI, so 4094 would refuse some.
+            "limit_request_line": 8190,
             "timeout": 60,
             "graceful_timeout": 10,
             "proc_name": "vif-driver-provider",

@@ -23,9 +23,11 @@ from typing import Any, Iterator
 from . import validation
 from .errors import Conflict, InvalidInput, not_found
 from .ports import PortOps
-from .rows import SEGMENT_KEYS, TABLES, filter_sql, from_row, now, to_row
+from .rows import (SEGMENT_KEYS, TABLES, Page, cut_page, filter_sql,
+                   from_row, now, page_sql, to_row)
 
-SCHEMA_VERSION = 1
+# 2: ports.doc, the port's encoded JSON (NULL = to be rendered); meta.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL,
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS ports (
     status TEXT NOT NULL, device_id TEXT NOT NULL, device_owner TEXT NOT NULL,
     security_groups TEXT NOT NULL, port_security_enabled INTEGER NOT NULL,
     host_id TEXT NOT NULL, profile TEXT NOT NULL, vnic_type TEXT NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, doc TEXT,
     UNIQUE (network_id, mac_address));
 CREATE INDEX IF NOT EXISTS ports_network_id ON ports(network_id);
 CREATE INDEX IF NOT EXISTS ports_device_id ON ports(device_id);
@@ -66,6 +68,7 @@ CREATE TABLE IF NOT EXISTS fixed_ips (
     UNIQUE (subnet_id, ip_key));
 CREATE INDEX IF NOT EXISTS fixed_ips_port_id ON fixed_ips(port_id);
 CREATE INDEX IF NOT EXISTS fixed_ips_ip_address ON fixed_ips(ip_address);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 class Tx(PortOps):
@@ -96,18 +99,42 @@ class Tx(PortOps):
             raise not_found(resource, res_id)
         return row
 
+    def _page(self, resource: str, head: str,
+              filters: dict[str, list[str]] | None, page: Page | None,
+              alias: str = "") -> tuple[list[sqlite3.Row], bool]:
+        """Rows of ``head`` (a SELECT ... FROM, table aliased ``alias``)
+        matching the filters, one page of them, and whether more follow."""
+        page = page or Page()
+        where, args = filter_sql(resource, filters or {}, alias=alias)
+        marker = None
+        if page.marker is not None:
+            marker = self.q(f"SELECT *, rowid FROM {TABLES[resource]} "
+                            "WHERE id = ?", (page.marker,)).fetchone()
+            if marker is None:
+                raise not_found(resource, page.marker)
+        cond, cargs, order = page_sql(page, marker,
+                                      alias + "." if alias else "")
+        if cond:
+            where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        rows = self.q(head + where + order, [*args, *cargs]).fetchall()
+        return cut_page(page, rows)
+
     # networks --------------------------------------------------------
     def list_networks(self, filters: dict[str, list[str]] | None = None
                       ) -> list[dict]:
-        where, args = filter_sql("network", filters or {})
-        nets = [from_row("network", r) for r in
-                self.q(f"SELECT * FROM networks{where} ORDER BY rowid", args)]
+        return self.find_networks(filters, None)[0]
+
+    def find_networks(self, filters: dict[str, list[str]] | None,
+                      page: Page | None) -> tuple[list[dict], bool]:
+        rows, more = self._page("network", "SELECT *, rowid FROM networks",
+                                filters, page)
+        nets = [from_row("network", r) for r in rows]
         subnets: dict[str, list[str]] = {}
         for r in self.q("SELECT id, network_id FROM subnets ORDER BY rowid"):
             subnets.setdefault(r["network_id"], []).append(r["id"])
         for n in nets:
             n.update(status="ACTIVE", subnets=subnets.get(n["id"], []))
-        return nets
+        return nets, more
 
     def get_network(self, net_id: str) -> dict:
         net = from_row("network", self._row("network", net_id))
@@ -153,6 +180,8 @@ class Tx(PortOps):
             validation.check_segment(merged)
             self._check_segment_free(merged, net_id)
         self._update("network", net_id, changes)
+        if "vif_driver:bridge_name" in changes:  # in its ports' vif_details
+            self.render_port_docs(" WHERE p.network_id = ?", (net_id,))
         return self.get_network(net_id)
 
     def delete_network(self, net_id: str) -> None:
@@ -171,9 +200,13 @@ class Tx(PortOps):
     # subnets ---------------------------------------------------------
     def list_subnets(self, filters: dict[str, list[str]] | None = None
                      ) -> list[dict]:
-        where, args = filter_sql("subnet", filters or {})
-        return [from_row("subnet", r) for r in self.q(
-            f"SELECT * FROM subnets{where} ORDER BY rowid", args)]
+        return self.find_subnets(filters, None)[0]
+
+    def find_subnets(self, filters: dict[str, list[str]] | None,
+                     page: Page | None) -> tuple[list[dict], bool]:
+        rows, more = self._page("subnet", "SELECT *, rowid FROM subnets",
+                                filters, page)
+        return [from_row("subnet", r) for r in rows], more
 
     def get_subnet(self, subnet_id: str) -> dict:
         return from_row("subnet", self._row("subnet", subnet_id))
@@ -226,9 +259,33 @@ class Store:
                                    f"{version}, newer than this provider's "
                                    f"{SCHEMA_VERSION}; upgrade vif-driver")
             conn.executescript(SCHEMA)
+            if "doc" not in [r["name"] for r in
+                             conn.execute("PRAGMA table_info(ports)")]:
+                conn.execute("ALTER TABLE ports ADD COLUMN doc TEXT")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._refresh_docs(conn)
         finally:
             conn.close()
+
+    def _refresh_docs(self, conn: sqlite3.Connection) -> None:
+        """Encode the port documents a schema upgrade or another --bridge
+        (the bridge of networks that name none) left stale."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = "
+                               "'default_bridge'").fetchone()
+            if row is None or row["value"] != self.default_bridge:
+                conn.execute("UPDATE ports SET doc = NULL WHERE network_id "
+                             "IN (SELECT id FROM networks WHERE bridge_name "
+                             "IS NULL)")
+                conn.execute("INSERT OR REPLACE INTO meta VALUES "
+                             "('default_bridge', ?)", (self.default_bridge,))
+            Tx(conn, self.default_bridge).render_port_docs(
+                " WHERE p.doc IS NULL")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,

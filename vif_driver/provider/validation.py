@@ -134,6 +134,18 @@ def _dict_keys(*keys: str, required: tuple[str, ...] = ()) -> Conv:
     return check
 
 
+def _list_or_none(conv: Conv) -> Conv:
+    """A list, or null meaning "none": the oVirt engine sends
+    ``"security_groups": null`` on every start of a VM whose vNIC profile
+    has no SecurityGroups property (PortForUpdate), so null must not be a
+    400."""
+    check_list = _list_of(conv)
+
+    def check(name: str, v: Any) -> list:
+        return [] if v is None else check_list(name, v)
+    return check
+
+
 def _choice(options: set) -> Conv:
     def check(name: str, v: Any) -> Any:
         if v not in options:
@@ -200,7 +212,7 @@ SPECS: dict[str, dict[str, Attr]] = {
                "dns_nameservers": Attr(_list_of(ip), default=[]),
                "allocation_pools": Attr(_list_of(_dict_keys(
                    "start", "end", required=("start", "end"))),
-                   update=False, default=UNSET),
+                   default=UNSET),
                "host_routes": Attr(_list_of(_dict_keys(
                    "destination", "nexthop",
                    required=("destination", "nexthop"))), default=[]),
@@ -214,7 +226,7 @@ SPECS: dict[str, dict[str, Attr]] = {
                                                    "ip_address"))),
              "device_id": Attr(_str, default=""),
              "device_owner": Attr(_str, default=""),
-             "security_groups": Attr(_list_of(_str), default=[]),
+             "security_groups": Attr(_list_or_none(_str), default=[]),
              "port_security_enabled": Attr(_bool),
              "binding:host_id": Attr(_str, default=""),
              "binding:profile": Attr(_dict, default={}),
@@ -322,8 +334,15 @@ def check_subnet(sub: dict) -> None:
     if sub.get("allocation_pools") is None:
         sub["allocation_pools"] = ipam.default_pools(net, gw)
         return
+    check_pools(sub["allocation_pools"], net, gw)
+
+
+def check_pools(pools: list[dict], net: Any, gw: str | None) -> None:
+    """Pools lie in the subnet's usable range, do not overlap and leave
+    out the gateway; canonicalises their addresses in place."""
+    lo, hi = ipam.usable_range(net)
     bounds = []
-    for pool in sub["allocation_pools"]:
+    for pool in pools:
         start, end = (ipaddress.ip_address(ip("allocation_pools", pool[k]))
                       for k in ("start", "end"))
         if start.version != net.version or end.version != net.version \
@@ -360,7 +379,11 @@ def _check_dns_routes(sub: dict, version: int) -> None:
 
 
 def check_subnet_update(current: dict, changes: dict) -> None:
-    """Gateway must stay inside the cidr and outside the pools."""
+    """Gateway inside the cidr; pools inside it, apart, without the gateway.
+
+    New pools govern new allocations only: ports keep the addresses they
+    have, inside the new pools or not (as in Neutron).
+    """
     merged = {**current, **changes}
     net = ipaddress.ip_network(merged["cidr"])
     _check_dns_routes(changes, net.version)
@@ -371,8 +394,11 @@ def check_subnet_update(current: dict, changes: dict) -> None:
         if g.version != net.version or not lo <= int(g) <= hi:
             raise InvalidInput(f"Gateway {gw} is not a usable address of "
                                f"subnet {net}.")
-        if any(s <= int(g) <= e
-               for s, e in ipam.pool_bounds(merged["allocation_pools"])):
-            raise NeutronError(f"Gateway ip {gw} conflicts with allocation "
-                               "pools.", status=400,
-                               type="GatewayConflictWithAllocationPools")
+    if "allocation_pools" in changes:
+        check_pools(changes["allocation_pools"], net, gw)
+    elif "gateway_ip" in changes and gw is not None and any(
+            s <= int(ipaddress.ip_address(gw)) <= e
+            for s, e in ipam.pool_bounds(merged["allocation_pools"])):
+        raise NeutronError(f"Gateway ip {gw} conflicts with allocation "
+                           "pools.", status=400,
+                           type="GatewayConflictWithAllocationPools")

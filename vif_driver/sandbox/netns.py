@@ -12,6 +12,11 @@ import subprocess
 import uuid
 
 DEFAULT_TIMEOUT = 10.0
+# A test run (or any caller) sets this to a short tag; every namespace name
+# made here then carries it, so a run can find what it left behind without
+# looking at another run's namespaces.
+RUN_TAG_ENV = "VIF_SANDBOX_TAG"
+_TAG = re.compile(r"[a-z0-9]{1,8}\Z")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
 
@@ -50,9 +55,23 @@ def run(argv: "list[str]", *, timeout: float = DEFAULT_TIMEOUT, check: bool = Tr
     return proc
 
 
+def run_tag() -> str:
+    """$VIF_SANDBOX_TAG if it is a valid tag (1-8 lowercase letters and
+    digits), else ''."""
+    tag = os.environ.get(RUN_TAG_ENV, "")
+    return tag if _TAG.match(tag) else ""
+
+
+def tagged(name: str) -> str:
+    """``name`` with the run tag appended (``name-TAG``), if there is one."""
+    tag = run_tag()
+    return f"{name}-{tag}" if tag else name
+
+
 def unique_name(prefix: str = "vifns") -> str:
-    """A namespace name unlikely to clash with a parallel test run."""
-    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    """A namespace name unlikely to clash with a parallel test run; it ends
+    with the run tag when one is set."""
+    return tagged(f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
 
 class Namespace:

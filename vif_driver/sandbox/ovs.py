@@ -11,7 +11,10 @@ added as an OVS port with the external_ids libvirt sets).
         ovs.plug_tap("tap6a9f5e2b-71", iface_id=VNIC, mac="00:1a:4a:16:01:51", vm_id=VM)
 
 Also a small command line to keep one running between shell commands:
-``python -m vif_driver.sandbox.ovs start|plug|unplug|stop DIR``.
+``python -m vif_driver.sandbox.ovs start|plug|unplug|stop DIR``. ``start``
+is idempotent: a running sandbox in DIR is reported and left as it is, a
+stopped (or crashed) one is started afresh with its namespace name and
+system-id.
 Standard library only; every command has a timeout.
 """
 
@@ -58,7 +61,8 @@ class OvsSandbox:
                  system_id: "str | None" = None):
         self._own_dir = directory is None
         self.dir = os.path.abspath(directory or tempfile.mkdtemp(prefix="vif-ovs-"))
-        self.netns = netns or "vifovs-" + uuid.uuid4().hex[:8]
+        from vif_driver.sandbox.netns import tagged
+        self.netns = netns or tagged("vifovs-" + uuid.uuid4().hex[:8])
         self.system_id = system_id or str(uuid.uuid4())
         self.db_socket = os.path.join(self.dir, "db.sock")
         self._paused = False
@@ -93,8 +97,18 @@ class OvsSandbox:
         return [_tool("ip"), "netns", "exec", self.netns] + argv
 
     # -- life cycle ---------------------------------------------------------------
+    def running(self) -> bool:
+        """Whether a daemon of this sandbox is running."""
+        return bool(self.pid("ovsdb-server") or self.pid("ovs-vswitchd"))
+
     def start(self, timeout: float = 20) -> "OvsSandbox":
+        """Start both daemons with an empty database. What a stopped or
+        crashed sandbox left in the directory (database, pid files, sockets,
+        its namespace) is removed first; a running one is an error."""
+        if self.running():
+            raise SandboxError(f"a sandbox is already running in {self.dir}; stop it first")
         os.makedirs(self.dir, exist_ok=True)
+        self._remove_leftovers()
         with open(self._path(STATE_FILE), "w", encoding="utf-8") as f:
             json.dump({"netns": self.netns, "system_id": self.system_id}, f)
         try:
@@ -114,6 +128,16 @@ class OvsSandbox:
             self.stop()
             raise
         return self
+
+    def _remove_leftovers(self) -> None:
+        for name in ("conf.db", ".conf.db.~lock~", "db.sock", "ovsdb-server.pid", "ovs-vswitchd.pid",
+                     "ovsdb-server.ctl", "ovs-vswitchd.ctl"):
+            try:
+                os.unlink(self._path(name))
+            except FileNotFoundError:
+                pass
+        if self.netns in _netns_list():
+            self._run([_tool("ip"), "netns", "del", self.netns], check=False)
 
     def start_vswitchd(self, timeout: float = 20) -> None:
         """Start ovs-vswitchd in the namespace and wait until it has applied
@@ -320,7 +344,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vif_driver.sandbox.ovs",
                                      description="A throw-away Open vSwitch for trying vif-driver.")
     sub = parser.add_subparsers(dest="command", required=True)
-    start = sub.add_parser("start", help="start one in DIR, add a bridge, write DIR/vif-driver.conf")
+    start = sub.add_parser("start", help="start one in DIR (again after a stop), add a bridge, "
+                           "write DIR/vif-driver.conf; a running one is reported and kept")
     start.add_argument("dir")
     start.add_argument("--bridge", default="br-int")
     plug = sub.add_parser("plug", help="libvirt's part: add a tap port with its external_ids")
@@ -337,7 +362,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "start":
-            box = OvsSandbox(args.dir).start()
+            if os.path.exists(os.path.join(args.dir, STATE_FILE)):
+                box = OvsSandbox.attach(args.dir)  # same namespace name and system-id
+                if box.running():
+                    print(f"sandbox: already running in {box.dir} (ovsdb {box.remote}, namespace "
+                          f"{box.netns}); `stop {args.dir}` first to start afresh", file=sys.stderr)
+                    print(os.path.join(box.dir, "vif-driver.conf"))
+                    return 0
+                box.start()
+            else:
+                box = OvsSandbox(args.dir).start()
             box.add_bridge(args.bridge)
             print(box.write_config(os.path.join(box.dir, "vif-driver.conf"), bridge=args.bridge))
         elif args.command == "plug":

@@ -24,6 +24,7 @@ from vif_driver.provider.options import PROVIDER_OPTIONS
 
 DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
 _CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
+UPDATE = "before_update_device"
 
 
 def _directory(value: str) -> str:
@@ -81,11 +82,12 @@ class LinuxBridgeDriver(VifDriver):
 
     def _prepare(self, target: naming.Target, ctx: HookContext) -> None:
         """Build the network before the guest runs, and claim it for this
-        vNIC until its tap is attached."""
+        vNIC until its tap is attached (a second claim of the same vNIC
+        changes nothing; the claim records which hook made it)."""
         with self._network(target, ctx) as network:
             network.ensure()
             if target.managed:
-                network.claim(ctx.vnic_id)
+                network.claim(ctx.vnic_id, ctx.hook_point)
 
     def _confirm(self, target: naming.Target, ctx: HookContext) -> None:
         network = self._network(target, ctx)
@@ -96,14 +98,33 @@ class LinuxBridgeDriver(VifDriver):
     # -- the API ------------------------------------------------------------
 
     def plug_device(self, domxml, properties: HookContext):
-        target = self._target(properties)
+        """before: rewrite and build the network (update-device keeps the
+        running tap's name). after: confirm the tap; after an update, drop
+        the update's claim (the tap is on its bridge now); after a failed
+        update or hot-unplug the vNIC stays on the running VM: drop only a
+        claim the failed update made (and the network it built, if unused),
+        then check the tap is still on a bridge."""
+        target = self._target(properties, None if properties.is_before else domxml)
         if properties.is_before:
-            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu)
+            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu,
+                    set_target=properties.hook_point != UPDATE)
             self._prepare(target, properties)
             return domxml
-        if properties.hook_point in _CONFIRMED:
+        if properties.failed:
+            self._undo_failed(target, domxml, properties)
+        elif properties.hook_point in _CONFIRMED:
             self._confirm(target, properties)
+        elif properties.hook_point == "after_update_device" and target.managed:
+            self._network(target, properties).release(properties.vnic_id)
         return domxml
+
+    def _undo_failed(self, target: naming.Target, domxml, ctx: HookContext) -> None:
+        if ctx.hook_point == "after_update_device_fail" and target.managed:
+            with self._network(target, ctx) as network:
+                if network.release(ctx.vnic_id, made_by=UPDATE):
+                    network.cleanup(None)
+        tap = _tap_of(domxml, ctx.vnic_id)
+        self._network(target, ctx).check_attached(tap)
 
     def unplug_device(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
@@ -121,6 +142,7 @@ class LinuxBridgeDriver(VifDriver):
         target = self._target(properties, domxml)
         if target.managed:
             with self._network(target, properties) as network:
+                network.release(properties.vnic_id)
                 network.cleanup(None)
 
     def migration_destination(self, domxml, properties: HookContext) -> None:
@@ -135,10 +157,15 @@ class LinuxBridgeDriver(VifDriver):
         options = properties.options
         try:
             section: dict = {}
-            stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
-                               configured=options["bridge"], mappings=options["physical_interface_mappings"],
-                               plugin_types=properties.plugin_types)
+            bound = stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
+                                       configured=options["bridge"],
+                                       mappings=options["physical_interface_mappings"],
+                                       plugin_types=properties.plugin_types)
             properties.caps_section(caps).update(section)
+            if bound is None:  # recorded, not warned: LINUX_BRIDGE is mapped by default on every host
+                properties.record("no binding host id reported for " + ", ".join(properties.plugin_types)
+                                  + ": no mapped physical network interface and no configured bridge on this "
+                                  "host; set physical_interface_mappings or bridge in [driver:linux_bridge]")
             return caps
         except Exception as e:  # noqa: BLE001 - caps degrade quietly
             properties.warn(f"bridges not read, caps not reported: {e}")
@@ -153,6 +180,19 @@ class LinuxBridgeDriver(VifDriver):
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
+
+
+def _tap_of(domxml, vnic_id: str) -> str:
+    """The running vNIC's tap: the XML's <target dev> (libvirt may have
+    named it vnetN), else the name the plug rewrite gives it."""
+    target = domxml.find("target") if domxml is not None else None
+    dev = target.get("dev") if target is not None else None
+    if not dev:
+        return tap_name(vnic_id)
+    try:
+        return validate.ifname(dev)
+    except ValueError as e:
+        raise InvalidInput(f"device XML <target dev>: {e}") from None
 
 
 def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
@@ -191,15 +231,18 @@ def _with_provider_network(ctx: HookContext) -> dict:
     return options
 
 
-def rewrite(interface, bridge: str, tap: str, mtu: "int | None") -> None:
+def rewrite(interface, bridge: str, tap: str, mtu: "int | None", set_target: bool = True) -> None:
     """The pure XML part of a plug: a bridge-type interface on ``bridge``
     with tap ``tap``, no <virtualport>; every other child is kept, so running
-    it twice gives the same XML."""
+    it twice gives the same XML. ``set_target=False`` (update-device) keeps
+    the XML's <target> as it is and adds none: libvirt refuses to rename a
+    running vNIC's tap, which may be one it named itself (vnetN)."""
     interface.set("type", "bridge")
     for stale in interface.findall("virtualport"):
         interface.remove(stale)
     _only(interface, "source", {"bridge": bridge})
-    _only(interface, "target", {"dev": tap})
+    if set_target:
+        _only(interface, "target", {"dev": tap})
     if mtu:
         _only(interface, "mtu", {"size": str(mtu)})
 

@@ -65,21 +65,46 @@ class Network:
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
 
-    def claim(self, vnic_id: str) -> None:
-        if self.dry_run:
-            return
-        path = os.path.join(self.lock_dir, self._claim_prefix + vnic_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        os.close(fd)
-        os.utime(path)
+    def _claim_path(self, vnic_id: str) -> str:
+        return os.path.join(self.lock_dir, self._claim_prefix + vnic_id)
 
-    def release(self, vnic_id: str) -> None:
+    def claim(self, vnic_id: str, made_by: str) -> bool:
+        """Claim the network for ``vnic_id``; True when this call made the
+        claim. Idempotent: one claim per vNIC and network, whatever the
+        number of calls; a repeat only renews it and keeps who made it
+        (``made_by``, the hook point, is the file's content)."""
         if self.dry_run:
-            return
+            return False
+        path = self._claim_path(vnic_id)
         try:
-            os.unlink(os.path.join(self.lock_dir, self._claim_prefix + vnic_id))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            os.utime(path)
+            return False
+        try:
+            os.write(fd, made_by.encode("ascii", "replace"))
+        finally:
+            os.close(fd)
+        return True
+
+    def release(self, vnic_id: str, made_by: "str | None" = None) -> bool:
+        """Drop the vNIC's claim (only if ``made_by`` made it, when given);
+        True when a claim was dropped."""
+        if self.dry_run:
+            return False
+        path = self._claim_path(vnic_id)
+        if made_by is not None:
+            try:
+                with open(path, "rb") as f:
+                    if f.read(64).decode("ascii", "replace") != made_by:
+                        return False
+            except FileNotFoundError:
+                return False
+        try:
+            os.unlink(path)
         except FileNotFoundError:
-            pass
+            return False
+        return True
 
     def live_claims(self) -> "list[str]":
         now = time.time()
@@ -168,6 +193,23 @@ class Network:
                     raise NotReady(f"{problem} after {timeout:g} s; libvirt did not connect the vNIC "
                                    f"(check the VM's libvirt log and that the bridge exists)")
                 time.sleep(_POLL)
+
+    def check_attached(self, tap: str) -> None:
+        """A running vNIC whose operation failed: its tap must still be an
+        up port of a bridge (this one, or the one a failed network change
+        left it on); NotReady names what is wrong. One read, no wait."""
+        with self.rtnl() as nl:
+            try:
+                port = nl.get(tap)
+                master = nl.get(index=port.master) if port is not None and port.master else None
+            except OSError as e:
+                raise HostError(f"netlink read failed: {e.strerror or e}") from None
+        if port is None or master is None or master.kind != "bridge" or not port.up:
+            why = ("does not exist" if port is None else "is not attached to a bridge" if master is None
+                   or master.kind != "bridge" else "is down")
+            raise NotReady(f"tap {tap} of the running VM {why} (expected on bridge {self.target.bridge}); "
+                           "check the VM's libvirt log")
+        self.record(f"checked tap {tap}: up, port of bridge {master.name}")
 
     # -- unplug -------------------------------------------------------------
 

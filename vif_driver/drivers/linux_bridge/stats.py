@@ -58,10 +58,13 @@ def collect_caps(caps: dict, section: dict, *, namespace, timeout: float, config
                  mappings: "dict[str, str]", plugin_types) -> dict:
     """Add the physical network mappings and the managed bridges to this
     driver's ``section`` of caps, and the host id the provider binds ports
-    to under caps['openstack_binding_host_ids'][plugin_type]."""
+    to under caps['openstack_binding_host_ids'][plugin_type] — the latter
+    only when the backend is set up (a mapped interface exists, or the
+    configured bridge does); returns None when it is not."""
     bridges = {}
     with _socket(namespace, timeout) as nl:
         managed = _managed(nl.dump(kind="bridge"), configured)
+        usable = sorted(physnet for physnet, interface in mappings.items() if nl.get(interface) is not None)
         uplinks = {mark[3] for _bridge, mark in managed.values() if mark}
         counts: "dict[int, int]" = {}
         for _index, name, master, _state, _flags in nl.bridge_ports():
@@ -74,6 +77,9 @@ def collect_caps(caps: dict, section: dict, *, namespace, timeout: float, config
         bridges[bridge.name] = entry
     section.update(plugin_types=sorted(plugin_types), physical_interface_mappings=dict(mappings),
                    bridges=bridges)
+    has_bridge = any(bridge.name == configured for bridge, _mark in managed.values())
+    if not usable and not has_bridge:
+        return None  # nothing set up: the host must not claim it can bind these networks
     host_ids = caps.setdefault("openstack_binding_host_ids", {})
     for plugin_type in plugin_types:
         host_ids.setdefault(plugin_type, os.uname().nodename)

@@ -7,11 +7,13 @@ process loads nothing but lxml.
 """
 
 from vif_driver import validate
-from vif_driver.api import HostError, InvalidInput, Option, VifDriver
+from vif_driver.api import HostError, InvalidInput, NotReady, Option, VifDriver
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
 from vif_driver.provider.options import PROVIDER_OPTIONS
 
 NAME = "ovs"
+UPDATE = "before_update_device"
+EXAMPLE_UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 
 
 class OvsDriver(VifDriver):
@@ -32,11 +34,21 @@ class OvsDriver(VifDriver):
 
     # -- vNIC hooks ---------------------------------------------------------------
     def plug_device(self, domxml, properties):
+        """before: the rewrite (update-device keeps the running tap's name).
+        after: confirm the port; after an update (or a failed update or
+        hot-unplug, when the vNIC stays on the running VM) check that the
+        port with the vNIC's iface-id is still on a bridge. A failed
+        operation never removes the port: nothing was reserved before it."""
+        _uuid_vnic_id(properties)
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
             bridge, mtu = _network(properties)
-            return rewrite.plug(domxml, properties.vnic_id, bridge, mtu)
-        self._confirm(domxml, properties)
+            return rewrite.plug(domxml, properties.vnic_id, bridge, mtu,
+                                set_target=properties.hook_point != UPDATE)
+        if properties.failed or properties.hook_point == "after_update_device":
+            self._still_connected(properties)
+        else:
+            self._confirm(domxml, properties)
         return domxml
 
     def unplug_device(self, domxml, properties) -> None:
@@ -44,6 +56,7 @@ class OvsDriver(VifDriver):
         the guest still uses the port until libvirt detaches the NIC."""
         if properties.is_before:
             return
+        _uuid_vnic_id(properties)
         dev = _device(domxml, properties.vnic_id)
         with self._db(properties) as db:
             removed = db.remove_vnic_ports(properties.vnic_id, dev, properties.vm_id)
@@ -57,6 +70,7 @@ class OvsDriver(VifDriver):
     def migration_destination(self, domxml, properties) -> None:
         """before: stop the migration if the bridge libvirt will plug into is
         missing here. after: confirm the port like after a plug."""
+        _uuid_vnic_id(properties)
         if not properties.is_before:
             self._confirm(domxml, properties)
             return
@@ -69,7 +83,10 @@ class OvsDriver(VifDriver):
     # -- host hooks ---------------------------------------------------------------
     def get_caps(self, caps: dict, properties) -> dict:
         """openstack_binding_host_ids[plugin_type] = OVS system-id (what
-        ovirt-provider-ovn reports) and a vif_driver section."""
+        ovirt-provider-ovn reports) and a vif_driver section. The host id
+        is claimed only when the backend is set up: OVSDB answers and the
+        integration bridge exists; else the engine would bind ports here
+        that no vNIC can use."""
         from vif_driver.drivers.ovs import wire
         bridge = properties.options["bridge"]
         try:
@@ -78,10 +95,14 @@ class OvsDriver(VifDriver):
         except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
             properties.warn(f"{e}; caps not reported")
             return caps
-        if system_id:
+        if system_id and has_bridge:
             ids = caps.setdefault("openstack_binding_host_ids", {})
             for plugin_type in properties.plugin_types:
                 ids[plugin_type] = system_id
+        elif system_id:
+            properties.warn(f"bridge {bridge} does not exist in Open vSwitch, so no binding host id is "
+                            f"reported (the host cannot plug vNICs); create it (ovs-vsctl add-br {bridge}) "
+                            "or set bridge in [driver:ovs]")
         else:
             properties.warn("Open_vSwitch has no external_ids:system-id, so no binding host id is reported; "
                             "set it: ovs-vsctl set Open_vSwitch . external_ids:system-id=$(uuidgen)")
@@ -126,6 +147,16 @@ class OvsDriver(VifDriver):
         from vif_driver.drivers.ovs.ovsdb import OvsDb
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run)
 
+    def _still_connected(self, properties) -> None:
+        """The vNIC of a running VM is still on the switch: found by its
+        iface-id, so a tap libvirt named itself (vnetN) counts too."""
+        with self._db(properties) as db:
+            problem, found = db.vnic_connection(properties.vnic_id, properties.vm_id)
+        if problem:
+            raise NotReady(f"vNIC {properties.vnic_id} of the running VM is not connected: {problem}; "
+                           "check the VM's libvirt log and the switch (ovs-vsctl show)")
+        properties.record(f"checked {found}")
+
     def _confirm(self, domxml, properties) -> None:
         dev = _device(domxml, properties.vnic_id)
         bridge, wait = _bridge(domxml, properties), properties.options["plug_timeout"]
@@ -163,6 +194,17 @@ class OvsDriver(VifDriver):
             return None
         remote = properties.options["ovsdb"]
         return self._views.get(remote, remote, properties.timeout)
+
+
+def _uuid_vnic_id(properties) -> None:
+    """libvirt parses <parameters interfaceid> as a UUID and fails the VM
+    start on anything else ("cannot parse interfaceid parameter as a uuid"):
+    refuse it here, with the fix, before libvirt sees it."""
+    try:
+        validate.uuid(properties.vnic_id)
+    except ValueError:
+        raise InvalidInput(f"property vnic_id: {properties.vnic_id[:40]!r} is not a UUID; Open vSwitch vNICs "
+                           f"need the provider's port id as a UUID like {EXAMPLE_UUID}") from None
 
 
 def _device(domxml, vnic_id: str) -> str:

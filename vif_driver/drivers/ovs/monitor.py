@@ -55,7 +55,8 @@ class Rows:
         just these rows and the agent's monitor of whole tables."""
         self.port_uuid = None
         if _named(self.tables["Bridge"], bridge)[1] is None:
-            return f"bridge {bridge} does not exist"
+            return (f"bridge {bridge} does not exist; create it (ovs-vsctl add-br {bridge}) "
+                    "or set bridge in [driver:ovs]")
         iface_uuid, iface = _named(self.tables["Interface"], dev)
         if iface is None:
             return (f"no interface {dev} in OVSDB: libvirt has not added the port "

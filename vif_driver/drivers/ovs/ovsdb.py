@@ -163,6 +163,30 @@ class OvsDb:
                          f"select Bridge where name == {bridge}")[0]["rows"]
         return bool(rows)
 
+    def vnic_connection(self, vnic_id: str, vm_id: "str | None") -> "tuple[str | None, str]":
+        """(None, what was found) when an Interface carries
+        external_ids:iface-id=vnic_id (and vm-id, when both are known) and
+        its Port is on a bridge, whatever libvirt named the device (tapX or
+        vnetN); else (the problem, ""). Reads only those rows; changes nothing."""
+        rows = self.read([select("Interface", [["external_ids", "includes", ["map", [["iface-id", vnic_id]]]]],
+                                 ["_uuid", "name", "external_ids"])],
+                         f"select Interface where external_ids:iface-id == {vnic_id}")[0]["rows"]
+        ifaces = {uuid_of(row["_uuid"]): row["name"] for row in rows
+                  if not (vm_id and to_map(row.get("external_ids")).get("vm-id") not in (None, vm_id))}
+        if not ifaces:
+            return f"no interface in OVSDB has external_ids:iface-id={vnic_id}", ""
+        ops = [select("Port", [["interfaces", "includes", ["uuid", u]]], ["_uuid"]) for u in ifaces]
+        found = self.read(ops, "select Port of those interfaces")
+        for iface_uuid, result in zip(ifaces, found):
+            for port in result["rows"]:
+                bridges = self.read([select("Bridge", [["ports", "includes", ["uuid", uuid_of(port["_uuid"])]]],
+                                            ["name"])], "select Bridge holding that port")[0]["rows"]
+                if bridges:
+                    return None, (f"interface {ifaces[iface_uuid]} (iface-id {vnic_id}) is a port of "
+                                  f"bridge {bridges[0]['name']}")
+        names = ", ".join(sorted(ifaces.values()))
+        return f"interface {names} with iface-id {vnic_id} is on no bridge", ""
+
     def remove_vnic_ports(self, vnic_id: str, dev: str, vm_id: "str | None") -> "list[str]":
         """Remove the port(s) of this vNIC that libvirt left behind: the
         Interface named ``dev`` or carrying external_ids:iface-id=vnic_id,

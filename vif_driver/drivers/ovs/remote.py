@@ -1,4 +1,7 @@
-"""The ``ovsdb`` option: where ovsdb-server listens. Standard library only."""
+"""The ``ovsdb`` option: where ovsdb-server listens, and how to start it.
+Standard library only."""
+
+import os
 
 DEFAULT_REMOTE = "unix:/run/openvswitch/db.sock"
 _HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})\Z"  # compiled when used
@@ -23,3 +26,17 @@ def parse_remote(value: str) -> str:
         raise ValueError(f"{shown}: ssl: remotes need certificate options this driver does not have yet; "
                          "use unix:/path (default " + DEFAULT_REMOTE + ") or tcp:HOST:PORT")
     raise ValueError(f"{shown} is not an OVSDB remote: expected unix:/path or tcp:HOST:PORT")
+
+
+OVS_UNITS = ("openvswitch-switch.service", "openvswitch.service")  # Debian/Ubuntu; EL/Fedora
+UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system", "/etc/systemd/system")
+
+
+def start_hint(unit_dirs=UNIT_DIRS) -> str:
+    """`systemctl start UNIT` with this host's Open vSwitch unit (Debian's
+    is openvswitch-switch, EL's openvswitch); both named when neither
+    unit file is found."""
+    for unit in OVS_UNITS:
+        if any(os.path.exists(os.path.join(directory, unit)) for directory in unit_dirs):
+            return "systemctl start " + unit[:-len(".service")]
+    return "systemctl start openvswitch (EL) or openvswitch-switch (Debian)"

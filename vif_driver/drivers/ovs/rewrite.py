@@ -13,9 +13,15 @@ or our own output):
         <virtualport type="openvswitch">
             <parameters interfaceid="VNIC_ID"/>
         </virtualport>
-        <target dev="tapVNIC_ID[:11]"/>
+        <target dev="tapVNIC_ID[:11]"/>      (plug; update-device: see below)
         <mtu size="N"/>                       (only when an MTU is given)
     </interface>
+
+Update-device (``set_target=False``) keeps whatever <target> the XML has
+and adds none: libvirt refuses to change a running vNIC's tap name ("cannot
+modify network device tap name"), and a VM started before this hook was
+installed, or under another provider's hook, has a tap libvirt named itself
+(vnetN).
 """
 
 from lxml import etree
@@ -23,14 +29,15 @@ from lxml import etree
 from vif_driver.naming import tap_name
 
 
-def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None):
+def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None, set_target: bool = True):
     """Rewrite ``interface`` in place and return it; running it on its own
-    output changes nothing."""
+    output changes nothing. ``set_target=False`` leaves <target> alone."""
     interface.set("type", "bridge")
     _single(interface, "source", bridge=bridge)
     virtualport = _single(interface, "virtualport", type="openvswitch")
     etree.SubElement(virtualport, "parameters", interfaceid=vnic_id)
-    _single(interface, "target", dev=tap_name(vnic_id))
+    if set_target:
+        _single(interface, "target", dev=tap_name(vnic_id))
     if mtu is not None:
         _single(interface, "mtu", size=str(mtu))
     return interface

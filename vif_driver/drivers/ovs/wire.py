@@ -37,8 +37,9 @@ class OvsdbError(HostError):
 
 
 def down(remote: str, reason: str) -> OvsdbDown:
-    return OvsdbDown(f"Open vSwitch is not reachable at {remote} ({reason}); start it "
-                     "(systemctl start openvswitch) or fix the ovsdb option of [driver:ovs]")
+    from vif_driver.drivers.ovs.remote import start_hint
+    return OvsdbDown(f"Open vSwitch is down at {remote} ({reason}); {start_hint()}, "
+                     "or fix ovsdb in [driver:ovs]")
 
 
 def hung(remote: str, timeout: float) -> OvsdbTimeout:

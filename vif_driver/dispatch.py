@@ -13,7 +13,7 @@ from vif_driver import registry, validate
 from vif_driver.api import HookContext, InvalidInput, VifDriverError
 from vif_driver.config import HostConfig
 from vif_driver.hookpoints import HOOK_POINTS, HookPoint
-from vif_driver.protocol import Request, Response
+from vif_driver.protocol import Request, Response, one_line
 
 EXTERNAL_NETWORK = "EXTERNAL_NETWORK"
 
@@ -301,11 +301,3 @@ def _message(prefix: str, error: Exception, config: HostConfig) -> str:
     return one_line(f"{prefix}: {text}")
 
 
-MAX_LINE = 240
-
-
-def one_line(text: str) -> str:
-    """``text`` as one line of at most MAX_LINE characters (VDSM logs and
-    shows stderr upward: a long or multi-line message helps nobody)."""
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 3] + "..."

@@ -180,12 +180,7 @@ def _capture(directory, hook_point, point, environ):
         _say(f"vif-driver {hook_point}: capture to {directory} failed: {e}")
 
 
-MAX_LINE = 240
-
-
 def _say(line: str) -> None:
-    """One line on stderr (VDSM logs it and shows it upward), cut to MAX_LINE."""
-    line = " ".join(line.split())
-    if len(line) > MAX_LINE:
-        line = line[:MAX_LINE - 3] + "..."
-    sys.stderr.write(line + "\n")
+    """One line on stderr (VDSM logs it and shows it upward)."""
+    from vif_driver.protocol import one_line  # no imports of its own
+    sys.stderr.write(one_line(line) + "\n")

@@ -45,3 +45,27 @@ class Response:
 
     def __repr__(self) -> str:
         return f"Response(exit_code={self.exit_code}, messages={self.messages!r})"
+
+
+MAX_LINE = 240
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of at most MAX_LINE characters: VDSM logs a hook's
+    stderr and shows it upward, where a long or multi-line message helps
+    nobody. What makes a line long is a value in it (a path, a remote), not
+    its prose: the longest words are shortened in their middle first, so
+    the line still says what failed and how to fix it."""
+    words = text.split()
+    excess = len(" ".join(words)) - MAX_LINE
+    while excess > 0:
+        longest = max(range(len(words)), key=lambda i: len(words[i]))
+        word = words[longest]
+        if len(word) <= 24:  # no long value left: cut the middle of the line
+            line = " ".join(words)
+            tail = MAX_LINE // 3
+            return line[:MAX_LINE - tail - 5] + " ... " + line[-tail:]
+        keep = max(len(word) - excess - 3, 20)
+        words[longest] = word[:keep - keep // 2] + "..." + word[len(word) - keep // 2:]
+        excess -= len(word) - len(words[longest])
+    return " ".join(words)

@@ -103,13 +103,16 @@ def test_unknown_option_of_the_ovs_driver_is_one_short_line(run_hook, config_fil
     run = run_hook("before_device_create", ENGINE, config=config, device_properties=external_props("OPEN_VSWITCH"),
                    env=dict(os.environ, VIF_DRIVER_AGENT_SOCKET="/nonexistent/vif-messages-test.sock"))
     line = the_line(run, 2)
-    assert f"config {config}: line 4: [driver:ovs] unknown option 'zzz'; not one of its " in line
+    assert "ovs.conf: line 4: [driver:ovs] unknown option 'zzz'; not one of its " in line
+    assert line.endswith(" options (see the driver's docs)")
     assert run.data == ENGINE
 
 
-def test_over_long_messages_are_cut_to_one_line():
-    long = dispatch._message("vif-driver[x] before_device_create", InvalidInput("a\nb " + "c" * 400), HostConfig())
-    assert len(long) == 240 and long.startswith("vif-driver[x] before_device_create: a b ccc") and long.endswith("...")
+def test_over_long_messages_keep_their_start_and_their_fix():
+    error = InvalidInput("a\nb " + "c" * 400 + "; the fix")
+    long = dispatch._message("vif-driver[x] before_device_create", error, HostConfig())
+    assert len(long) == 240 and long.startswith("vif-driver[x] before_device_create: a b ccc")
+    assert "c...c" in long and long.endswith("ccc; the fix")
 
 
 def test_fastjson_never_raises_system_error():

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from support import FIXTURES, VM_ID, external_props
 
+from vif_driver import protocol
 from vif_driver.hookpoints import HOOK_POINTS
 
 TEARDOWN = ["before_nic_hotunplug", "before_device_destroy", "before_device_migrate_source"]
@@ -73,7 +74,7 @@ def test_missing_domxml_file(hooks_root, env, tmp_path, point, code):
     proc = subprocess.run([str(hooks_root / point / "50_vif_driver")], env=run_env, capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.returncode == code, proc.stderr
-    assert proc.stderr == (f"vif-driver {point}: cannot read $_hook_domxml file {missing}: No such file or "
-                           f"directory; VDSM creates it for each run, readable by the hook's user "
-                           f"(uid {os.geteuid()})\n")
+    expected = (f"vif-driver {point}: cannot read $_hook_domxml file {missing}: No such file or directory; "
+                f"VDSM creates it for each run, readable by the hook's user (uid {os.geteuid()})")
+    assert proc.stderr == protocol.one_line(expected) + "\n"
     assert not missing.exists()

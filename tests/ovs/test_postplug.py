@@ -68,7 +68,7 @@ def test_port_without_device_reports_ovs_error(run_hook, ovs_config, plug):
     plug(create_devices=False)
     run = run_hook("after_device_create", "", device_properties=props(), config=ovs_config())
     assert run.rc == 1
-    assert "has ofport -1: ovs-vswitchd could not open it" in run.stderr
+    assert "not connected after 1 s: ofport -1: ovs-vswitchd could not open it" in run.stderr
     assert "No such device" in run.stderr
 
 

@@ -79,7 +79,7 @@ def test_rows_problems_in_order():
     rows.apply({"Interface": {IFACE: {"delete": None}}})
     assert "libvirt has not added the port" in rows.problem(tap(), "br-int", VNIC_ID)
     rows.apply(_initial(ofport=65534))
-    assert "has ofport 65534" in rows.problem(tap(), "br-int", VNIC_ID)
+    assert "ofport 65534: ovs-vswitchd could not open it" in rows.problem(tap(), "br-int", VNIC_ID)
     rows.apply(_initial(ofport=2))
     assert rows.problem(tap(), "br-int", VNIC_ID) is None and rows.port_uuid == PORT
     rows.apply({"Port": {PORT: {"delete": None}}})

@@ -153,8 +153,7 @@ class OvsDriver(VifDriver):
         with self._db(properties) as db:
             problem, found = db.vnic_connection(properties.vnic_id, properties.vm_id)
         if problem:
-            raise NotReady(f"vNIC {properties.vnic_id} of the running VM is not connected: {problem}; "
-                           "check the VM's libvirt log and the switch (ovs-vsctl show)")
+            raise NotReady(f"not connected: {problem}; see the VM's libvirt log and `ovs-vsctl show`")
         properties.record(f"checked {found}")
 
     def _confirm(self, domxml, properties) -> None:

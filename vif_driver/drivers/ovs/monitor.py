@@ -63,7 +63,7 @@ class Rows:
                     "(does the NIC have <virtualport type='openvswitch'>?)")
         iface_id = iface.get("external_ids", {}).get("iface-id")
         if iface_id != vnic_id:
-            return f"interface {dev} has external_ids:iface-id={iface_id or '(none)'}, expected {vnic_id}"
+            return f"external_ids:iface-id={iface_id or '(none)'}, expected {vnic_id}"
         ports = [u for u, p in self.tables["Port"].items() if iface_uuid in p.get("interfaces", ())]
         if not ports:
             return f"no port {dev} holds interface {dev}"
@@ -72,7 +72,7 @@ class Rows:
             return f"interface {dev} has no ofport yet: ovs-vswitchd has not opened it (is it running?)"
         if not 0 < ofport[0] < _MAX_OFPORT:
             error = next(iter(iface.get("error", ())), "no error given")
-            return f"interface {dev} has ofport {ofport[0]}: ovs-vswitchd could not open it: {error}"
+            return f"ofport {ofport[0]}: ovs-vswitchd could not open it: {error}"
         self.port_uuid = ports[0]
         return None
 

@@ -3,15 +3,18 @@
 #   make demo     the main job on a fresh machine (root): installs what it needs, then
 #                 provider, hooks, switch and traffic, all removed at the end
 #   make run      replay the bundled fixtures (changes nothing on the host)
-#   make check    the test suite (what .ci/run runs)
+#   make check    the test suite (what .ci/run runs, once per Python:
+#                 make check PYTHON=/path/to/python3.9 VENV=.venv-3.9)
 #   make bench    whole-hook-process benchmarks, as ratios to a bare interpreter
 #   make install  install hook entrypoints under $(DESTDIR) for packaging
 #   make dist     sdist tarball in dist/
 #   make rpm      RPMs from rpm/vif-driver.spec and the sdist
 
+# PYTHON makes the venv; each interpreter needs a VENV of its own.
 PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
+PY_VERSION := import sys; print("%d.%d" % sys.version_info[:2])
 DESTDIR ?= /
 HOOK_PYTHON ?= /usr/bin/python3
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' vif_driver/__init__.py)
@@ -22,7 +25,11 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
 
+# A venv made by another interpreter than PYTHON would test the wrong Python.
 venv: $(VPY)
+	@want=$$($(PYTHON) -c '$(PY_VERSION)') && have=$$($(VPY) -c '$(PY_VERSION)') && \
+	  [ "$$want" = "$$have" ] || { echo "$(VENV) is Python $$have, PYTHON=$(PYTHON) is $$want:" \
+	  "rm -rf $(VENV) or choose another VENV=" >&2; exit 1; }
 	$(VPY) -m pip install -q ".[provider,test]"
 
 # Tests and benchmarks run against a real (non-editable) install: an editable

@@ -3,6 +3,7 @@ own: each directory's conftest.py is imported under the name 'conftest')."""
 
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -214,3 +215,22 @@ def _end_session() -> None:
         if os.listdir(STATE_DIR) == [".lock"]:
             os.unlink(os.path.join(STATE_DIR, ".lock"))
             os.rmdir(STATE_DIR)
+
+
+def is_stdlib(name: str) -> bool:
+    """Whether module ``name`` is the standard library's. sys.stdlib_module_names
+    is Python 3.10+; on 3.9 the module's file is under the stdlib directory."""
+    top = name.split(".")[0]
+    if hasattr(sys, "stdlib_module_names"):
+        return top in sys.stdlib_module_names
+    if top in sys.builtin_module_names:
+        return True
+    import importlib.util
+    import sysconfig
+    spec = importlib.util.find_spec(top)
+    if spec is not None and spec.origin in ("built-in", "frozen"):
+        return True
+    if spec is None or not spec.origin or "site-packages" in spec.origin.split(os.sep):
+        return False
+    paths = sysconfig.get_paths()
+    return any(spec.origin.startswith(os.path.join(paths[key], "")) for key in ("stdlib", "platstdlib"))

@@ -295,7 +295,7 @@ def _message(prefix: str, error: Exception, config: HostConfig) -> str:
         text = f"internal error {type(error).__name__}: {error}"
         if config.debug:
             import traceback
-            traceback.print_exception(error, file=sys.stderr)
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         else:
             text += " (set debug = true in [vif-driver] of the config for a traceback)"
     return one_line(f"{prefix}: {text}")

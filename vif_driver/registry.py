@@ -31,11 +31,15 @@ def _own_entry_points() -> "dict[str, str]":
 
 
 def entry_points() -> "dict[str, str]":
-    """Every registered driver: name -> 'module:Class'."""
+    """Every registered driver: name -> 'module:Class'. A name registered
+    twice resolves to the first on sys.path, the copy Python would import."""
     from importlib.metadata import entry_points as all_entry_points
     found = all_entry_points()  # 3.9 (EL9): a dict of groups; group= and .select() are 3.10+
     group = found.select(group=GROUP) if hasattr(found, "select") else found.get(GROUP, ())
-    return {ep.name: ep.value for ep in group}
+    drivers: "dict[str, str]" = {}
+    for ep in group:  # 3.9 lists a dist-info twice if found twice: the first wins
+        drivers.setdefault(ep.name, ep.value)
+    return drivers
 
 
 def _target(name: str) -> "str | None":

@@ -199,7 +199,10 @@ def call(request, path: str, timeout: float) -> "Response | None":
             # one deadline for the whole exchange: a hung agent (or one
             # trickling bytes) cannot hold the VM operation past it
             deadline = time.monotonic() + client_timeout(timeout)
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the agent may answer (refuse) and close before reading it all: read that answer
             raw = read_message(sock, deadline=deadline)
         except EOFError:
             raise AgentError(f"the agent at {path} closed the connection without an answer "

@@ -9,10 +9,11 @@ used address of a subnet.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Iterable, Union
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# typing.Union, not `|`: these aliases are evaluated at import (Python 3.9).
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 def ip_key(ip: IPAddress | int) -> str:

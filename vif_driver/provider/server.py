@@ -25,6 +25,8 @@ def json_protocol_error(sock, status_int: int, reason: str,
     over its limit: 414, a bad method or header: 400), in Neutron's error
     shape instead of gunicorn's HTML page; same signature as
     ``gunicorn.util.write_error``, which it replaces."""
+    if status_int == 400 and mesg.startswith("Request Line is too large"):
+        status_int, reason = 414, "URI Too Long"  # as newer gunicorn says; 23.0 (Python 3.9) says 400
     body = json.dumps({"NeutronError": {
         "type": "HTTP" + reason.replace(" ", ""),
         "message": f"{reason}: {mesg}", "detail": ""}}).encode()
@@ -98,6 +100,8 @@ class ProviderServer(BaseApplication):
             "keyfile": c.tls_key,
             **c.extra,
         }
+        if "control_socket_disable" not in self.cfg.settings:
+            del settings["control_socket_disable"]  # no control socket in older gunicorn (23.0 on Python 3.9)
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)

@@ -150,7 +150,7 @@ class Live:
             sock.settimeout(PROBE)
             try:
                 chunk = sock.recv(1 << 20)
-            except TimeoutError:
+            except wire.TIMEOUTS:
                 chunk = None
             now = time.monotonic()
             if chunk is None:

@@ -19,6 +19,8 @@ from vif_driver.fastjson import dumps, raw_decode
 from vif_driver.api import HostError
 
 DB = "Open_vSwitch"
+# A socket timeout: Python 3.9's socket.timeout is not yet TimeoutError.
+TIMEOUTS = (_socket.timeout, TimeoutError)
 _MAX_REPLY = 64 << 20
 
 
@@ -93,7 +95,7 @@ def call(remote: str, method: str, params: list, timeout: float) -> dict:
     try:
         try:
             sock.sendall(dumps({"method": method, "params": params, "id": 0}).encode("utf-8"))
-        except TimeoutError:
+        except TIMEOUTS:
             raise hung(remote, timeout)
         except OSError as e:
             raise down(remote, e.strerror or str(e))
@@ -113,12 +115,12 @@ def _connect(remote: str, timeout: float):
                 host.strip("[]"), int(port), 0, _socket.SOCK_STREAM):
             try:
                 return _connected(family, address, timeout)
-            except TimeoutError:
+            except TIMEOUTS:
                 raise
             except OSError as e:
                 error = e
         raise error
-    except TimeoutError:
+    except TIMEOUTS:
         raise hung(remote, timeout)
     except OSError as e:
         raise down(remote, e.strerror or str(e))
@@ -149,7 +151,7 @@ def _reply(sock, request_id, deadline, remote, timeout) -> dict:
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(1 << 20)
-        except TimeoutError:
+        except TIMEOUTS:
             raise hung(remote, timeout)
         except OSError as e:
             raise down(remote, e.strerror or str(e))

@@ -59,7 +59,6 @@ def test_agent_refusing_connections(users, agent_config, stdlib_hooks, shared_di
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(path)  # bound, never listening: connection refused
     os.chmod(path, 0o666)
-    # a long temporary path is shortened in the middle (protocol.one_line): its tail stays
     check(run_all(root, hook_env(agent_config(), path, lib)),
           "refusing.sock is not answering (connection refused)")
 

@@ -1,6 +1,8 @@
 """Hook cases with the resident agent (vif-driverd) answering: the hook
-process imports only the standard library's C modules and asks the agent,
-which keeps lxml, the drivers and their OVSDB connection warm. Every case
+process imports only the standard library's C modules, reads no host config
+(configparser and re would cost it about one bare start) and asks the agent,
+which decides ownership and keeps lxml, the drivers and their OVSDB
+connection warm. Every case
 is held to 1.3x a bare interpreter (ovirt-provider-ovn's in-process hook:
 2.0x). Needs root: the Open vSwitch sandbox of cases_ovs, whose setup
 (1,000 vNICs on br-int) is reused here.

@@ -203,7 +203,13 @@ def _can_write(st, user: pwd.struct_passwd) -> bool:
 def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
     from vif_driver.agent import auth, client
     from vif_driver.protocol import Request
-    path = config_mod.agent_socket_path(os.environ, cfg.agent_socket)
+    from vif_driver.entry import agent_socket_path
+    path = agent_socket_path(os.environ)  # where the hooks look: never agent_socket of the config
+    if cfg.agent_socket != config_mod.DEFAULT_AGENT_SOCKET and cfg.agent_socket != path:
+        report.warn(f"agent_socket = {cfg.agent_socket} in the config: the hooks do not read it, they "
+                    f"look at ${config_mod.AGENT_SOCKET_ENV} or {config_mod.DEFAULT_AGENT_SOCKET}",
+                    f"set {config_mod.AGENT_SOCKET_ENV}={cfg.agent_socket} in VDSM's environment, "
+                    "or remove agent_socket")
     try:
         st = os.stat(path)
     except OSError:
@@ -222,7 +228,7 @@ def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
                         f"or agent_groups ({' '.join(cfg.agent_groups)})",
                         f"add {user.pw_name} to agent_users in [vif-driver] of the config")
     try:
-        response = client.call(Request("after_get_caps", "{}", {}), path, cfg.timeout)
+        response = client.call(Request("after_get_caps", "{}", {}), path)
     except client.AgentError as e:
         report.fail(str(e), "journalctl -u vif-driverd; systemctl restart vif-driverd")
         return

@@ -4,8 +4,16 @@ Every NIC's every hook starts a fresh interpreter here, so the path for a
 vNIC that is not ours touches nothing but os and sys: an environment check
 for vNIC hooks (provider_type), then, for EXTERNAL_NETWORK vNICs,
 config.may_map (is the plugin_type a built-in one or in the config file's
-text at all?). Only then is the host config parsed (configparser), and only
-an owned call goes on to dispatch.
+text at all?).
+
+Then, when the agent's socket is there ($VIF_DRIVER_AGENT_SOCKET, else
+/run/vif-driver/agent.sock; never agent_socket of the config), the hook
+sends the data and its environment and applies the answer without
+parsing the host config at all: the agent (root, config loaded, re-read
+when it changes) decides ownership, the deadline, capture_dir and debug.
+Without an agent the host config is parsed here (configparser), and only
+an owned call goes on to dispatch in this process (root) or to the one-line
+"start the agent" failure (unprivileged).
 
 Exit codes are the hook point's (hookpoints.HookPoint.fail_code): a plug
 before-hook fails with 2, a teardown before-hook never fails (0 and one
@@ -49,6 +57,25 @@ def _run(hook_point, point, environ) -> int:
 
     if not point.json and not config.may_map(environ.get("plugin_type"), environ):
         return 0
+    path = environ.get(point.env_var)
+    dry_run = environ.get(DRY_RUN_ENV) == "1"
+    socket_path = agent_socket_path(environ)
+    present = environ.get(IN_PROCESS_ENV) != "1" and _is_socket(socket_path)
+    if present and path:
+        text = _read(path)
+        if isinstance(text, str):  # else: not ours, or an error, said below after the config
+            from vif_driver.agent import client  # only with an agent: _socket and _json cost ~0.7 ms
+            from vif_driver.protocol import Request
+            request = Request(hook_point, text, dict(environ), dry_run=dry_run)
+            try:
+                response = client.call(request, socket_path)
+            except client.AgentError as e:
+                _say(f"vif-driver {hook_point}: {e}")
+                return point.fail_code
+            if response is not None:
+                return _apply(hook_point, point, path, request, response, response.debug)
+            # nobody listens (a stale socket): as without an agent, config first
+
     try:
         cfg = config.load(environ)
     except config.ConfigError as e:
@@ -59,34 +86,53 @@ def _run(hook_point, point, environ) -> int:
             return 0
     elif cfg.driver_for(environ.get("plugin_type")) is None:
         return 0
-    path = environ.get(point.env_var)
     if not path:
         _say(f"vif-driver {hook_point}: ${point.env_var} is not set; run this from VDSM or `vif-driver replay`")
         return point.fail_code
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        text = raw.decode("utf-8")
-    except OSError as e:
-        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {e.strerror or e}; "
-             f"VDSM creates it for each run, readable by the hook's user (uid {os.geteuid()})")
-        return point.fail_code
-    except UnicodeDecodeError as e:
-        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: not UTF-8 (byte "
-             f"0x{raw[e.start]:02x} at offset {e.start}); VDSM writes UTF-8: check the scripts before ours")
+    text = _read(path)
+    if not isinstance(text, str):
+        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {text[0]}")
         return point.fail_code
     if cfg.capture_dir and not environ.get(CAPTURE_ENV):
         _capture(cfg.capture_dir, hook_point, point, environ)
 
     from vif_driver.protocol import Request
-    request = Request(hook_point, text, dict(environ), dry_run=environ.get(DRY_RUN_ENV) == "1")
-    response = call(request, cfg)
+    request = Request(hook_point, text, dict(environ), dry_run=dry_run)
+    response = call(request, cfg, socket_path if present else None)
+    return _apply(hook_point, point, path, request, response, getattr(response, "debug", cfg.debug))
 
+
+def agent_socket_path(environ) -> str:
+    """Where hooks look for the agent: $VIF_DRIVER_AGENT_SOCKET, else the
+    default path of the shipped vif-driverd.socket. Not agent_socket of
+    the config: a hook with an agent does not read the config (the agent
+    logs a warning at start when the config names another path)."""
+    from vif_driver.config import AGENT_SOCKET_ENV, DEFAULT_AGENT_SOCKET
+    return environ.get(AGENT_SOCKET_ENV) or DEFAULT_AGENT_SOCKET
+
+
+def _read(path: str) -> "str | tuple[str]":
+    """The data file's text, or (why not,) for the message."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        return raw.decode("utf-8")
+    except OSError as e:
+        return (f"{e.strerror or e}; VDSM creates it for each run, readable by the hook's user "
+                f"(uid {os.geteuid()})",)
+    except UnicodeDecodeError as e:
+        return (f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); VDSM writes UTF-8: "
+                "check the scripts before ours",)
+
+
+def _apply(hook_point, point, path, request, response, debug: bool) -> int:
+    """What a Response asks of the hook: its lines on stderr, the actions
+    in a dry run or with debug, the file rewritten, the exit code."""
     for message in response.messages:
         _say(message)
     prefix = "dry-run: " if request.dry_run else "done: "  # api.record marks writes "would ..."
-    for action in response.actions:
-        if request.dry_run or cfg.debug:
+    if request.dry_run or debug:
+        for action in response.actions:
             _say(prefix + action)
     raw = getattr(response, "raw", None)  # an agent's answer: its data's bytes as received
     if raw is None and response.data is not None:
@@ -100,23 +146,24 @@ def _run(hook_point, point, environ) -> int:
     return response.exit_code
 
 
-def call(request, cfg):
-    """Answer the request: through the resident agent when its socket is
-    there (standard library only on that path), else in this process if it
-    may change the host's network, else fail with how to start the agent.
-    The Response is the same either way."""
-    from vif_driver.config import AGENT_START_HINT, agent_socket_path
+def call(request, cfg, socket_path: "str | None" = None):
+    """Answer the request without an agent found before: ``socket_path`` is
+    one that refused the connection (None: none there or in-process), tried
+    again here; then in this process if it may change the host's network,
+    else fail with how to start the agent. The Response is the same as the
+    agent's."""
+    from vif_driver.config import AGENT_START_HINT
     from vif_driver.hookpoints import HOOK_POINTS
     from vif_driver.protocol import Response
 
     point = HOOK_POINTS[request.hook_point]
-    path = agent_socket_path(request.properties, cfg.agent_socket)
+    path = socket_path or agent_socket_path(request.properties)
     in_process = request.properties.get(IN_PROCESS_ENV) == "1"
     present = not in_process and _is_socket(path)
     if present:
-        from vif_driver.agent import client  # only with an agent: _socket and _json cost ~0.7 ms
+        from vif_driver.agent import client
         try:
-            response = client.call(request, path, cfg.timeout)
+            response = client.call(request, path)
         except client.AgentError as e:
             return Response(point.fail_code, messages=[f"vif-driver {request.hook_point}: {e}"])
         if response is not None:

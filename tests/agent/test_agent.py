@@ -194,7 +194,7 @@ def test_a_refused_client_always_reads_its_refusal(users, agent_config, start_ag
     agent = start_agent(config, "--socket-mode", "0666")
     code = ("import sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
             "bad = []\nfor _ in range(300):\n"
-            "    try:\n        r = client.call(Request('after_get_caps', '{}', {}), sys.argv[1], 5)\n"
+            "    try:\n        r = client.call(Request('after_get_caps', '{}', {}), sys.argv[1])\n"
             "        'may not use the agent' in r.messages[0] or bad.append(r.messages)\n"
             "    except client.AgentError as e:\n        bad.append(str(e))\n"
             "print(len(bad), bad[:3])\n")
@@ -209,7 +209,7 @@ def test_a_refused_client_always_reads_its_refusal(users, agent_config, start_ag
 
 def _call_as(user, path, req):
     code = ("import json, sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
-            "r = client.call(Request.from_dict(json.loads(sys.argv[1])), sys.argv[2], 5)\n"
+            "r = client.call(Request.from_dict(json.loads(sys.argv[1])), sys.argv[2])\n"
             "print(json.dumps(r.to_dict()))\n")
     import vif_driver
     lib = os.path.dirname(os.path.dirname(vif_driver.__file__))
@@ -258,15 +258,15 @@ def test_deadline_turns_a_hung_backend_into_an_error(agent_config, start_agent):
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "SLOW_SDN", "vnic_id": VNIC_ID,
              "sleep": "6"}
     started = time.monotonic()
-    response = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 1)
+    response = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     took = time.monotonic() - started
     assert response.exit_code == 2
     assert "no answer from the driver within 2 s" in response.messages[0]
     assert took < 4
-    again = client.call(Request("before_device_create", ENGINE_XML, dict(props, sleep="0")), agent.socket, 1)
+    again = client.call(Request("before_device_create", ENGINE_XML, dict(props, sleep="0")), agent.socket)
     assert again.exit_code == 2 and "still running" in again.messages[0]  # serialised per vNIC
     other = client.call(Request("before_device_create", ENGINE_XML,
-                                dict(props, sleep="0", vnic_id=OTHER_VNIC)), agent.socket, 1)
+                                dict(props, sleep="0", vnic_id=OTHER_VNIC)), agent.socket)
     assert other.exit_code == 0  # other vNICs are not held up
 
 
@@ -279,7 +279,7 @@ def test_vnics_run_in_parallel_and_one_vnic_serially(agent_config, start_agent):
 
         def one(vnic):
             r = client.call(Request("before_device_create", ENGINE_XML, dict(props, vnic_id=vnic)),
-                            agent.socket, 10)
+                            agent.socket)
             results.append(r.exit_code)
         threads = [threading.Thread(target=one, args=(v,)) for v in vnics]
         started = time.monotonic()
@@ -360,18 +360,18 @@ def test_agent_reloads_a_changed_config(agent_config, start_agent):
     config = agent_config()
     agent = start_agent(config)
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID}
-    first = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    first = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     assert 'bridge="br-test"' in first.data
     with open(config) as f:
         text = f.read().replace("bridge = br-test", "bridge = br-changed")
     time.sleep(0.01)
     with open(config, "w") as f:
         f.write(text)
-    second = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    second = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     assert 'bridge="br-changed"' in second.data
     with open(config, "w") as f:
         f.write(text + "[bogus]\n")
-    broken = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    broken = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     assert broken.exit_code == 2 and "unknown section [bogus]" in broken.messages[0]
 
 
@@ -381,7 +381,7 @@ def test_agent_started_with_a_broken_config_serves_the_error(agent_config, start
     broken = config_file("[vif-driver]\ntimeout = never\n", "broken.conf")
     agent = start_agent(broken)
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID}
-    answer = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    answer = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     assert answer.exit_code == 2 and "timeout = 'never'" in answer.messages[0]
 
 
@@ -390,7 +390,7 @@ def test_agent_never_uses_a_config_from_the_request(agent_config, start_agent, c
     evil = config_file("[plugin_types]\nTEST_SDN = \n")
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID,
              "VIF_DRIVER_CONFIG": evil}
-    response = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket, 5)
+    response = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
     assert response.exit_code == 0 and 'bridge="br-test"' in response.data
 
 

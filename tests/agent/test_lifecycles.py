@@ -69,11 +69,11 @@ def test_ovs_stats_snapshot_matches_in_process_but_for_freshness(ovs_box, shared
     vdsm = json.dumps({"network": {"eth0": {"name": "eth0", "rx": "5"}, TAP: {"name": TAP, "duplex": "full"}},
                        "cpuUser": "1.5"})
     req = Request("after_get_stats", vdsm, {})
-    first = client.call(req, agent.socket, 3)  # no snapshot yet: read fresh, the refresher starts
+    first = client.call(req, agent.socket)  # no snapshot yet: read fresh, the refresher starts
     assert not any("snapshot" in a for a in first.actions), first.actions
     time.sleep(snapshot.INTERVAL + 0.2)
     asked = time.time()
-    served = client.call(req, agent.socket, 3)
+    served = client.call(req, agent.socket)
     assert served.exit_code == 0, served.messages
     assert any("the agent's snapshot of" in a for a in served.actions), served.actions
     in_process = run(hooks_root, "after_get_stats", vdsm,
@@ -87,7 +87,7 @@ def test_ovs_stats_snapshot_matches_in_process_but_for_freshness(ovs_box, shared
     other = "tap0f1e2d3c-4b"
     ovs_box.plug_tap(other, iface_id="0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", mac="00:1a:4a:16:01:52", vm_id=VM_ID)
     deadline = time.monotonic() + snapshot.INTERVAL + snapshot.MARGIN + 1
-    while other not in json.loads(client.call(req, agent.socket, 3).data)["network"]:
+    while other not in json.loads(client.call(req, agent.socket).data)["network"]:
         assert time.monotonic() < deadline, "a new vNIC was not reported within the snapshot's freshness"
         time.sleep(0.1)
 

@@ -62,7 +62,7 @@ def test_idle_connections_do_not_hold_a_stop(agent_config, start_agent):
 def test_a_request_in_flight_is_answered_before_the_exit(agent_config, start_agent):
     agent = start_agent(agent_config(timeout=2))  # deadline 4 s
     thread, out = _in_thread(lambda: client.call(
-        Request("before_device_create", ENGINE_XML, dict(SLOW, sleep="1.5")), agent.socket, 2))
+        Request("before_device_create", ENGINE_XML, dict(SLOW, sleep="1.5")), agent.socket))
     time.sleep(0.5)  # in the driver call now
     took = _terminate(agent)
     thread.join(10)
@@ -74,7 +74,7 @@ def test_a_request_in_flight_is_answered_before_the_exit(agent_config, start_age
 def test_a_hung_request_bounds_the_stop_by_its_deadline(agent_config, start_agent):
     agent = start_agent(agent_config(timeout=1))  # deadline 2 s; the call sleeps 30
     thread, out = _in_thread(lambda: client.call(
-        Request("before_device_create", ENGINE_XML, dict(SLOW, sleep="30")), agent.socket, 1))
+        Request("before_device_create", ENGINE_XML, dict(SLOW, sleep="30")), agent.socket))
     time.sleep(0.5)
     took = _terminate(agent)
     thread.join(10)
@@ -94,7 +94,7 @@ def test_sigterm_under_a_stream_of_requests(agent_config, start_agent):
         def hammer(path=agent.socket):
             while not stop.is_set():
                 try:
-                    client.call(Request("after_get_caps", "{}", {}), path, 1)
+                    client.call(Request("after_get_caps", "{}", {}), path)
                 except client.AgentError:
                     pass
         threads = [threading.Thread(target=hammer, daemon=True) for _ in range(6)]

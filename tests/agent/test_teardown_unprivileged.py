@@ -65,10 +65,11 @@ def test_agent_refusing_connections(users, agent_config, stdlib_hooks, shared_di
 
 def test_agent_hung(users, agent_config, stdlib_hooks, shared_dir):
     """A socket that accepts and never answers: each hook gives up after the
-    config's bound (2 x timeout + 5 s), and teardown goes on."""
+    client's fixed bound for the first message (it reads no config), and
+    teardown goes on."""
     root, lib = stdlib_hooks
     path = os.path.join(shared_dir, "hung.sock")
-    bound = client.client_timeout(0.5)
+    bound = client.FIRST_ANSWER
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
         os.chmod(path, 0o666)

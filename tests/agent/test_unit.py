@@ -68,7 +68,16 @@ def test_data_must_match_its_envelope(head, raw, fragment):
 
 
 def test_deadlines_order_agent_before_client():
-    assert client.request_deadline(10) < client.client_timeout(10)
+    assert client.request_deadline(10) < client.answer_bound(client.request_deadline(10))
+
+
+def test_announcement_is_recognised_and_bounded():
+    assert client._announced(client.announcement(20.0)[client.HEADER:], "s") == 20.0
+    response = client.pack({"exit_code": 0, "messages": [], "actions": []}, None)[client.HEADER:]
+    assert client._announced(response, "s") is None
+    for bad in (0, -1, "20", True, client.MAX_DEADLINE + 1):
+        with pytest.raises(client.AgentError, match="not a deadline announcement"):
+            client._announced(client.pack({"deadline": bad}, None)[client.HEADER:], "s")
 
 
 def test_client_sends_only_property_like_environment():
@@ -137,7 +146,7 @@ def _answered_with(tmp_path, payload: bytes):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        return client.call(Request("after_get_stats", "{}", {}), path, 5)
+        return client.call(Request("after_get_stats", "{}", {}), path)
     finally:
         thread.join(10)
         server.close()

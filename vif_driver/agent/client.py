@@ -6,6 +6,16 @@ data, or null), then the data's UTF-8 bytes as they are. The data (device
 XML, caps and stats JSON of up to megabytes) is thus never escaped into
 and parsed back out of a JSON string.
 
+One exchange per connection: the hook sends its Request; the agent answers
+with the Response, and, before a request that runs a driver, first with an
+announcement ``{"deadline": SECONDS}`` (no data) as soon as it has read and
+validated the request. The hook reads the config of neither: it waits
+FIRST_ANSWER for the first message (a hung agent is found out that fast
+whatever its config), then, after an announcement, up to the announced
+deadline + CLIENT_MARGIN for the Response. A Response envelope may carry
+``"debug": true`` (the agent's config has debug on): the hook then prints
+the actions as an in-process run with that config would.
+
 Imported by the entrypoint on every owned call, so one module, and only
 the standard library's C modules (_socket, and _json through fastjson:
 json, socket, re or enum would each cost a hook 1-7 ms). Nothing here decides what to do with the
@@ -26,7 +36,9 @@ from vif_driver.protocol import Response
 HEADER = 4
 MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
 DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
-CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer before giving up on it
+CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer than the deadline announced
+FIRST_ANSWER = 5.0  # a hook waits this long for the agent's first message
+MAX_DEADLINE = 2 * 3600.0  # an announcement over this is not believed (config: timeout <= 3600)
 
 
 class ProtocolError(Exception):
@@ -48,8 +60,14 @@ def request_deadline(timeout: float) -> float:
     return timeout * DEADLINE_FACTOR
 
 
-def client_timeout(timeout: float) -> float:
-    return request_deadline(timeout) + CLIENT_MARGIN
+def announcement(deadline_s: float) -> bytes:
+    """The agent's first message for a request that runs a driver."""
+    return pack({"deadline": deadline_s}, None)
+
+
+def answer_bound(deadline_s: float) -> float:
+    """How long a hook waits for the Response after an announcement."""
+    return deadline_s + CLIENT_MARGIN
 
 
 def frame(payload: bytes) -> bytes:
@@ -173,7 +191,7 @@ def properties_to_send(properties) -> "dict[str, str]":
             if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v}
 
 
-def call(request, path: str, timeout: float) -> "Response | None":
+def call(request, path: str) -> "Response | None":
     """Ask the agent at ``path``. None when nobody listens there (the request
     was not sent, so the caller may run it elsewhere); AgentError when the
     exchange failed after that."""
@@ -184,8 +202,10 @@ def call(request, path: str, timeout: float) -> "Response | None":
     payload["properties"] = properties_to_send(request.properties)
     data = pack(payload, request.data)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    bound = FIRST_ANSWER
+    why = ""
     try:
-        sock.settimeout(client_timeout(timeout))
+        sock.settimeout(FIRST_ANSWER)
         try:
             sock.connect(path)
         except (FileNotFoundError, ConnectionRefusedError):
@@ -196,20 +216,24 @@ def call(request, path: str, timeout: float) -> "Response | None":
         except OSError as e:
             raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}")
         try:
-            # one deadline for the whole exchange: a hung agent (or one
-            # trickling bytes) cannot hold the VM operation past it
-            deadline = time.monotonic() + client_timeout(timeout)
+            # each wait is bounded as a whole: a hung agent (or one trickling
+            # bytes) cannot hold the VM operation past it
             try:
                 sock.sendall(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the agent may answer (refuse) and close before reading it all: read that answer
-            raw = read_message(sock, deadline=deadline)
+            raw = read_message(sock, deadline=time.monotonic() + FIRST_ANSWER)
+            deadline_s = _announced(raw, path)
+            if deadline_s is not None:
+                bound = answer_bound(deadline_s)
+                why = f" (its deadline of {deadline_s:g} s + {CLIENT_MARGIN:g} s)"
+                raw = read_message(sock, deadline=time.monotonic() + bound)
         except EOFError:
             raise AgentError(f"the agent at {path} closed the connection without an answer "
                              "(it stopped or crashed: journalctl -u vif-driverd)") from None
         except (ReadTimeout,) + _TIMEOUTS:
-            raise AgentError(f"the agent at {path} did not answer within {client_timeout(timeout):g} s "
-                             "(2 x [vif-driver] timeout + 5 s); check it: journalctl -u vif-driverd") from None
+            raise AgentError(f"the agent at {path} did not answer within {bound:g} s{why}; "
+                             "check it: journalctl -u vif-driverd") from None
         except ProtocolError as e:
             raise AgentError(f"bad answer from the agent at {path}: {e}") from None
         except OSError as e:
@@ -226,6 +250,26 @@ def call(request, path: str, timeout: float) -> "Response | None":
     return response
 
 
+def _announced(raw: bytes, path: str) -> "float | None":
+    """The deadline of an announcement; None for any other message (a
+    Response: the agent answered at once). Announcements are a few dozen
+    bytes, so longer messages are not parsed twice."""
+    if len(raw) > 64:
+        return None
+    try:
+        envelope, tail = unpack(memoryview(raw))
+        d = loads(str(envelope, "utf-8"))
+    except (UnicodeDecodeError, ValueError, ProtocolError) as e:
+        raise AgentError(f"bad answer from the agent at {path}: {e}") from None
+    if not isinstance(d, dict) or "deadline" not in d:
+        return None
+    deadline_s = d["deadline"]
+    if (type(deadline_s) not in (int, float) or not 0 < deadline_s <= MAX_DEADLINE
+            or d.get("data") is not None or tail):
+        raise AgentError(f"bad answer from the agent at {path}: not a deadline announcement")
+    return float(deadline_s)
+
+
 def _response(raw: bytes, path: str) -> Response:
     try:
         envelope, tail = unpack(memoryview(raw))
@@ -239,19 +283,23 @@ def _response(raw: bytes, path: str) -> Response:
                   for k in ("messages", "actions")))
     if not ok:
         raise AgentError(f"bad answer from the agent at {path}: not a Response")
-    return Answer(d["exit_code"], tail if has_data else None, d["messages"], d["actions"])
+    return Answer(d["exit_code"], tail if has_data else None, d["messages"], d["actions"],
+                  d.get("debug") is True)
 
 
 class Answer(Response):
     """The agent's Response; its data stays the UTF-8 bytes received
     (``raw``, checked) until read as text, so the entrypoint writes a stats
-    answer's ~200 KB without decoding and re-encoding them."""
+    answer's ~200 KB without decoding and re-encoding them. ``debug``: the
+    agent's config asks for the actions to be printed."""
 
-    __slots__ = ("raw", "_text")
+    __slots__ = ("raw", "_text", "debug")
 
-    def __init__(self, exit_code: int, raw, messages: "list[str]", actions: "list[str]"):
+    def __init__(self, exit_code: int, raw, messages: "list[str]", actions: "list[str]",
+                 debug: bool = False):
         super().__init__(exit_code, None, messages, actions)
         self.raw = raw
+        self.debug = debug
 
     @property
     def data(self) -> "str | None":

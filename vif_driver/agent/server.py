@@ -25,6 +25,7 @@ from vif_driver.agent import auth, validation
 from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
 from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
 from vif_driver.agent import client
+from vif_driver.entry import CAPTURE_ENV
 from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.protocol import Response
 
@@ -198,7 +199,7 @@ class Agent:
         log.log(level, "%s %s vnic %s: exit %d in %.0f ms%s", peer, request.hook_point,
                 request.properties.get("vnic_id", "-")[:64], response.exit_code,
                 (time.monotonic() - started) * 1000, "".join(f"; {m}" for m in response.messages))
-        self._send(conn, response)
+        self._send(conn, response, debug=bool(cfg and cfg.debug))
 
     def answer(self, request, cfg, error: "str | None", ticket: "Ticket | None" = None) -> "Response | None":
         """The Response to a validated request; None when the request ran
@@ -219,8 +220,41 @@ class Agent:
                     f"vif-driver agent: {self._hung} earlier requests are stuck in the backend; "
                     "restart the agent (systemctl restart vif-driverd) after fixing the backend"])
         deadline_s = client.request_deadline(cfg.timeout)
+        deadline = time.monotonic() + deadline_s
+        if ticket is not None:
+            # the hook waits a short fixed time for this, then for the deadline
+            # it names: the hook does not read the config, the agent owns the bound
+            self._announce(ticket.conn, deadline_s)
+        failed_capture = self._capture(request, cfg, point)
         key = None if point.json else request.properties.get("vnic_id")
-        return self._run(request, cfg, point, key, time.monotonic() + deadline_s, deadline_s, ticket)
+        response = self._run(request, cfg, point, key, deadline, deadline_s, ticket)
+        if response is not None and failed_capture:
+            response.messages.insert(0, failed_capture)
+        return response
+
+    @staticmethod
+    def _announce(conn: socket.socket, deadline_s: float) -> None:
+        try:
+            conn.settimeout(READ_TIMEOUT)
+            conn.sendall(client.announcement(deadline_s))
+        except OSError as e:  # the hook went away: its answer will not be sent either
+            log.info("could not announce the deadline (the hook went away?): %s", e)
+
+    @staticmethod
+    def _capture(request, cfg, point) -> "str | None":
+        """capture_dir of the config: save this owned run as a fixture, as
+        the hook process does without an agent (with $VIF_DRIVER_CAPTURE_DIR
+        the hook has saved it already). A failure is one message, never
+        the request's failure."""
+        if not cfg.capture_dir or request.properties.get(CAPTURE_ENV):
+            return None
+        try:
+            from vif_driver import capture
+            capture.save(cfg.capture_dir, request.hook_point, point, request.properties, data=request.data)
+        except Exception as e:  # noqa: BLE001 - a debugging aid must not break VDSM
+            log.warning("capture to %s failed: %s", cfg.capture_dir, e)
+            return f"vif-driver {request.hook_point}: capture to {cfg.capture_dir} failed: {e}"
+        return None
 
     def _run(self, request, cfg, point, key, deadline: float, deadline_s: float,
              ticket: "Ticket | None") -> "Response | None":
@@ -268,10 +302,14 @@ class Agent:
         self._done(ticket.conn)
 
     @staticmethod
-    def _send(conn: socket.socket, response: Response) -> None:
+    def _send(conn: socket.socket, response: Response, debug: bool = False) -> None:
+        """The Response; ``debug`` (the config's) tells the hook to print its actions."""
+        envelope = response.to_dict()
+        if debug:
+            envelope["debug"] = True
         try:
             conn.settimeout(READ_TIMEOUT)
-            conn.sendall(client.pack(response.to_dict(), response.data))
+            conn.sendall(client.pack(envelope, response.data))
         except OSError as e:
             log.info("could not answer (the hook went away?): %s", e)
 
@@ -334,6 +372,11 @@ def main(argv=None) -> int:
             log.error("cannot listen on %s: %s", created, e)
             return 1
     log.info("serving on %s (pid %d)", created or "the socket from systemd", os.getpid())
+    if cfg.agent_socket != config_mod.DEFAULT_AGENT_SOCKET:
+        log.warning("agent_socket = %s in the config: hooks do not read the config while an agent "
+                    "answers them, so they look only at $%s or %s; set %s=%s in VDSM's environment "
+                    "(or use the default path)", cfg.agent_socket, config_mod.AGENT_SOCKET_ENV,
+                    config_mod.DEFAULT_AGENT_SOCKET, config_mod.AGENT_SOCKET_ENV, cfg.agent_socket)
 
     signal.signal(signal.SIGTERM, lambda signum, frame: agent.stop())
     signal.signal(signal.SIGINT, lambda signum, frame: agent.stop())

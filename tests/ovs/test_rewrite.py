@@ -144,7 +144,7 @@ def test_bridge_per_host_and_per_provider(run_hook, config_file):
 
 @pytest.mark.parametrize("prop, value, words", [
     ("bridge", "br;rm -rf", "property bridge"),
-    ("bridge", "a-very-long-bridge-name", "15 characters"),
+    ("bridge", "a-very-long-bridge-name", "15-character limit"),
     ("mtu", "10", "property mtu"),
     ("plug_timeout", "-1", "property plug_timeout is host configuration only"),
 ])

@@ -43,8 +43,8 @@ def down(remote: str, reason: str) -> OvsdbDown:
 
 
 def hung(remote: str, timeout: float) -> OvsdbTimeout:
-    return OvsdbTimeout(f"ovsdb-server at {remote} did not answer within {timeout:g} s (hung?); "
-                        "check it with `ovs-appctl -t ovsdb-server version` or raise timeout in [vif-driver]")
+    return OvsdbTimeout(f"ovsdb-server at {remote} did not answer within {timeout:g} s; "
+                        "check `ovs-appctl -t ovsdb-server version`, or raise [vif-driver] timeout")
 
 
 def failed(remote: str, error) -> OvsdbError:

@@ -38,7 +38,7 @@ reinstall: $(VPY)
 	$(VPY) -m pip install -q --no-deps --force-reinstall .
 
 run: venv
-	$(VENV)/bin/vif-driver replay --config tests/fixtures/replay/vif-driver.conf tests/fixtures/replay
+	$(VENV)/bin/vif-driver replay --in-process --config tests/fixtures/replay/vif-driver.conf tests/fixtures/replay
 
 # The whole system on one machine, from a fresh Debian/Ubuntu one (root): the
 # Debian packages the demo uses, installed as .ci/run does when missing

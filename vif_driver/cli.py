@@ -85,8 +85,11 @@ def drivers(config_path):
 @click.option("--hooks-dir", type=click.Path(exists=True, file_okay=False),
               help="Run every script of this hooks root (e.g. /usr/libexec/vdsm/hooks) "
                    "instead of vif-driver's entrypoint alone.")
+@click.option("--in-process", is_flag=True,
+              help="Answer owned hooks in the hook process, never through the agent, even unprivileged "
+                   "(sets $VIF_DRIVER_IN_PROCESS=1): a replay on a laptop; host changes then need root.")
 @click.option("--quiet", "-q", is_flag=True, help="Print one line per fixture.")
-def replay(fixtures, config_path, dry_run, hooks_dir, quiet):
+def replay(fixtures, config_path, dry_run, hooks_dir, in_process, quiet):
     """Run hook points on FIXTURES exactly as VDSM would.
 
     A fixture is a JSON file (see tests/fixtures/README.md) naming the hook
@@ -105,7 +108,7 @@ def replay(fixtures, config_path, dry_run, hooks_dir, quiet):
         raise click.UsageError("give at least one fixture file or directory")
     try:
         as_expected, total = replay_all(paths, echo=click.echo, quiet=quiet, hooks_root=hooks_dir,
-                                        config=config_path, dry_run=dry_run)
+                                        config=config_path, dry_run=dry_run, in_process=in_process)
     except FixtureError as e:
         raise click.ClickException(str(e))
     if as_expected != total:

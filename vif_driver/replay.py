@@ -8,7 +8,7 @@ import tempfile
 
 from vif_driver import install, runner
 from vif_driver.config import CONFIG_ENV
-from vif_driver.entry import DRY_RUN_ENV
+from vif_driver.entry import DRY_RUN_ENV, IN_PROCESS_ENV
 from vif_driver.fixture import Fixture
 
 
@@ -79,10 +79,14 @@ class Replay:
 
 
 def replay(fixture: Fixture, *, hooks_root: "str | None" = None, config: "str | None" = None,
-           dry_run: bool = False, env: "dict | None" = None, interpreter: str = sys.executable) -> Replay:
+           dry_run: bool = False, in_process: bool = False, env: "dict | None" = None,
+           interpreter: str = sys.executable) -> Replay:
     """Run ``fixture``; without ``hooks_root`` our entrypoint is installed
-    alone in a temporary hooks directory for the running interpreter."""
+    alone in a temporary hooks directory for the running interpreter.
+    ``in_process``: owned hooks never ask the agent, even unprivileged."""
     base_env = dict(os.environ if env is None else env)
+    if in_process:
+        base_env[IN_PROCESS_ENV] = "1"
     if config:
         base_env[CONFIG_ENV] = os.path.abspath(config)
     if dry_run:

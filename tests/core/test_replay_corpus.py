@@ -15,7 +15,7 @@ CONFIG = os.path.join(CORPUS, "vif-driver.conf")
 
 
 def test_make_run_replays_every_fixture_as_expected():
-    result = CliRunner().invoke(main, ["replay", "-q", "--config", CONFIG, CORPUS])
+    result = CliRunner().invoke(main, ["replay", "-q", "--in-process", "--config", CONFIG, CORPUS])  # as make run
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     count = len(expand([CORPUS]))

@@ -53,6 +53,33 @@ def name(value: str) -> str:
     return value
 
 
+def mappings(value: str, target: str, example: str) -> "dict[str, str]":
+    """'physnet1:X,physnet2:Y' -> {'physnet1': 'X', ...} (the form Neutron and
+    OVN use), each X an interface or bridge name. A target serves one
+    physical network only: two would share (or fight over) its traffic."""
+    result: "dict[str, str]" = {}
+    owner: "dict[str, str]" = {}
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        physnet, sep, device = (word.strip() for word in part.partition(":"))
+        if not sep:
+            raise ValueError(f"{part!r} is not PHYSNET:{target.upper()} (e.g. {example})")
+        try:
+            name(physnet)
+            ifname(device)
+        except ValueError as e:
+            raise ValueError(f"{physnet}: {e}") from None
+        if physnet in result:
+            raise ValueError(f"physical network {physnet!r} is mapped twice")
+        if device in owner:
+            raise ValueError(f"{target} {device!r} is mapped to both {owner[device]!r} and {physnet!r}: "
+                             "one per physical network")
+        result[physnet] = device
+        owner[device] = physnet
+    return result
+
+
 def integer(low: int, high: int):
     """A parser for integers in [low, high]."""
     def parse(value: str) -> int:

@@ -97,7 +97,7 @@ def test_caps_report_the_physnet_mappings(run_hook, config_file, host):
 
 def test_parse_bridge_mappings():
     assert networks.parse_bridge_mappings(" a:br-a , b:br-b,") == {"a": "br-a", "b": "br-b"}
-    for bad, says in [("a:br-a,a:br-b", "twice"), ("a:br-x,b:br-x", "two physical"),
+    for bad, says in [("a:br-a,a:br-b", "twice"), ("a:br-x,b:br-x", "mapped to both"),
                       ("a:bridge-name-too-long", "15-character limit"), ("a", "PHYSNET:BRIDGE")]:
         with pytest.raises(ValueError, match=says):
             networks.parse_bridge_mappings(bad)

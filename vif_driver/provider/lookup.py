@@ -45,16 +45,26 @@ def network_settings(properties: HookContext) -> "dict[str, object]":
         "segmentation_id": (network.get("provider:segmentation_id"), validate.integer(1, 4094)),
         "network_type": (network.get("provider:network_type"), validate.name),
     }
-    settings = {}
+    return validated(properties, raw)
+
+
+def validated(properties: HookContext, raw: "dict[str, tuple]") -> "dict[str, object]":
+    """{key: parse(value)} for each set (value, parse) of ``raw``: what a
+    provider answered, checked as the drivers check their own options."""
+    settings: "dict[str, object]" = {}
     for key, (value, parse) in raw.items():
         if value is None or value == "":
             continue
         try:
             settings[key] = parse(str(value))
         except ValueError as e:
-            raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
-                            f"{key} {e}; fix the network on the provider")
+            raise bad_answer(properties, f"{key} {e}")
     return settings
+
+
+def bad_answer(properties: HookContext, what: str) -> HostError:
+    return HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
+                     f"{what}; fix the network on the provider")
 
 
 def choose(properties: HookContext, settings: "dict[str, object]", key: str):

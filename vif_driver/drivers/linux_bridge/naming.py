@@ -45,30 +45,8 @@ class Target:
 
 
 def parse_mappings(value: str) -> "dict[str, str]":
-    """'physnet1:eth1,physnet2:eth2' -> {'physnet1': 'eth1', ...}; raises
-    ValueError naming the bad part. An interface may serve one physical
-    network only: two would fight over the same VLAN devices."""
-    mappings: "dict[str, str]" = {}
-    seen: "dict[str, str]" = {}
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        physnet, sep, interface = (word.strip() for word in part.partition(":"))
-        if not sep:
-            raise ValueError(f"{part!r} is not PHYSNET:INTERFACE (e.g. physnet1:eth1)")
-        try:
-            validate.name(physnet)
-            validate.ifname(interface)
-        except ValueError as e:
-            raise ValueError(f"{physnet}: {e}") from None
-        if physnet in mappings:
-            raise ValueError(f"physical network {physnet!r} is mapped twice")
-        if interface in seen:
-            raise ValueError(f"interface {interface!r} is mapped to both {seen[interface]!r} and {physnet!r}")
-        mappings[physnet] = interface
-        seen[interface] = physnet
-    return mappings
+    """'physnet1:eth1,physnet2:eth2' -> {'physnet1': 'eth1', ...}."""
+    return validate.mappings(value, "interface", "physnet1:eth1")
 
 
 def uplink_kind(value: str) -> str:

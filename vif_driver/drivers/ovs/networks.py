@@ -28,26 +28,8 @@ _TAG = validate.integer(1, 4094)
 
 
 def parse_bridge_mappings(value: str) -> "dict[str, str]":
-    """'physnet1:br-phys1,physnet2:br-phys2' -> {'physnet1': 'br-phys1', ...}.
-    A bridge serves one physnet only: two would share its broadcast domains."""
-    mappings: "dict[str, str]" = {}
-    for part in (p.strip() for p in value.split(",")):
-        if not part:
-            continue
-        physnet, sep, bridge = (w.strip() for w in part.partition(":"))
-        if not sep:
-            raise ValueError(f"{part!r} is not PHYSNET:BRIDGE (e.g. physnet1:br-phys1)")
-        try:
-            validate.name(physnet)
-            validate.ifname(bridge)
-        except ValueError as e:
-            raise ValueError(f"in {part!r}: {e}") from None
-        if physnet in mappings:
-            raise ValueError(f"physical network {physnet!r} is mapped twice")
-        if bridge in mappings.values():
-            raise ValueError(f"bridge {bridge!r} is mapped to two physical networks")
-        mappings[physnet] = bridge
-    return mappings
+    """'physnet1:br-phys1,physnet2:br-phys2' -> {'physnet1': 'br-phys1', ...}."""
+    return validate.mappings(value, "bridge", "physnet1:br-phys1")
 
 
 def _network_type(value: str) -> str:
@@ -141,22 +123,13 @@ def _provider_settings(properties) -> "dict[str, object]":
         "segmentation_id": (details.get("segmentation_id"), str),
         "local_tag": (details.get("local_tag"), _TAG),
     }
-    settings: "dict[str, object]" = {}
-    for key, (value, parse) in raw.items():
-        if value is None or value == "":
-            continue
-        try:
-            settings[key] = parse(str(value))
-        except ValueError as e:
-            raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
-                            f"{key} {e}; fix the network on the provider")
+    settings = lookup.validated(properties, raw)
     if "segmentation_id" in settings:  # a vlan id; other types' ids are not ours to apply
         if settings.get("network_type") == "vlan":
             try:
                 settings["segmentation_id"] = _TAG(settings["segmentation_id"])
             except ValueError as e:
-                raise HostError(f"provider {properties.options['provider_url']}: port {properties.vnic_id}: "
-                                f"segmentation_id {e}; fix the network on the provider")
+                raise lookup.bad_answer(properties, f"segmentation_id {e}")
         else:
             del settings["segmentation_id"]
     return settings

@@ -28,7 +28,7 @@ def test_an_answer_sent_before_the_request_was_read_reaches_the_hook(tmp_path):
     try:
         # more than a unix socket buffers: the hook is still sending when the agent closes
         request = Request("before_device_create", "<interface/>" + " " * (2 << 20), {})
-        answer = client.call(request, path, 5)
+        answer = client.call(request, path)
     finally:
         agent.join(30)
         listener.close()

@@ -43,7 +43,8 @@ run: venv
 # The whole system on one machine, from a fresh Debian/Ubuntu one (root): the
 # Debian packages the demo uses, installed as .ci/run does when missing
 # (Open vSwitch for its throw-away switch, iproute2/ping for the "VMs",
-# python3-venv for .venv), then the venv, then `vif-driver demo`.
+# python3-venv for .venv), then the venv, then `vif-driver demo` (one
+# network, traffic, stats) and `vif-driver demo --networks` (isolation).
 DEMO_DEBS := openvswitch-switch iproute2 iputils-ping python3-venv
 
 demo:
@@ -60,6 +61,7 @@ demo:
 	fi
 	$(MAKE) --no-print-directory venv
 	$(VENV)/bin/vif-driver demo
+	$(VENV)/bin/vif-driver demo --networks
 
 # bin/pytest, not `python -m pytest`: the tests import the installed package,
 # the same code the hook processes run.

@@ -325,18 +325,31 @@ def demo(keep_dir, networks):
     if os.geteuid() != 0:
         raise click.ClickException("the demo needs root: it creates network namespaces")
     if networks:
-        from vif_driver.demo_networks import main
-        return main(keep_dir)
+        from vif_driver.demo_networks import run_networks_demo
+        _guarded(run_networks_demo, keep_dir, "vif-demo-net-")
+        click.echo("\ndemo: vm1 and vm2 (blue, vlan 101) reach each other across the hosts; "
+                   "vm3 (red, vlan 102) shares host1 and physnet1 with vm1 yet reaches nobody")
+        return
+    result = _guarded(run_demo, keep_dir, "vif-demo-")
+    click.echo("\ndemo: the guests pinged each other through the provider's network and the stats "
+               f"counters grew ({json.dumps({k: v['rx'] for k, v in result['after'].items()})})")
+
+
+def _guarded(run, keep_dir: "str | None", prefix: str):
+    """``run(workdir, signals=...)`` with SIGTERM/SIGINT acted on only at its
+    checkpoints, in keep_dir or a temporary directory; every failure is one
+    line (the run has cleaned up by then)."""
     signals = Signals()
     signals.install()
     try:
         if keep_dir:
             os.makedirs(keep_dir, exist_ok=True)
-            result = run_demo(os.path.abspath(keep_dir), signals=signals)
+            result = run(os.path.abspath(keep_dir), signals=signals)
         else:
-            with tempfile.TemporaryDirectory(prefix="vif-demo-") as workdir:
-                result = run_demo(workdir, signals=signals)
+            with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+                result = run(workdir, signals=signals)
         signals.checkpoint()  # a signal during the last step's cleanup
+        return result
     except KeyboardInterrupt:
         left = [n for n in os.listdir("/run/netns") if own_namespace(n)] if os.path.isdir("/run/netns") else []
         if left:
@@ -348,5 +361,3 @@ def demo(keep_dir, networks):
         raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
     finally:
         signals.restore()
-    click.echo("\ndemo: the guests pinged each other through the provider's network and the stats "
-               f"counters grew ({json.dumps({k: v['rx'] for k, v in result['after'].items()})})")

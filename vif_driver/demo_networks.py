@@ -85,30 +85,3 @@ def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> "dict[tupl
             raise DemoError(f"unexpected reachability: {sorted(k for k, v in matrix.items() if v != expected[k])}")
         demo.step("Clean up: stop the switches and the provider, remove the namespaces")
     return matrix
-
-
-def main(keep_dir: "str | None") -> None:
-    """The click command's body (vif_driver.demo: ``--networks``)."""
-    import tempfile
-
-    from vif_driver.demo import DemoError, Signals
-    signals = Signals()  # a signal is acted on at the next step, never mid-cleanup
-    signals.install()
-    try:
-        if keep_dir:
-            os.makedirs(keep_dir, exist_ok=True)
-            run_networks_demo(os.path.abspath(keep_dir), signals=signals)
-        else:
-            with tempfile.TemporaryDirectory(prefix="vif-demo-net-") as workdir:
-                run_networks_demo(workdir, signals=signals)
-        signals.checkpoint()
-    except KeyboardInterrupt:
-        raise click.ClickException("interrupted; everything the demo started was stopped and removed")
-    except DemoError as e:
-        raise click.ClickException(("interrupted: " if signals.received else "") + str(e))
-    except Exception as e:  # noqa: BLE001 - sandbox/provider errors: one line, cleanup already done
-        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
-    finally:
-        signals.restore()
-    click.echo("\ndemo: vm1 and vm2 (blue, vlan 101) reach each other across the hosts; "
-               "vm3 (red, vlan 102) shares host1 and physnet1 with vm1 yet reaches nobody")

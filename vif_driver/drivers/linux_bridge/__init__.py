@@ -9,10 +9,13 @@ properties override the host config's [driver:linux_bridge]):
   the driver derives the bridge name, creates the VLAN device and the bridge
   when missing, marks them (ifalias) and removes them when no port is left.
 
-Imports stay light: the plug of a vNIC whose network is in place reads
-netlink directly (rtnl.py); pyroute2 loads only to change something.
-See docs/linux-bridge-driver.md.
+All netlink reads and writes go through pyroute2 (netlink.py), each job
+bounded by the timeout. Resident in the agent (open()), the driver keeps
+its netlink sockets open and a fresh snapshot of the links for caps and
+stats (view.py). See docs/linux-bridge-driver.md.
 """
+
+from __future__ import annotations
 
 import os
 
@@ -53,6 +56,16 @@ class LinuxBridgeDriver(VifDriver):
                               "vlan (802.1Q); vxlan only stands in on kernels without 8021q", host_only=True),
     }
 
+    def open(self) -> None:
+        """Resident in the agent: keep the netlink sockets open across calls."""
+        from vif_driver.drivers.linux_bridge import netlink
+        netlink.keep_open()
+
+    def close(self) -> None:
+        from vif_driver.drivers.linux_bridge import netlink, view
+        view.close_all()
+        netlink.close_all()
+
     # -- helpers ------------------------------------------------------------
 
     @staticmethod
@@ -80,14 +93,25 @@ class LinuxBridgeDriver(VifDriver):
         return Network(target, namespace=ctx.options["netns"], lock_dir=ctx.options["lock_dir"],
                        timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
 
-    def _prepare(self, target: naming.Target, ctx: HookContext) -> None:
+    def _prepare(self, target: naming.Target, ctx: HookContext, tap: str | None = None) -> None:
         """Build the network before the guest runs, and claim it for this
         vNIC until its tap is attached (a second claim of the same vNIC
-        changes nothing; the claim records which hook made it)."""
+        changes nothing; the claim records which hook made it). An update
+        (``tap``: the running vNIC's) that moves the vNIC to another
+        network notes in the claim the bridge it leaves."""
         with self._network(target, ctx) as network:
             network.ensure()
             if target.managed:
-                network.claim(ctx.vnic_id, ctx.hook_point)
+                left = network.bridge_of(tap) if tap else None
+                network.claim(ctx.vnic_id, ctx.hook_point, left if left != target.bridge else None)
+
+    def _leave(self, bridge: str, ctx: HookContext) -> None:
+        """A network change moved the vNIC off ``bridge``: remove that
+        network as an unplug would, if the driver built it and nothing uses it."""
+        target = _marked_target(bridge, ctx)
+        if target.managed:
+            with self._network(target, ctx) as network:
+                network.cleanup(None)
 
     def _confirm(self, target: naming.Target, ctx: HookContext) -> None:
         network = self._network(target, ctx)
@@ -106,16 +130,20 @@ class LinuxBridgeDriver(VifDriver):
         then check the tap is still on a bridge."""
         target = self._target(properties, None if properties.is_before else domxml)
         if properties.is_before:
-            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu,
-                    set_target=properties.hook_point != UPDATE)
-            self._prepare(target, properties)
+            update = properties.hook_point == UPDATE
+            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu, set_target=not update)
+            self._prepare(target, properties, _tap_of(domxml, properties.vnic_id) if update else None)
             return domxml
         if properties.failed:
             self._undo_failed(target, domxml, properties)
         elif properties.hook_point in _CONFIRMED:
             self._confirm(target, properties)
         elif properties.hook_point == "after_update_device" and target.managed:
-            self._network(target, properties).release(properties.vnic_id)
+            network = self._network(target, properties)
+            claim = network.claim_of(properties.vnic_id)
+            network.release(properties.vnic_id)
+            if len(claim) == 2 and claim[0] == UPDATE:
+                self._leave(claim[1], properties)
         return domxml
 
     def _undo_failed(self, target: naming.Target, domxml, ctx: HookContext) -> None:
@@ -195,7 +223,7 @@ def _tap_of(domxml, vnic_id: str) -> str:
         raise InvalidInput(f"device XML <target dev>: {e}") from None
 
 
-def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
+def _target_of_bridge(domxml, ctx: HookContext) -> naming.Target | None:
     """The Target of the bridge named by the device XML's <source>, from the
     ownership mark this driver put on it; None without XML or bridge."""
     source = domxml.find("source") if domxml is not None else None
@@ -206,12 +234,15 @@ def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
         validate.ifname(bridge)
     except ValueError as e:
         raise InvalidInput(f"device XML <source bridge>: {e}") from None
-    from vif_driver.drivers.linux_bridge import rtnl
-    from vif_driver.nsenter import netns
-    with netns(ctx.options["netns"]):
-        link = rtnl.Rtnl(ctx.timeout)
-    with link as nl:
-        found = nl.get(bridge)
+    return _marked_target(bridge, ctx)
+
+
+def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
+    """The Target of ``bridge`` as the driver's ownership mark on it says
+    (a plain Target, never removed, without the mark)."""
+    from vif_driver.drivers.linux_bridge import netlink
+    found = netlink.run(lambda nl: nl.get(bridge), namespace=ctx.options["netns"], timeout=ctx.timeout,
+                        action=f"read bridge {bridge}")
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
@@ -237,7 +268,7 @@ def _with_provider_network(ctx: HookContext) -> dict:
     return options
 
 
-def rewrite(interface, bridge: str, tap: str, mtu: "int | None", set_target: bool = True) -> None:
+def rewrite(interface, bridge: str, tap: str, mtu: int | None, set_target: bool = True) -> None:
     """The pure XML part of a plug: a bridge-type interface on ``bridge``
     with tap ``tap``, no <virtualport>; every other child is kept, so running
     it twice gives the same XML. ``set_target=False`` (update-device) keeps
@@ -253,7 +284,7 @@ def rewrite(interface, bridge: str, tap: str, mtu: "int | None", set_target: boo
         _only(interface, "mtu", {"size": str(mtu)})
 
 
-def _only(parent, tag: str, attributes: "dict[str, str]") -> None:
+def _only(parent, tag: str, attributes: dict[str, str]) -> None:
     """Make ``tag`` a single child with exactly these attributes, in the
     place of the first existing one (keeps diffs small)."""
     found = parent.findall(tag)

@@ -39,7 +39,7 @@ def test_a_hung_netlink_job_fails_within_the_timeout():
     release.set()
     assert 0.3 <= took < 2, took
     assert str(raised.value) == ("netlink did not answer within 0.3 s while trying to prepare bridge br-x; "
-                                 "check the host's load (rtnl lock) or raise timeout in [vif-driver]")
+                                 "check the host's load (RTNL lock) or raise timeout in [vif-driver]")
 
 
 def test_a_resident_channel_that_hung_is_replaced(resident, host):

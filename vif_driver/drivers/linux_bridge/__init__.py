@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
-from vif_driver.naming import tap_name
+from vif_driver.core.naming import tap_name
 from vif_driver.drivers.linux_bridge import naming
-from vif_driver.provider.options import PROVIDER_OPTIONS
+from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
 _CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
@@ -253,7 +253,7 @@ def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
 def _with_provider_network(ctx: HookContext) -> dict:
     """The options, completed by what the provider says of the vNIC's
     network when it is a VLAN (a vNIC property still wins)."""
-    from vif_driver.provider import lookup
+    from vif_driver.provider_client import lookup
     settings = lookup.network_settings(ctx)
     ntype = settings.get("network_type")
     if ntype not in (None, "vlan") and "bridge" not in ctx:

@@ -24,7 +24,7 @@ import threading
 from typing import Any, Callable
 
 from vif_driver.api import HostError
-from vif_driver.nsenter import netns
+from vif_driver.core.netns import netns
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class Channel:
             self.broken = True
             self._abort()
             raise HostError(f"netlink did not answer within {timeout:g} s while trying to {action}; "
-                            f"check the host's load (rtnl lock) or raise timeout in [vif-driver]")
+                            f"check the host's load (RTNL lock) or raise timeout in [vif-driver]")
         error = job.error
         if error is None:
             return job.result

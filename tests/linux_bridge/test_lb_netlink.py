@@ -129,3 +129,33 @@ def test_caps_through_the_resident_snapshot(resident, lb_config, host, run_hook)
                               mappings={"physnet1": "eth1", "physnet9": "eth9"}, plugin_types=("LINUX_BRIDGE",))
     assert caps is not None and caps["openstack_binding_host_ids"]["LINUX_BRIDGE"]
     assert section["bridges"][BRIDGE]["ports"] == 2 and section["bridges"][BRIDGE]["uplink"] == "eth1.100"
+
+
+def test_resident_plug_rechecks_by_index_and_rebuilds_what_others_removed(resident, host, tmp_path):
+    """In the agent a network found whole is re-checked by its devices'
+    indexes; a bridge deleted behind the driver's back is seen at once and
+    rebuilt; the driver's own cleanup still removes the network."""
+    target = naming.Target(BRIDGE, "physnet1", 100, "eth1", None, uplink_kind())
+    records: list = []
+
+    def network():
+        return lb_host.Network(target, namespace=host.name, lock_dir=str(tmp_path / "locks"), timeout=5,
+                               record=lambda text, write=False: records.append(text))
+    with network() as net:
+        net.ensure()  # builds it
+    records.clear()
+    for _ in range(2):
+        with network() as net:
+            net.ensure()
+    assert records == [f"checked {target.describe()}: present and up",  # the whole check
+                       f"checked {target.describe()}: present and up (unchanged since the last whole check)"]
+    host.delete_link(BRIDGE)  # an administrator's doing
+    records.clear()
+    with network() as net:
+        net.ensure()
+    assert any(r.startswith(f"create bridge {BRIDGE}") for r in records), records
+    assert host.links()["eth1.100"]["master"] == BRIDGE
+    with network() as net:
+        net.ensure()  # whole check: complete again
+        net.cleanup(None)
+    assert BRIDGE not in host.links() and "eth1.100" not in host.links()

@@ -16,19 +16,21 @@ import os
 import time
 
 from vif_driver.api import HostError, NotReady
+from vif_driver.core.netns import netns
 from vif_driver.drivers.linux_bridge import naming, netlink, view
 
 CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
 _POLL = 0.05
-VERIFIED_TTL = 30.0  # seconds a whole check of a network stands in for the next ones (agent only)
+VERIFIED_TTL = 10.0  # seconds a whole check of a network stands in for the next ones (agent only)
 
 # The resident agent: (namespace, bridge) -> (bridge index, VLAN device index,
-# mtu checked, when) of networks a whole check found complete. Within
-# VERIFIED_TTL a plug reads only the VLAN device: still there (its host
-# interface too, or the kernel would have removed it), up, and a port of the
-# same bridge (deleted or re-made, a bridge would have dropped it or have
-# another index). What a single read cannot see (the bridge set down, an MTU
-# changed) waits at most VERIFIED_TTL for the next whole check.
+# mtu checked, when) of networks a whole check (three pyroute2 reads, ~1 ms
+# each: over a plug's budget) found complete. Within VERIFIED_TTL a plug only
+# checks that the bridge and the VLAN device still exist with the same
+# indexes (the host interface too, or the kernel would have removed the VLAN
+# device). The driver's own changes drop the entry. What indexes cannot show
+# (someone else setting the bridge down, detaching the VLAN device, changing
+# an MTU) waits at most VERIFIED_TTL for the next whole check.
 _verified: dict = {}
 
 
@@ -151,7 +153,7 @@ class Network:
         t = self.target
         key = (self.namespace, t.bridge)
         if t.managed and self._still_whole(key):
-            self.record(f"checked {t.describe()}: present and up (VLAN device unchanged since the last whole check)")
+            self.record(f"checked {t.describe()}: present and up (unchanged since the last whole check)")
             return
 
         def current(nl: netlink.Session):
@@ -195,18 +197,28 @@ class Network:
         self._write(work, f"prepare {t.describe()}")
 
     def _still_whole(self, key) -> bool:
+        """True when a whole check found this network complete less than
+        VERIFIED_TTL ago and its bridge and VLAN device still have the
+        indexes they had (two if_nametoindex calls, no netlink parsing: a
+        deleted or re-made device has none or another). Any doubt: False,
+        and the whole check runs."""
         known = _verified.get(key)
         if known is None:
             return False
         bridge_index, uplink_index, mtu, when = known
         if time.monotonic() - when > VERIFIED_TTL or mtu != self.target.mtu:
+            _verified.pop(key, None)
             return False
-        uplink = self.read(lambda nl: nl.get(self.target.uplink), f"check {self.target.describe()}")
-        if (uplink is not None and uplink.index == uplink_index and uplink.master == bridge_index
-                and uplink.up):
-            return True
-        _verified.pop(key, None)
-        return False
+        import socket
+        try:
+            with netns(self.namespace):
+                same = (socket.if_nametoindex(self.target.bridge) == bridge_index
+                        and socket.if_nametoindex(self.target.uplink) == uplink_index)
+        except (OSError, HostError):
+            same = False
+        if not same:
+            _verified.pop(key, None)
+        return same
 
     # -- post-plug ----------------------------------------------------------
 
@@ -259,10 +271,6 @@ class Network:
         VLAN if this driver created them and no port or claim remains.
         Call under the lock."""
         t = self.target
-        key = (self.namespace, t.bridge)
-        if t.managed and self._still_whole(key):
-            self.record(f"checked {t.describe()}: present and up (VLAN device unchanged since the last whole check)")
-            return
 
         def current(nl: netlink.Session):
             bridge = nl.get(t.bridge)

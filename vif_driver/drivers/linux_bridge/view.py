@@ -27,8 +27,8 @@ from vif_driver.drivers.linux_bridge import netlink
 
 log = logging.getLogger(__name__)
 
-REFRESH = 5.0  # seconds between background dumps
-MAX_AGE = 10.0  # seconds; an older snapshot is retaken before it is used
+REFRESH = 10.0  # seconds between background dumps
+MAX_AGE = 15.0  # seconds; an older snapshot is retaken before it is used
 IDLE = 600.0  # seconds without a caps or stats request before the refresher stops
 
 

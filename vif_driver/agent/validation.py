@@ -4,8 +4,6 @@ well. Everything here is structural (types, sizes, grammars); the driver's
 own option parsers and dispatch's checks still run afterwards.
 """
 
-import re
-
 from vif_driver import validate
 from vif_driver.agent import client
 from vif_driver.hookpoints import HOOK_POINTS
@@ -14,7 +12,6 @@ from vif_driver.protocol import Request
 KEYS = {"hook_point": str, "data": str, "properties": dict, "dry_run": bool}
 REQUIRED = ("hook_point", "data", "properties")
 MAX_JSON_DATA = client.MAX_MESSAGE
-_TOKEN = re.compile(r"[A-Za-z0-9_]{1,64}\Z")  # plugin_type, provider_type
 
 
 class Refused(Exception):
@@ -82,7 +79,7 @@ def identifiers(request: Request) -> None:
     rows, interface names and logs); Refused on the first bad one."""
     props = request.properties
     checks = (("vnic_id", validate.vnic_id), ("vmId", validate.uuid),
-              ("plugin_type", _token), ("provider_type", _token))
+              ("plugin_type", validate.token), ("provider_type", validate.token))
     for key, parse in checks:
         value = props.get(key)
         if value:
@@ -90,12 +87,6 @@ def identifiers(request: Request) -> None:
                 parse(value)
             except ValueError as e:
                 raise Refused(f"property {key}: {e}") from None
-
-
-def _token(value: str) -> str:
-    if not _TOKEN.match(value):
-        raise ValueError(f"{_shown(value)} is not 1-64 letters, digits or '_'")
-    return value
 
 
 def _kind(value) -> str:

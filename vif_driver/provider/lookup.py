@@ -41,8 +41,8 @@ def network_settings(properties: HookContext) -> "dict[str, object]":
     raw = {
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),
-        "physical_network": (network.get("provider:physical_network"), validate.name),
-        "segmentation_id": (network.get("provider:segmentation_id"), validate.integer(1, 4094)),
+        "physical_network": (network.get("provider:physical_network"), validate.physnet),
+        "segmentation_id": (network.get("provider:segmentation_id"), validate.vlan),
         "network_type": (network.get("provider:network_type"), validate.name),
     }
     return validated(properties, raw)

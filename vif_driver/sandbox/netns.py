@@ -11,14 +11,16 @@ import re
 import subprocess
 import uuid
 
+from vif_driver import validate
+
 DEFAULT_TIMEOUT = 10.0
 # A test run (or any caller) sets this to a short tag; every namespace name
 # made here then carries it, so a run can find what it left behind without
 # looking at another run's namespaces.
 RUN_TAG_ENV = "VIF_SANDBOX_TAG"
-_TAG = re.compile(r"[a-z0-9]{1,8}\Z")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
+_TAG = re.compile(r"[a-z0-9]{1,8}")
+_NAME = validate.NAME
+_IFNAME = validate.IFNAME
 
 
 class SandboxError(Exception):
@@ -26,7 +28,7 @@ class SandboxError(Exception):
 
 
 def _check(regex, value: str, what: str) -> str:
-    if not isinstance(value, str) or not regex.match(value):
+    if not validate.matches(regex, value):
         raise ValueError(f"{value!r} is not a valid {what}")
     return value
 
@@ -59,7 +61,7 @@ def run_tag() -> str:
     """$VIF_SANDBOX_TAG if it is a valid tag (1-8 lowercase letters and
     digits), else ''."""
     tag = os.environ.get(RUN_TAG_ENV, "")
-    return tag if _TAG.match(tag) else ""
+    return tag if validate.matches(_TAG, tag) else ""
 
 
 def tagged(name: str) -> str:

@@ -29,7 +29,7 @@ from vif_driver.entry import CAPTURE_ENV
 from vif_driver.hookpoints import HOOK_POINTS
 from vif_driver.protocol import Response
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0  # a client has this long to send its whole request
 MAX_CONNECTIONS = 64

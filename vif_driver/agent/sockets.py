@@ -7,7 +7,7 @@ import os
 import socket
 import stat
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 SD_LISTEN_FDS_START = 3
 

@@ -6,7 +6,7 @@ vNICs are ours, parsing and writing the device XML or JSON, turning errors
 into VDSM exit codes and one-line messages, timeouts and dry runs.
 
 Each API method is called for a *before* and an *after* hook point (see
-vif_driver.hookpoints); ``properties.phase`` tells which.
+vif_driver.hook.points); ``properties.phase`` tells which.
 
 Errors: raise a VifDriverError subclass with a one-line message that says
 what is wrong and how to fix it. The framework turns it into exit code 2 in
@@ -208,7 +208,7 @@ class VifDriver:
 
 
 #: The API: each public method the framework calls on a driver, with the
-#: arguments it passes (positionally). Registration (vif_driver.registry)
+#: arguments it passes (positionally). Registration (vif_driver.core.registry)
 #: refuses a driver class with any other public method (a typo such as
 #: ``plug_devices`` would otherwise never be called), an API method that
 #: cannot take these arguments, or a malformed option; helpers of your own

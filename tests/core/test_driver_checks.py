@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from vif_driver import registry, validate
+from vif_driver.core import registry, validate
 from vif_driver.api import Option, VifDriver
 from vif_driver.drivers.linux_bridge import LinuxBridgeDriver
 from vif_driver.drivers.ovs import OvsDriver
@@ -118,9 +118,9 @@ def test_a_public_method_of_a_mixin_is_refused_too():
      "option debug: parse=bool is not an option type; use validate.boolean (bool('false') is True)"),
     ({"ports": Option([], list)},
      "option ports: parse=list is not an option type; use str, int, float or a parser function "
-     "(see vif_driver.validate)"),
+     "(see vif_driver.core.validate)"),
     ({"bridge": Option("br0", "ifname")},
-     "option bridge: parse is a str, not callable; use str, int, float or a vif_driver.validate parser"),
+     "option bridge: parse is a str, not callable; use str, int, float or a vif_driver.core.validate parser"),
     ({"bridge": "br0"}, "option bridge is a str, not an api.Option"),
     ({"bad-name": Option("")}, "option name 'bad-name' is not a custom property name ([A-Za-z_][A-Za-z0-9_]*)"),
     ({"bridge": Option("", help=None)}, "option bridge: help must be a str and host_only a bool"),

@@ -1,11 +1,11 @@
-"""The one grammar of each name (vif_driver.validate): whole-string
+"""The one grammar of each name (vif_driver.core.validate): whole-string
 matches, what each accepts and refuses, and one-line messages."""
 
 from __future__ import annotations
 
 import pytest
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 
@@ -99,7 +99,7 @@ def test_boolean(value, expected):
 
 
 def test_boolean_refusal_and_config_uses_the_same_parsers():
-    from vif_driver import config
+    from vif_driver.core import config
     with pytest.raises(ValueError, match="'maybe' is not true or false"):
         validate.boolean("maybe")
     cfg = config.parse("[vif-driver]\ntimeout = 2.5\ndebug = yes\n")

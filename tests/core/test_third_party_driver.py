@@ -69,7 +69,7 @@ def test_a_name_registered_twice_resolves_to_the_first_on_the_path(test_env, tmp
 
 
 BROKEN_DRIVERS = '''
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import Option, VifDriver
 
 

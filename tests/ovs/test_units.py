@@ -130,7 +130,7 @@ def test_snapshot_gives_the_json_of_a_fresh_read(vdsm_network, monkeypatch):
     import copy
     import json
 
-    from vif_driver import dispatch
+    from vif_driver.core import dispatch
     from vif_driver.drivers.ovs import snapshot
 
     names, rows, counters = _snapshot_case()

@@ -1,6 +1,6 @@
 """The provider stores no value a host's driver would refuse later: names
 reaching OVS or netlink (bridge, physnet) and MACs are checked by the same
-grammar as the drivers' (vif_driver.validate), as whole strings. Each
+grammar as the drivers' (vif_driver.core.validate), as whole strings. Each
 refusal is a 400 in Neutron's error shape, one line naming the field and
 the fix."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from neutronclient.common import exceptions as nexc
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 BRIDGES = ["br-int", "br_1.2", "b", "x" * 15, "--may-exist", "-br", ".br", "br int", "br-int\n",
            "x" * 16, "br/int", "bré", "", "br-int;reboot"]

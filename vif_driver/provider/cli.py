@@ -24,7 +24,7 @@ def provider() -> None:
 
 def _bridge_name(value: str) -> str:
     """--bridge reaches every host's plug: the drivers' own grammar."""
-    from vif_driver import validate
+    from vif_driver.core import validate
     try:
         return validate.ifname(value)
     except ValueError as e:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 from .errors import Conflict, InvalidInput
 

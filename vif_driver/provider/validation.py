@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 from . import ipam
 from .errors import BadRequest, InvalidInput, NeutronError
@@ -73,7 +73,7 @@ def uuid_str(name: str, v: Any) -> str:
 
 
 def _grammar(parse: Callable[[str], Any], fix: str, nullable: bool = True) -> Conv:
-    """An attribute checked by the grammar the drivers use (vif_driver.validate),
+    """An attribute checked by the grammar the drivers use (vif_driver.core.validate),
     so the provider stores nothing a host would later refuse."""
     def check(name: str, v: Any) -> Any:
         if v is None and nullable:

@@ -119,7 +119,7 @@ class Network:
         return found
 
     def rtnl(self) -> rtnl.Rtnl:
-        from vif_driver.nsenter import call_in
+        from vif_driver.core.netns import call_in
         try:
             return call_in(self.namespace, rtnl.Rtnl, self.timeout)
         except OSError as e:

@@ -10,7 +10,7 @@ SPEED = "1000"  # Mbps, what VDSM reports for devices without a link speed
 
 
 def _socket(namespace, timeout: float) -> rtnl.Rtnl:
-    from vif_driver.nsenter import call_in
+    from vif_driver.core.netns import call_in
     return call_in(namespace, rtnl.Rtnl, timeout)
 
 

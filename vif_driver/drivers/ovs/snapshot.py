@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 
-from vif_driver.dispatch import JsonMembers
+from vif_driver.core.dispatch import JsonMembers
 from vif_driver.drivers.ovs import stats as vnic_stats
 
 log = logging.getLogger(__name__)

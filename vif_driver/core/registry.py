@@ -21,14 +21,14 @@ _lock = _thread.allocate_lock()  # the agent loads drivers from many threads (no
 
 
 def _own_entry_points() -> dict[str, str]:
-    site = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    site = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = os.path.join(site, f"vif_driver-{__version__}.dist-info", "entry_points.txt")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError:
         return {}
-    from vif_driver.config import read_ini
+    from vif_driver.core.config import read_ini
     return read_ini(text, path).get(GROUP, {})
 
 
@@ -177,10 +177,10 @@ def _check_option(option: Option) -> str | None:
     parse = option.parse
     if isinstance(parse, type) and parse not in _OPTION_TYPES:
         fix = "validate.boolean (bool('false') is True)" if parse is bool else \
-            "str, int, float or a parser function (see vif_driver.validate)"
+            "str, int, float or a parser function (see vif_driver.core.validate)"
         return f"parse={parse.__name__} is not an option type; use {fix}"
     if not callable(parse):
-        return f"parse is {_a(type(parse))}, not callable; use str, int, float or a vif_driver.validate parser"
+        return f"parse is {_a(type(parse))}, not callable; use str, int, float or a vif_driver.core.validate parser"
     if not isinstance(option.help, str) or not isinstance(option.host_only, bool):
         return "help must be a str and host_only a bool"
     default, kind = option.default, _value_type(parse)

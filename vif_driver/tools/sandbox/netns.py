@@ -11,7 +11,7 @@ import re
 import subprocess
 import uuid
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 DEFAULT_TIMEOUT = 10.0
 # A test run (or any caller) sets this to a short tag; every namespace name

@@ -29,8 +29,9 @@ VNIC_ID = NAME  # the engine's vnic_id custom property: a provider's port id
 TOKEN = re.compile(r"[A-Za-z0-9_]{1,64}")  # plugin_type, provider_type
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}")
+HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252}")  # a DNS name, IPv4 or [IPv6]
 _DIGITS = re.compile(r"[+-]?[0-9]+")
-_HOST = re.compile(r"[A-Za-z0-9_.:\[\]-]+")
+_URL_HOST = re.compile(r"[A-Za-z0-9_.:\[\]-]+")
 _URL_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
@@ -186,7 +187,7 @@ def url(value: str) -> str:
     """An http(s) URL without credentials, query or fragment."""
     scheme, sep, rest = value.partition("://")
     host, _, path = rest.partition("/")
-    if not (scheme in ("http", "https") and sep and matches(_HOST, host)
+    if not (scheme in ("http", "https") and sep and matches(_URL_HOST, host)
             and matches(_URL_PATH, path) and len(value) <= 1024):
         raise ValueError(f"{_shown(value)} is not an http:// or https:// URL (host[:port][/path])")
     return value

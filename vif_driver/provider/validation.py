@@ -264,7 +264,7 @@ def _parse_one(resource: str, item: Any, update: bool) -> dict:
     method = "PUT" if update else "POST"
     unknown = sorted(k for k in item if k not in spec and k not in READ_ONLY)
     if unknown:
-        raise BadRequest("Unrecognized attribute(s) '%s'" % ", ".join(unknown))
+        raise BadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     for k in item:
         if k in READ_ONLY or (update and not spec[k].update):
             raise BadRequest(f"Attribute '{k}' not allowed in {method}")

@@ -63,7 +63,7 @@ def _run(hook_point, point, environ) -> int:
     if present and path:
         text = _read(path)
         if isinstance(text, str):  # else: not ours, or an error, said below after the config
-            from vif_driver.hook import client  # only with an agent: _socket and _json cost ~0.7 ms
+            from vif_driver.hook import client  # only with an agent
             from vif_driver.hook.protocol import Request
             request = Request(hook_point, text, dict(environ), dry_run=dry_run)
             try:

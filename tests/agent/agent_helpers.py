@@ -4,17 +4,15 @@
 import json
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
 import time
 
-from support import (FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require,  # noqa: F401
-                     require_root, require_tool)
-
-from vif_driver.tools import runner
 from vif_driver.hook import client
+from vif_driver.tools import runner
+
+from support import FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require, require_root, require_tool  # noqa: F401
 
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"

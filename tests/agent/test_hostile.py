@@ -6,9 +6,10 @@ import socket
 import time
 
 import pytest
-from agent_helpers import ENGINE_XML, answer_of, fields, raw_exchange, request, request_fields, send
 
 from vif_driver.hook import client
+
+from agent_helpers import ENGINE_XML, answer_of, fields, raw_exchange, request, request_fields, send
 
 pytestmark = pytest.mark.root
 

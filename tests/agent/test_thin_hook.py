@@ -8,9 +8,10 @@ import stat
 import time
 
 import pytest
-from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 from vif_driver.hook import client
+
+from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 pytestmark = pytest.mark.root
 
@@ -39,7 +40,7 @@ def test_a_plugin_type_the_agent_maps_to_nothing_leaves_the_file_untouched(users
         result = run(root, point, ODD_XML, props=props, user=AGENT_USER, env=env)
         assert result.rc == 0 and result.stderr == "", (point, result.stderr)
         assert result.data == ODD_XML.encode(), point  # byte for byte
-    assert "before_device_create vnic %s: exit 0" % VNIC_ID in agent.log()  # the agent decided
+    assert "before_device_create vnic {}: exit 0".format(VNIC_ID) in agent.log()  # the agent decided
     mapped = run(root, "before_device_create", ENGINE_XML, props=PROPS, user=AGENT_USER, env=env)
     assert mapped.rc == 0 and 'bridge="br-test"' in mapped.text
 

@@ -2,11 +2,12 @@
 the hook side's parse of an answer, the agent's validation of a request."""
 
 import pytest
-from agent_helpers import ENGINE_XML, fields, request, request_fields
 
 from vif_driver.agent import validation
 from vif_driver.hook import client
 from vif_driver.hook.protocol import Request, Response
+
+from agent_helpers import ENGINE_XML, fields, request, request_fields
 
 
 def test_message_is_length_prefixed_and_bounded():

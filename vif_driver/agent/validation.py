@@ -4,6 +4,8 @@ well. Everything here is structural (fields, sizes, encodings, grammars);
 the driver's own option parsers and dispatch's checks still run afterwards.
 """
 
+from __future__ import annotations
+
 import re
 
 from vif_driver.core import validate
@@ -65,7 +67,7 @@ def request_from(payload: bytes) -> Request:
     return Request(hook_point, data, properties, dry_run == b"true")
 
 
-def _property(value) -> "tuple[str, str]":
+def _property(value) -> tuple[str, str]:
     entry = _text(value, "property")
     name, sep, text = entry.partition("=")
     if not sep or not client.is_property_name(name):

@@ -31,10 +31,9 @@ import ``enum`` and ``selectors`` (several ms) for nothing used here.
 
 from __future__ import annotations
 
+import _socket  # socket.socket's base class, same API (see the module docstring)
 import os
 import time
-
-import _socket  # socket.socket's base class, same API (see the module docstring)
 
 from vif_driver.hook.protocol import Request, Response
 
@@ -208,7 +207,7 @@ def properties_to_send(properties) -> dict[str, str]:
 
 # --- the hook's call ------------------------------------------------------------
 
-def call(request: Request, path: str) -> Response | None:
+def call(request: Request, path: str) -> Answer | None:
     """Ask the agent at ``path``. None when nobody listens there (the request
     was not sent, so the caller may run it elsewhere); AgentError when the
     exchange failed after that."""
@@ -229,10 +228,10 @@ def call(request: Request, path: str) -> Response | None:
         except (FileNotFoundError, ConnectionRefusedError):
             return None
         except PermissionError:
-            raise AgentError(f"permission denied on the agent socket {path} for uid {os.geteuid()}: "
-                             "its group (SocketGroup= of vif-driverd.socket) must be one of this user's groups")
+            raise AgentError(f"permission denied on the agent socket {path} for uid {os.geteuid()}: its group "
+                             "(SocketGroup= of vif-driverd.socket) must be one of this user's groups") from None
         except OSError as e:
-            raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}")
+            raise AgentError(f"cannot connect to the agent socket {path}: {e.strerror or e}") from None
         try:
             # each wait is bounded as a whole: a hung agent (or one trickling
             # bytes) cannot hold the VM operation past it
@@ -325,7 +324,7 @@ class Answer(Response):
         self._text: str | None = None
         self.debug = debug
 
-    @property  # type: ignore[override]
+    @property
     def data(self) -> str | None:
         if self._text is None and self.raw is not None:
             self._text = text(self.raw, "data")

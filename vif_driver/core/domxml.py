@@ -22,8 +22,8 @@ def parse_device(text: str):
     try:
         root = etree.fromstring(text.encode("utf-8"), _PARSER)
     except etree.XMLSyntaxError as e:
-        raise InvalidInput(f"device XML is not well-formed ({e.msg}); VDSM must pass one <interface> element")
-    if root.getroottree().docinfo.doctype:
+        raise InvalidInput(f"device XML is not well-formed ({e.msg}); VDSM must pass one <interface> element") from None
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr] # lxml-stubs: DocInfo has it
         raise InvalidInput("device XML has a DOCTYPE; VDSM never sends one, refusing entity tricks")
     if root.tag != "interface":
         raise InvalidInput(f"device XML has <{root.tag}> where <interface> is expected; "

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import re
+import sqlite3
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -155,8 +155,9 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         name = (exc.name or "Error").replace(" ", "")
         resp = _error(NeutronError(exc.description or name,
                                    status=exc.code or 500, type="HTTP" + name))
-        if getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)  # set by MethodNotAllowed
+        if allowed:
+            resp.headers["Allow"] = ", ".join(allowed)
         return resp
 
     @app.errorhandler(sqlite3.IntegrityError)

@@ -12,12 +12,12 @@ import threading
 import time
 
 import pytest
-from agent_helpers import (AGENT_USER, ENGINE_XML, FIXTURES, INTRUDER, VIF_DRIVERD, VNIC_ID, hook_env,
-                           require_tool, run)
 
 from vif_driver.hook import client
 from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.hook.protocol import Request
+
+from agent_helpers import AGENT_USER, ENGINE_XML, FIXTURES, INTRUDER, VIF_DRIVERD, VNIC_ID, hook_env, require_tool, run
 
 pytestmark = pytest.mark.root
 

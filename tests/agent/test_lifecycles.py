@@ -8,8 +8,19 @@ import subprocess
 import uuid
 
 import pytest
-from agent_helpers import (AGENT_USER, FIXTURES, VM_ID, VNIC_ID, comparable, hook_env, lifecycle, require_tool,
-                           run, without_freshness)
+
+from agent_helpers import (
+    AGENT_USER,
+    FIXTURES,
+    VM_ID,
+    VNIC_ID,
+    comparable,
+    hook_env,
+    lifecycle,
+    require_tool,
+    run,
+    without_freshness,
+)
 
 pytestmark = [pytest.mark.root]
 
@@ -59,8 +70,8 @@ def test_ovs_stats_snapshot_matches_in_process_but_for_freshness(ovs_box, shared
     import json
     import time
 
-    from vif_driver.hook import client
     from vif_driver.drivers.ovs import snapshot
+    from vif_driver.hook import client
     from vif_driver.hook.protocol import Request
 
     config = ovs_box.write_config(os.path.join(shared_dir, "ovs.conf"), timeout=3, plug_timeout=3)

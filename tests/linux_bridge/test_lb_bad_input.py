@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from lb_helpers import ENGINE_XML, VNIC_ID, lb_props, require_tool, state, uplink_kind
 from vif_driver.tools import install
+
+from lb_helpers import ENGINE_XML, VNIC_ID, lb_props, require_tool, state, uplink_kind
 
 
 def _check_refused(run, host, before, *needles):

@@ -5,9 +5,10 @@ import os
 
 import pytest
 
-from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
 from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge.naming import bridge_name
+
+from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
 
 BRIDGE = bridge_name("physnet1", 100)
 OTHER_BRIDGE = bridge_name("physnet1", 200)

@@ -3,9 +3,10 @@
 import pytest
 from lxml import etree
 
-from lb_helpers import ENGINE_XML, VNIC_ID
 from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge import LinuxBridgeDriver, naming, rewrite, tap_name
+
+from lb_helpers import ENGINE_XML, VNIC_ID
 
 
 def test_derived_names_are_deterministic_and_fit_the_kernel():

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from lb_helpers import lb_props, uplink_kind
 from vif_driver.api import HostError
 from vif_driver.drivers.linux_bridge import host as lb_host
-from vif_driver.drivers.linux_bridge import netlink, naming, stats, view
+from vif_driver.drivers.linux_bridge import naming, netlink, stats, view
 from vif_driver.drivers.linux_bridge.naming import bridge_name
+
+from lb_helpers import lb_props, uplink_kind
 
 BRIDGE = bridge_name("physnet1", 100)
 NET = {"physical_network": "physnet1", "segmentation_id": "100"}

@@ -38,7 +38,7 @@ class Vm:
         self.plugged = self.guest = self.attachment = None
 
     @classmethod
-    def create(cls, neutron, net, name, host, config) -> "Vm":
+    def create(cls, neutron, net, name, host, config) -> Vm:
         port = neutron.create_port({"port": {"network_id": net["id"], "name": f"{name}-nic1",
                                              "device_owner": "oVirt", "binding:host_id": host.system_id}})
         return cls(name, port["port"], host, config)

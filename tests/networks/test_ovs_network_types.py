@@ -4,10 +4,10 @@ without the provider: vNIC custom properties name the network."""
 import pytest
 from lxml import etree
 
+from vif_driver.drivers.ovs import networks
+
 from net_helpers import ENGINE_XML
 from support import VM_ID, VNIC_ID, external_props
-
-from vif_driver.drivers.ovs import networks
 
 MAC = "00:1a:4a:16:01:51"
 TAP = "tap" + VNIC_ID[:11]

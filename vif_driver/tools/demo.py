@@ -16,6 +16,8 @@ namespace or a process left behind. The cleanup itself runs to its end
 names (NS_PREFIX ... -<pid>).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -53,7 +55,7 @@ class Signals:
     the main thread happens to be."""
 
     def __init__(self):
-        self.received: "int | None" = None
+        self.received: int | None = None
         self._previous = {}
 
     def install(self) -> None:
@@ -74,7 +76,7 @@ class Signals:
 
 
 class Demo:
-    def __init__(self, workdir: str, echo=click.echo, signals: "Signals | None" = None):
+    def __init__(self, workdir: str, echo=click.echo, signals: Signals | None = None):
         self.dir = workdir
         self.echo = echo
         self.signals = signals or Signals()
@@ -112,7 +114,7 @@ class Demo:
                 return url
             except ProviderError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise DemoError(f"the provider did not start; see {log.name}")
+                    raise DemoError(f"the provider did not start; see {log.name}") from None
                 self.checkpoint()
                 time.sleep(0.2)
 
@@ -165,13 +167,13 @@ def namespace_name(what: str) -> str:
     return tagged(f"{NS_PREFIX}{what}-{os.getpid()}")
 
 
-def own_namespace(name: str, pid: "int | None" = None) -> bool:
+def own_namespace(name: str, pid: int | None = None) -> bool:
     """Whether a namespace name is one this demo process (``pid``) makes."""
     return re.fullmatch(re.escape(NS_PREFIX) + r"[a-z0-9]+-" + str(pid or os.getpid()) + r"(-[a-z0-9]{1,8})?",
                         name) is not None
 
 
-def sweep_namespaces() -> "list[str]":
+def sweep_namespaces() -> list[str]:
     """Delete what is left in /run/netns of this process' names (e.g. a
     namespace whose creation a cleanup did not see); returns their names."""
     from vif_driver.tools.sandbox.netns import Namespace
@@ -184,11 +186,11 @@ def sweep_namespaces() -> "list[str]":
     return names
 
 
-def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) -> dict:
+def run_demo(workdir: str, echo=click.echo, signals: Signals | None = None) -> dict:
     """The flow; returns what was measured (for the tests). Raises DemoError,
     or Interrupted at a checkpoint after a signal."""
-    from vif_driver.tools import install
     from vif_driver.provider_client.http import call
+    from vif_driver.tools import install
 
     demo = Demo(workdir, echo, signals)
     with demo.stack:
@@ -335,7 +337,7 @@ def demo(keep_dir, networks):
                f"counters grew ({json.dumps({k: v['rx'] for k, v in result['after'].items()})})")
 
 
-def _guarded(run, keep_dir: "str | None", prefix: str):
+def _guarded(run, keep_dir: str | None, prefix: str):
     """``run(workdir, signals=...)`` with SIGTERM/SIGINT acted on only at its
     checkpoints, in keep_dir or a temporary directory; every failure is one
     line (the run has cleaned up by then)."""
@@ -353,11 +355,11 @@ def _guarded(run, keep_dir: "str | None", prefix: str):
     except KeyboardInterrupt:
         left = [n for n in os.listdir("/run/netns") if own_namespace(n)] if os.path.isdir("/run/netns") else []
         if left:
-            raise click.ClickException(f"interrupted; could not remove namespaces {', '.join(left)}")
-        raise click.ClickException("interrupted; everything the demo started was stopped and removed")
+            raise click.ClickException(f"interrupted; could not remove namespaces {', '.join(left)}") from None
+        raise click.ClickException("interrupted; everything the demo started was stopped and removed") from None
     except DemoError as e:
-        raise click.ClickException(("interrupted: " if signals.received else "") + str(e))
+        raise click.ClickException(("interrupted: " if signals.received else "") + str(e)) from None
     except Exception as e:  # noqa: BLE001 - sandbox/provider errors: one line, cleanup already done
-        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
+        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}") from None
     finally:
         signals.restore()

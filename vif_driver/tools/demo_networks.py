@@ -22,12 +22,12 @@ VMS = (("vm1", "blue", "host1"), ("vm2", "blue", "host2"), ("vm3", "red", "host1
 SUBNET = "10.201.0.{}/24"  # one IP subnet for all: only the networks keep them apart
 
 
-def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> "dict[tuple[str, str], bool]":
+def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> dict[tuple[str, str], bool]:
     """The flow; returns the ping matrix (for the tests). Raises DemoError,
     or Interrupted at a step's start after a signal (vif_driver.tools.demo.Signals)."""
+    from vif_driver.provider_client.http import call
     from vif_driver.tools import install
     from vif_driver.tools.demo import ENGINE_XML, Demo, DemoError
-    from vif_driver.provider_client.http import call
     from vif_driver.tools.sandbox.hosts import Cluster, ping_matrix
     from vif_driver.tools.sandbox.provider import ProviderProcess
 

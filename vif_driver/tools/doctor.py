@@ -254,8 +254,10 @@ def check_drivers(report: Report, cfg) -> None:
             driver = registry.load(name)
             options = dispatch.resolve_options(driver, cfg, name, {})
         except VifDriverError as e:
+            fix = "have its author fix the driver class (docs/writing-a-driver.md)" \
+                if isinstance(e, registry.BrokenDriver) else "install the driver"
             report.fail(f"driver {name} ({', '.join(plugin_types)}): {e}",
-                        f"install the driver or change [plugin_types] in {cfg.path or config_mod.DEFAULT_PATH}")
+                        f"{fix}, or change [plugin_types] in {cfg.path or config_mod.DEFAULT_PATH}")
             continue
         report.ok(f"driver {name} handles {', '.join(plugin_types)}")
         if name == "ovs":

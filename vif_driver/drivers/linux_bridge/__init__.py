@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 
-from vif_driver.core import validate
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
+from vif_driver.core import validate
 from vif_driver.core.naming import tap_name
 from vif_driver.drivers.linux_bridge import naming
 from vif_driver.provider_client.options import PROVIDER_OPTIONS
@@ -41,9 +41,9 @@ class LinuxBridgeDriver(VifDriver):
     options = {
         **PROVIDER_OPTIONS,
         "bridge": Option(None, validate.optional(validate.ifname), "existing bridge to plug into"),
-        "physical_network": Option(None, validate.optional(validate.name), "provider physical network name"),
-        "segmentation_id": Option(None, validate.optional(validate.integer(1, 4094)), "VLAN id of the network"),
-        "vlan": Option(None, validate.optional(validate.integer(1, 4094)), "alias of segmentation_id"),
+        "physical_network": Option(None, validate.optional(validate.physnet), "provider physical network name"),
+        "segmentation_id": Option(None, validate.optional(validate.vlan), "VLAN id of the network"),
+        "vlan": Option(None, validate.optional(validate.vlan), "alias of segmentation_id"),
         "mtu": Option(None, validate.optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
         "physical_interface_mappings": Option({}, naming.parse_mappings, "physnet1:eth1,physnet2:eth2",
                                               host_only=True),
@@ -277,26 +277,9 @@ def rewrite(interface, bridge: str, tap: str, mtu: int | None, set_target: bool 
     interface.set("type", "bridge")
     for stale in interface.findall("virtualport"):
         interface.remove(stale)
-    _only(interface, "source", {"bridge": bridge})
+    from vif_driver.core.domxml import only_child
+    only_child(interface, "source", {"bridge": bridge})
     if set_target:
-        _only(interface, "target", {"dev": tap})
+        only_child(interface, "target", {"dev": tap})
     if mtu:
-        _only(interface, "mtu", {"size": str(mtu)})
-
-
-def _only(parent, tag: str, attributes: dict[str, str]) -> None:
-    """Make ``tag`` a single child with exactly these attributes, in the
-    place of the first existing one (keeps diffs small)."""
-    found = parent.findall(tag)
-    if found:
-        element = found[0]
-        for extra in found[1:]:
-            parent.remove(extra)
-        for child in list(element):
-            element.remove(child)
-        element.attrib.clear()
-    else:
-        element = parent.makeelement(tag, {})
-        parent.append(element)
-    for key, value in attributes.items():
-        element.set(key, value)
+        only_child(interface, "mtu", {"size": str(mtu)})

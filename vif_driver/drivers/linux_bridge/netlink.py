@@ -24,7 +24,7 @@ import threading
 from typing import Any, Callable
 
 from vif_driver.api import HostError
-from vif_driver.core.netns import netns
+from vif_driver.core.netns import call_in
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +224,8 @@ class Channel:
                 break
             try:
                 if self._ipr is None:
-                    with netns(self.namespace):
-                        from pyroute2 import IPRoute
-                        self._ipr = IPRoute()
+                    from pyroute2 import IPRoute
+                    self._ipr = call_in(self.namespace, IPRoute)
                 job.result = job.work(Session(self._ipr))
             except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
                 job.error = e

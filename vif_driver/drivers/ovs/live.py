@@ -24,7 +24,7 @@ from vif_driver.api import NotReady
 from vif_driver.drivers.ovs import wire
 from vif_driver.drivers.ovs.monitor import Rows
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 MONITOR_ID = "vif-driver-live"
 TABLES = {

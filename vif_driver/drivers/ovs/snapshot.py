@@ -20,7 +20,7 @@ import time
 from vif_driver.core.dispatch import JsonMembers
 from vif_driver.drivers.ovs import stats as vnic_stats
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 INTERVAL = 1.0  # seconds between two reads of the counters
 MARGIN = 0.5  # a snapshot older than INTERVAL + MARGIN is not served

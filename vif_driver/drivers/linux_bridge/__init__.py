@@ -18,6 +18,7 @@ stats (view.py). See docs/linux-bridge-driver.md.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
 from vif_driver.core import validate
@@ -90,7 +91,8 @@ class LinuxBridgeDriver(VifDriver):
     @staticmethod
     def _network(target: naming.Target, ctx: HookContext):
         from vif_driver.drivers.linux_bridge.host import Network
-        return Network(target, namespace=ctx.options["netns"], lock_dir=ctx.options["lock_dir"],
+        options: Any = ctx.options
+        return Network(target, namespace=options["netns"], lock_dir=options["lock_dir"],
                        timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
 
     def _prepare(self, target: naming.Target, ctx: HookContext, tap: str | None = None) -> None:
@@ -115,7 +117,7 @@ class LinuxBridgeDriver(VifDriver):
 
     def _confirm(self, target: naming.Target, ctx: HookContext) -> None:
         network = self._network(target, ctx)
-        network.wait_port(tap_name(ctx.vnic_id), ctx.options["plug_timeout"] or ctx.timeout)
+        network.wait_port(tap_name(_vnic(ctx)), ctx.options["plug_timeout"] or ctx.timeout)
         if target.managed:
             network.release(ctx.vnic_id)
 
@@ -131,8 +133,8 @@ class LinuxBridgeDriver(VifDriver):
         target = self._target(properties, None if properties.is_before else domxml)
         if properties.is_before:
             update = properties.hook_point == UPDATE
-            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu, set_target=not update)
-            self._prepare(target, properties, _tap_of(domxml, properties.vnic_id) if update else None)
+            rewrite(domxml, target.bridge, tap_name(_vnic(properties)), target.mtu, set_target=not update)
+            self._prepare(target, properties, _tap_of(domxml, _vnic(properties)) if update else None)
             return domxml
         if properties.failed:
             self._undo_failed(target, domxml, properties)
@@ -151,7 +153,7 @@ class LinuxBridgeDriver(VifDriver):
             with self._network(target, ctx) as network:
                 if network.release(ctx.vnic_id, made_by=UPDATE):
                     network.cleanup(None)
-        tap = _tap_of(domxml, ctx.vnic_id)
+        tap = _tap_of(domxml, _vnic(ctx))
         self._network(target, ctx).check_attached(tap)
 
     def unplug_device(self, domxml, properties: HookContext) -> None:
@@ -160,7 +162,7 @@ class LinuxBridgeDriver(VifDriver):
         target = self._target(properties, domxml)
         with self._network(target, properties) as network:
             network.release(properties.vnic_id)
-            network.cleanup(tap_name(properties.vnic_id))
+            network.cleanup(tap_name(_vnic(properties)))
 
     def migration_source(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
@@ -182,7 +184,7 @@ class LinuxBridgeDriver(VifDriver):
 
     def get_caps(self, caps: dict, properties: HookContext) -> dict:
         from vif_driver.drivers.linux_bridge import stats
-        options = properties.options
+        options: Any = properties.options
         try:
             section: dict = {}
             bound = stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
@@ -201,13 +203,18 @@ class LinuxBridgeDriver(VifDriver):
 
     def get_stats(self, stats: dict, properties: HookContext) -> dict:
         from vif_driver.drivers.linux_bridge import stats as lb_stats
-        options = properties.options
+        options: Any = properties.options
         try:
             return lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
                                           configured=options["bridge"])
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
+
+
+def _vnic(ctx: HookContext) -> str:
+    """The vNIC id of a vNIC hook (the framework gives one to every vNIC call)."""
+    return ctx.vnic_id or ""
 
 
 def _tap_of(domxml, vnic_id: str) -> str:
@@ -241,13 +248,14 @@ def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
     """The Target of ``bridge`` as the driver's ownership mark on it says
     (a plain Target, never removed, without the mark)."""
     from vif_driver.drivers.linux_bridge import netlink
-    found = netlink.run(lambda nl: nl.get(bridge), namespace=ctx.options["netns"], timeout=ctx.timeout,
+    options: Any = ctx.options
+    found = netlink.run(lambda nl: nl.get(bridge), namespace=options["netns"], timeout=ctx.timeout,
                         action=f"read bridge {bridge}")
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
-    interface = ctx.options["physical_interface_mappings"].get(mark[1])
-    return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=ctx.options["uplink_kind"])
+    interface = options["physical_interface_mappings"].get(mark[1])
+    return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=options["uplink_kind"])
 
 
 def _with_provider_network(ctx: HookContext) -> dict:

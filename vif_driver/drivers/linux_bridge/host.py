@@ -48,7 +48,7 @@ class Network:
         key = target.bridge + (f"@{namespace}" if namespace else "")
         self._lock_path = os.path.join(lock_dir, key + ".lock")
         self._claim_prefix = key + ".claim."
-        self._lock_fd = None
+        self._lock_fd: int | None = None
 
     # -- locking and claims -------------------------------------------------
 
@@ -213,7 +213,7 @@ class Network:
         try:
             with netns(self.namespace):
                 same = (socket.if_nametoindex(self.target.bridge) == bridge_index
-                        and socket.if_nametoindex(self.target.uplink) == uplink_index)
+                        and socket.if_nametoindex(self.target.uplink or "") == uplink_index)
         except (OSError, HostError):
             same = False
         if not same:
@@ -277,7 +277,7 @@ class Network:
             ports = [p for p in nl.links(master=bridge.index) if p.master == bridge.index] if bridge else []
             return (bridge, nl.get(tap) if tap else None, ports, nl.get(t.uplink) if t.managed else None)
         bridge, port, ports, uplink = self.read(current, f"check {t.describe()}")
-        steps = []
+        steps: list[tuple] = []
         if port is not None and bridge is not None and port.master == bridge.index:
             steps.append((f"detach leftover tap {tap} from bridge {t.bridge}", "set",
                           (tap, f"detach {tap} from {t.bridge}"), {"master": 0}))
@@ -331,7 +331,7 @@ def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
     if parent is None:
         raise HostError(f"host interface {t.interface} of physical network {t.physnet} does not exist; "
                         f"fix physical_interface_mappings in [driver:linux_bridge] or create {t.interface}")
-    steps = []
+    steps: list[tuple] = []
     if bridge is not None:
         if bridge.kind != "bridge":
             raise HostError(f"{t.bridge} exists but is a {bridge.kind or 'plain'} device, not a bridge; "

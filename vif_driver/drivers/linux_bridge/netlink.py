@@ -281,10 +281,10 @@ def run(work: Callable[[Session], Any], *, namespace: str | None, timeout: float
         finally:
             channel.close()
     with _resident_lock:
-        channel = _resident.get(namespace or None)
-        if channel is None or channel.broken:
-            channel = _resident[namespace or None] = Channel(namespace)
-    return channel.call(work, timeout=timeout, action=action)
+        kept = _resident.get(namespace or None)
+        if kept is None or kept.broken:
+            kept = _resident[namespace or None] = Channel(namespace)
+    return kept.call(work, timeout=timeout, action=action)
 
 
 def explain(failure: NetlinkFailure, action: str) -> str:

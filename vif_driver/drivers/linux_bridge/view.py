@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 
+from vif_driver.api import HostError
 from vif_driver.drivers.linux_bridge import netlink
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,16 @@ class _View:
         snap = self.snapshot
         if snap is not None and time.time() - snap.taken <= MAX_AGE:
             return snap
-        with self._lock:
+        deadline = time.monotonic() + timeout
+        if not self._lock.acquire(timeout=timeout):  # another dump runs: it has the same bound
+            raise HostError(f"the list of network devices was not read within {timeout:g} s; "
+                            "check the host's load (RTNL lock) or raise timeout in [vif-driver]")
+        try:
             snap = self.snapshot
             if snap is None or time.time() - snap.taken > MAX_AGE:
-                snap = self._refresh(timeout)
+                snap = self._refresh(max(deadline - time.monotonic(), 0.1))
+        finally:
+            self._lock.release()
         return snap
 
     def _refresh(self, timeout: float) -> Snapshot:

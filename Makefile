@@ -73,7 +73,7 @@ bench: venv reinstall
 	$(VPY) bench/provider_bench.py
 
 install:
-	$(PYTHON) -m vif_driver.install --destdir "$(DESTDIR)" --interpreter $(HOOK_PYTHON)
+	$(PYTHON) -m vif_driver.tools.install --destdir "$(DESTDIR)" --interpreter $(HOOK_PYTHON)
 
 # The sdist is Source0 of the RPM spec. setuptools' PEP 517 backend directly:
 # no extra tool, and `python -m build` would find the build/ directory here.

@@ -17,8 +17,8 @@ import cases_ovs
 from cases_core import FOREIGN_XML
 from hookbench import ENGINE_XML, Case, writer
 
-from vif_driver import install
-from vif_driver.sandbox.ovs import OvsSandbox
+from vif_driver.tools import install
+from vif_driver.tools.sandbox.ovs import OvsSandbox
 
 LIMIT = 1.3
 POINTS = ["before_device_create", "after_device_create", "after_get_stats"]

@@ -5,7 +5,7 @@ import os
 
 from hookbench import Case
 
-from vif_driver import install
+from vif_driver.tools import install
 
 FOREIGN_XML = """<?xml version='1.0' encoding='utf-8'?>
 <interface type="bridge">

@@ -12,10 +12,10 @@ import subprocess
 
 from hookbench import ENGINE_XML, Case, writer
 
-from vif_driver import install
+from vif_driver.tools import install
 from vif_driver.drivers.linux_bridge.naming import bridge_name
-from vif_driver.nsenter import netns
-from vif_driver.sandbox.netns import Namespace, kernel_supports
+from vif_driver.core.netns import netns
+from vif_driver.tools.sandbox.netns import Namespace, kernel_supports
 
 VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 TAPS = 1000

@@ -11,8 +11,8 @@ import pytest
 import support
 from support import HERE, VM_ID, require_root, require_tool
 
-from vif_driver import install, runner
-from vif_driver.entry import IN_PROCESS_ENV
+from vif_driver.tools import install, runner
+from vif_driver.hook.entry import IN_PROCESS_ENV
 
 # The real parts a test needs, as markers (setup.cfg [tool:pytest]), from its
 # directory and the fixtures it uses (with the fixtures those use), so the
@@ -142,7 +142,7 @@ def ovs():
     and a network namespace of its own) with bridge br-int."""
     require_root()
     require_tool("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl", "ip")
-    from vif_driver.sandbox.ovs import OvsSandbox
+    from vif_driver.tools.sandbox.ovs import OvsSandbox
     with OvsSandbox() as box:  # started on entry, stopped and removed on exit
         box.add_bridge("br-int")
         yield box

@@ -40,7 +40,7 @@ def external_props(plugin_type="OPEN_VSWITCH", vnic_id=VNIC_ID, **extra):
 
 
 # --- this run's host-wide resources ------------------------------------------
-# Every run gets a short tag: namespace names made by vif_driver.sandbox end
+# Every run gets a short tag: namespace names made by vif_driver.tools.sandbox end
 # with it, processes started by the run carry it in their environment, temp
 # files go under a directory of the run, and users the run creates are
 # recorded. The session-end check in conftest.py then looks at this run's
@@ -52,7 +52,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 
-from vif_driver.sandbox.netns import RUN_TAG_ENV  # noqa: E402
+from vif_driver.tools.sandbox.netns import RUN_TAG_ENV  # noqa: E402
 
 RUN_TAG = os.environ.get(RUN_TAG_ENV) or "r" + uuid.uuid4().hex[:5]
 os.environ[RUN_TAG_ENV] = RUN_TAG

@@ -6,7 +6,7 @@ vNICs are ours, parsing and writing the device XML or JSON, turning errors
 into VDSM exit codes and one-line messages, timeouts and dry runs.
 
 Each API method is called for a *before* and an *after* hook point (see
-vif_driver.hookpoints); ``properties.phase`` tells which.
+vif_driver.hook.points); ``properties.phase`` tells which.
 
 Errors: raise a VifDriverError subclass with a one-line message that says
 what is wrong and how to fix it. The framework turns it into exit code 2 in

@@ -5,9 +5,9 @@ enum); the hooks and the agent's wire format use its C accelerator, _json,
 directly. Bad input is handed to the json module itself, so error messages
 are json's (ValueError, never SystemError: see _call).
 
-Only the agent's wire format (vif_driver.agent.client) and the OVSDB wire
+Only the agent's wire format (vif_driver.hook.client) and the OVSDB wire
 still use this; the hooks' caps and stats JSON goes through json itself
-(vif_driver.dispatch.load_json). A later change removes this module.
+(vif_driver.core.dispatch.load_json). A later change removes this module.
 """
 
 try:

@@ -13,8 +13,8 @@ import time
 from support import (FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require,  # noqa: F401
                      require_root, require_tool)
 
-from vif_driver import runner
-from vif_driver.agent import client
+from vif_driver.tools import runner
+from vif_driver.hook import client
 
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -173,7 +173,7 @@ def lifecycle(directory, hooks_root, env, *, user=None, after_step=None):
     """Run every fixture of a lifecycle directory through the emulated VDSM
     runner; ``after_step(fixture, result)`` plays libvirt's part. Returns
     [(fixture, result)]."""
-    from vif_driver.fixture import Fixture, expand
+    from vif_driver.tools.fixture import Fixture, expand
     results = []
     for path in expand([directory]):
         fixture = Fixture.load(path)

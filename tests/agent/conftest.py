@@ -10,7 +10,7 @@ from agent_helpers import (AGENT_USER, INTRUDER, SYSTEM_PYTHON, TEST_CONFIG, VIF
                            ensure_user, require, require_root)
 
 import vif_driver
-from vif_driver import install
+from vif_driver.tools import install
 
 
 @pytest.fixture(scope="session")

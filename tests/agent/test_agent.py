@@ -15,9 +15,9 @@ import pytest
 from agent_helpers import (AGENT_USER, ENGINE_XML, FIXTURES, INTRUDER, VIF_DRIVERD, VNIC_ID, hook_env,
                            require_tool, run)
 
-from vif_driver.agent import client
-from vif_driver.hookpoints import HOOK_POINTS
-from vif_driver.protocol import Request
+from vif_driver.hook import client
+from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.hook.protocol import Request
 
 pytestmark = pytest.mark.root
 
@@ -192,7 +192,7 @@ def test_a_refused_client_always_reads_its_refusal(users, agent_config, start_ag
     with open(config, "w") as f:
         f.write(text)
     agent = start_agent(config, "--socket-mode", "0666")
-    code = ("import sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
+    code = ("import sys\nfrom vif_driver.hook import client\nfrom vif_driver.hook.protocol import Request\n"
             "bad = []\nfor _ in range(300):\n"
             "    try:\n        r = client.call(Request('after_get_caps', '{}', {}), sys.argv[1])\n"
             "        'may not use the agent' in r.messages[0] or bad.append(r.messages)\n"
@@ -208,7 +208,7 @@ def test_a_refused_client_always_reads_its_refusal(users, agent_config, start_ag
 
 
 def _call_as(user, path, req):
-    code = ("import json, sys\nfrom vif_driver.agent import client\nfrom vif_driver.protocol import Request\n"
+    code = ("import json, sys\nfrom vif_driver.hook import client\nfrom vif_driver.hook.protocol import Request\n"
             "r = client.call(Request.from_dict(json.loads(sys.argv[1])), sys.argv[2])\n"
             "print(json.dumps(r.to_dict()))\n")
     import vif_driver

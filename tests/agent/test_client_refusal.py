@@ -6,8 +6,8 @@ import os
 import socket
 import threading
 
-from vif_driver.agent import client
-from vif_driver.protocol import Request, Response
+from vif_driver.hook import client
+from vif_driver.hook.protocol import Request, Response
 
 
 def test_an_answer_sent_before_the_request_was_read_reaches_the_hook(tmp_path):

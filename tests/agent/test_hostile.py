@@ -8,7 +8,7 @@ import time
 import pytest
 from agent_helpers import ENGINE_XML, answer_of, envelope, raw_exchange, request, send
 
-from vif_driver.agent import client
+from vif_driver.hook import client
 
 pytestmark = pytest.mark.root
 

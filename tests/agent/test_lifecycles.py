@@ -61,8 +61,8 @@ def test_ovs_stats_through_the_agent_match_in_process_and_are_fresh(ovs_box, sha
     import json
     import time
 
-    from vif_driver.agent import client
-    from vif_driver.protocol import Request
+    from vif_driver.hook import client
+    from vif_driver.hook.protocol import Request
 
     config = ovs_box.write_config(os.path.join(shared_dir, "ovs.conf"), timeout=3, plug_timeout=3)
     ovs_box.plug_tap(TAP, iface_id=VNIC_ID, mac=MAC, vm_id=VM_ID)
@@ -137,5 +137,5 @@ def test_linux_bridge_lifecycle_as_vdsm_matches_in_process(lb_netns, shared_dir,
 def _uplink_kind() -> str:
     """802.1Q where the kernel has it, else the driver's vxlan stand-in (as
     tests/linux_bridge does on kernels without CONFIG_VLAN_8021Q)."""
-    from vif_driver.sandbox.netns import kernel_supports
+    from vif_driver.tools.sandbox.netns import kernel_supports
     return "vlan" if kernel_supports("vlan") else "vxlan"

@@ -11,9 +11,9 @@ import time
 import pytest
 from agent_helpers import ENGINE_XML, VNIC_ID
 
-from vif_driver.agent import client
+from vif_driver.hook import client
 from vif_driver.agent.server import CLOSE_GRACE, READ_TIMEOUT, stop_grace
-from vif_driver.protocol import Request
+from vif_driver.hook.protocol import Request
 
 pytestmark = pytest.mark.root
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
-from vif_driver.agent import client
+from vif_driver.hook import client
 
 pytestmark = pytest.mark.root
 

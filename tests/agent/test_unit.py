@@ -7,8 +7,9 @@ import pytest
 from agent_helpers import ENGINE_XML, request
 
 from vif_driver import fastjson
-from vif_driver.agent import client, validation
-from vif_driver.protocol import Request
+from vif_driver.hook import client
+from vif_driver.agent import validation
+from vif_driver.hook.protocol import Request
 
 
 @pytest.mark.parametrize("obj", [

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from vif_driver import config
-from vif_driver.config import ConfigError
+from vif_driver.core import config
+from vif_driver.core.config import ConfigError
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
@@ -128,7 +128,7 @@ def test_shipped_config_parses_to_the_defaults():
 
 def test_parsing_imports_configparser_only_when_asked():
     """may_map (every EXTERNAL_NETWORK vNIC's pre-check) stays free of it."""
-    code = ("import sys; from vif_driver import config; "
+    code = ("import sys; from vif_driver.core import config; "
             "assert config.may_map('OPEN_VSWITCH', {}) and 'configparser' not in sys.modules; "
             "config.parse('[plugin_types]'); assert 'configparser' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

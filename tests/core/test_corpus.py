@@ -8,7 +8,7 @@ import xml.dom.minidom
 import pytest
 from support import FIXTURES, external_props
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 DEVICE_XML = ["engine-nic.xml", "hotplug-nic.xml", "update-nic.xml", "minidom-style.xml", "running-nic.xml"]
 VNIC_POINTS = sorted(p.name for p in HOOK_POINTS.values() if not p.json)

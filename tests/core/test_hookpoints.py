@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from vif_driver import hookpoints
+from vif_driver.hook import points as hookpoints
 from vif_driver.api import VifDriver
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 REQUIRED = """before_device_create after_device_create before_nic_hotplug after_nic_hotplug
 after_nic_hotplug_fail before_update_device after_update_device after_update_device_fail
@@ -96,8 +96,8 @@ class Recorder(VifDriver):
     ("after_nic_hotunplug", "unplug_device", False),
 ])
 def test_drivers_see_failed_operations(monkeypatch, point, call, failed):
-    from vif_driver import config, dispatch
-    from vif_driver.protocol import Request
+    from vif_driver.core import config, dispatch
+    from vif_driver.hook.protocol import Request
     driver = Recorder()
     monkeypatch.setattr(dispatch, "load_driver", lambda name: driver)
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OPEN_VSWITCH",

@@ -9,8 +9,9 @@ import socket
 import pytest
 from support import FIXTURES, external_props
 
-from vif_driver import config, entry
-from vif_driver.protocol import Request
+from vif_driver.core import config
+from vif_driver.hook import entry
+from vif_driver.hook.protocol import Request
 
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as _f:
     ENGINE_XML = _f.read()

@@ -11,9 +11,9 @@ import tempfile
 import pytest
 from support import FIXTURES, external_props
 
-from vif_driver import dispatch
+from vif_driver.core import dispatch
 from vif_driver.api import InvalidInput, Option, VifDriver
-from vif_driver.config import HostConfig
+from vif_driver.core.config import HostConfig
 
 FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), "rb") as _f:

@@ -2,7 +2,7 @@
 
 import json
 
-from vif_driver.protocol import Request, Response
+from vif_driver.hook.protocol import Request, Response
 
 
 def test_request_round_trip():

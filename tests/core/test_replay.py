@@ -8,11 +8,11 @@ import sys
 from click.testing import CliRunner
 from support import FIXTURES, VM_ID, external_props
 
-from vif_driver import registry
-from vif_driver.cli import main
-from vif_driver.fixture import Fixture
-from vif_driver.hookpoints import HOOK_POINTS
-from vif_driver.replay import replay
+from vif_driver.core import registry
+from vif_driver.tools.cli import main
+from vif_driver.tools.fixture import Fixture
+from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.tools.replay import replay
 
 ENGINE_XML = os.path.join(FIXTURES, "xml", "engine-nic.xml")
 
@@ -119,7 +119,7 @@ def test_repository_hook_source_is_the_installed_template():
     here = os.path.dirname(__file__)
     with open(os.path.join(here, "..", "..", "hooks", "50_vif_driver")) as f:
         source = f.read()
-    from vif_driver.install import render
+    from vif_driver.tools.install import render
     assert render("/usr/bin/python3") == source
 
 

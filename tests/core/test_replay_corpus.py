@@ -6,9 +6,9 @@ import os
 from click.testing import CliRunner
 from support import FIXTURES
 
-from vif_driver.cli import main
-from vif_driver.fixture import Fixture, expand
-from vif_driver.replay import replay
+from vif_driver.tools.cli import main
+from vif_driver.tools.fixture import Fixture, expand
+from vif_driver.tools.replay import replay
 
 CORPUS = os.path.join(FIXTURES, "replay")
 CONFIG = os.path.join(CORPUS, "vif-driver.conf")

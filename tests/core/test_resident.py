@@ -11,7 +11,7 @@ import pytest
 
 SCRIPT = textwrap.dedent("""
     import sys
-    from vif_driver import dispatch
+    from vif_driver.core import dispatch
     from vif_driver.api import VifDriver
 
     class Counting(VifDriver):
@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent("""
             Counting.opened += 1
             assert self.resident
 
-    import vif_driver.registry as registry
+    import vif_driver.core.registry as registry
     registry._instances["counting"] = Counting()
     if sys.argv[1] == "resident":
         dispatch.run_resident()
@@ -38,6 +38,6 @@ def test_drivers_are_opened_once_and_only_when_resident(mode, expected):
 
 
 def test_dispatch_does_not_import_threading_or_json():
-    code = "import sys; from vif_driver import dispatch; print('threading' in sys.modules, 'json' in sys.modules)"
+    code = "import sys; from vif_driver.core import dispatch; print('threading' in sys.modules, 'json' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False False", out.stderr

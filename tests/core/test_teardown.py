@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from support import FIXTURES, VM_ID, external_props
 
-from vif_driver import protocol
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook import protocol
+from vif_driver.hook.points import HOOK_POINTS
 
 TEARDOWN = ["before_nic_hotunplug", "before_device_destroy", "before_device_migrate_source"]
 PLUG = ["before_device_create", "before_nic_hotplug", "before_update_device", "before_device_migrate_destination"]

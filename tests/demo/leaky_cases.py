@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from vif_driver.sandbox.netns import Namespace
+from vif_driver.tools.sandbox.netns import Namespace
 
 
 @pytest.mark.skipif(os.environ.get("VIF_LEAKY_CASES") != "1", reason="only for test_host_check.py")

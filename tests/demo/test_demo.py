@@ -11,7 +11,7 @@ import time
 import pytest
 from support import require_root, require_tool
 
-from vif_driver.demo import own_namespace
+from vif_driver.tools.demo import own_namespace
 
 DEMO = [os.path.join(os.path.dirname(sys.executable), "vif-driver"), "demo"]
 

@@ -9,7 +9,7 @@ import sys
 
 from support import RUN_TAG, leftover_namespaces, require_root, require_tool
 
-from vif_driver.sandbox.netns import RUN_TAG_ENV, Namespace
+from vif_driver.tools.sandbox.netns import RUN_TAG_ENV, Namespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTEST = os.path.join(os.path.dirname(sys.executable), "pytest")

@@ -1,4 +1,4 @@
-"""`python -m vif_driver.sandbox.ovs start DIR` is idempotent: a running
+"""`python -m vif_driver.tools.sandbox.ovs start DIR` is idempotent: a running
 sandbox is reported and kept, a stopped or crashed one starts again in the
 same directory (it used to fail with `conf.db: File exists`)."""
 
@@ -13,7 +13,7 @@ from support import require_root, require_tool
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "vif_driver.sandbox.ovs", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "vif_driver.tools.sandbox.ovs", *args], capture_output=True,
                           text=True, timeout=120, check=False)
 
 

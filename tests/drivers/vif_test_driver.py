@@ -7,7 +7,7 @@ import os
 
 from lxml import etree
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HostError, NotReady, Option, VifDriver
 
 

@@ -13,7 +13,7 @@ def host():
     whose peers (eth1p, eth2p) are the "switch" side."""
     require_root()
     require_tool("ip")
-    from vif_driver.sandbox.netns import Namespace
+    from vif_driver.tools.sandbox.netns import Namespace
     ns = Namespace()
     ns.create()
     try:

@@ -25,7 +25,7 @@ def uplink_kind() -> str:
     other part of the tests real; the 802.1Q-only trunk test is skipped."""
     global _uplink_kind
     if _uplink_kind is None:
-        from vif_driver.sandbox.netns import kernel_supports
+        from vif_driver.tools.sandbox.netns import kernel_supports
         if kernel_supports("vlan"):
             _uplink_kind = "vlan"
         else:

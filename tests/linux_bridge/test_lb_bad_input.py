@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from lb_helpers import ENGINE_XML, VNIC_ID, lb_props, require_tool, state, uplink_kind
-from vif_driver import install
+from vif_driver.tools import install
 
 
 def _check_refused(run, host, before, *needles):
@@ -110,7 +110,7 @@ def test_eperm_from_netlink(tmp_path, lb_config, host):
     wrapper.write_text("#!/bin/sh\nexec %s --inh-caps=-net_admin --bounding-set=-net_admin -- %s\n"
                        % (shutil.which("setpriv"), script))
     os.chmod(wrapper, 0o755)
-    from vif_driver import runner
+    from vif_driver.tools import runner
     env = dict(os.environ, VIF_DRIVER_CONFIG=lb_config())
     before = state(host)
     run = runner.run_hooks(str(tmp_path / "wrapped"), "before_device_create", ENGINE_XML,

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
-from vif_driver import domxml
+from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 
 BRIDGE = bridge_name("physnet1", 100)

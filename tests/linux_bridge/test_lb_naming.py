@@ -4,7 +4,7 @@ import pytest
 from lxml import etree
 
 from lb_helpers import ENGINE_XML, VNIC_ID
-from vif_driver import domxml
+from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge import LinuxBridgeDriver, naming, rewrite, tap_name
 
 

@@ -1,6 +1,6 @@
 """Fixtures for network types on Open vSwitch: the reference provider
 (SQLite) played through python-neutronclient as the engine uses it, and
-simulated hosts (vif_driver.sandbox.hosts): each an Open vSwitch of its own
+simulated hosts (vif_driver.tools.sandbox.hosts): each an Open vSwitch of its own
 in a namespace, physnet bridges joined by an underlay trunk, guests as
 namespaces attached the way libvirt attaches them, from the XML the
 installed hook wrote."""
@@ -15,7 +15,7 @@ logging.getLogger("neutronclient").setLevel(logging.ERROR)
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory):
-    from vif_driver.sandbox.provider import ProviderProcess
+    from vif_driver.tools.sandbox.provider import ProviderProcess
     with ProviderProcess(str(tmp_path_factory.mktemp("netprov"))) as p:
         yield p
 
@@ -31,7 +31,7 @@ def cluster(tmp_path):
     """Simulated hosts joined on physnet1 (add_host / add_guest); all gone at the end."""
     require_root()
     require_tool("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl", "ip", "ping")
-    from vif_driver.sandbox.hosts import Cluster
+    from vif_driver.tools.sandbox.hosts import Cluster
     with Cluster(["physnet1"], directory=str(tmp_path / "hosts")) as c:
         yield c
 

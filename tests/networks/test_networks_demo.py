@@ -13,7 +13,7 @@ def _namespaces():
 def test_networks_demo_prints_the_ping_matrix(tmp_path):
     require_root()
     require_tool("ovsdb-server", "ovs-vswitchd", "ip", "ping")
-    from vif_driver.demo_networks import run_networks_demo
+    from vif_driver.tools.demo_networks import run_networks_demo
     lines = []
     before = _namespaces()
     matrix = run_networks_demo(str(tmp_path), echo=lines.append)

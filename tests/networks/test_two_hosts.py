@@ -5,7 +5,7 @@ import uuid
 
 from net_helpers import SUBNET, isolated, network, reach
 
-from vif_driver.sandbox.hosts import lost_pings_during
+from vif_driver.tools.sandbox.hosts import lost_pings_during
 
 
 def test_vlan_network_spans_hosts_and_vlans_stay_apart(cluster, neutron, boot):

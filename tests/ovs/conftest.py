@@ -1,7 +1,7 @@
 """Fixtures for the ovs driver: a throw-away Open vSwitch (ovsdb-server and
 ovs-vswitchd with the netdev datapath, in a temp dir and a network
 namespace of its own) per test, a host config pointing the driver at it,
-and libvirt's part of plugging a NIC (vif_driver.sandbox.ovs)."""
+and libvirt's part of plugging a NIC (vif_driver.tools.sandbox.ovs)."""
 
 import pytest
 

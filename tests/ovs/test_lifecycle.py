@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 from ovs_helpers import LIFECYCLE, MAC, VM_ID, VNIC_ID, snapshot, tap
-from vif_driver.fixture import Fixture, expand
-from vif_driver.replay import replay
+from vif_driver.tools.fixture import Fixture, expand
+from vif_driver.tools.replay import replay
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "vif_driver.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "vif_driver.tools.cli", *args], capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from ovs_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, props, tap
-from vif_driver import domxml
+from vif_driver.core import domxml
 from vif_driver.drivers.ovs import rewrite
 
 PLUG_POINTS = ["before_device_create", "before_nic_hotplug", "before_update_device"]
@@ -178,7 +178,7 @@ def test_plug_rewrite_does_not_touch_ovs(tmp_path, config_file):
     xml = tmp_path / "device.xml"
     xml.write_text(ENGINE_XML)
     config = config_file(f"[driver:ovs]\novsdb = unix:{tmp_path}/absent.sock\n")
-    code = ("import sys; from vif_driver import entry; rc = entry.main('before_device_create'); "
+    code = ("import sys; from vif_driver.hook import entry; rc = entry.main('before_device_create'); "
             "bad = sorted(m for m in sys.modules if m == 'ovs' or m.startswith(('ovs.', "
             "'ovsdbapp', 'vif_driver.drivers.ovs.ovsdb', 'vif_driver.drivers.ovs.view'))); "
             "print(rc, bad)")

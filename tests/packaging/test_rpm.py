@@ -12,7 +12,7 @@ import tarfile
 import pytest
 from pkg_helpers import HOOK_POINTS_DIR, require_root, require_tool, rpm_query
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 pytestmark = pytest.mark.packaging
 
@@ -181,7 +181,7 @@ def _run_lifecycle_from(root, tmp_path, helpers):
     import glob
     import sys
     import time
-    from vif_driver.sandbox.ovs import OvsSandbox
+    from vif_driver.tools.sandbox.ovs import OvsSandbox
     site = glob.glob(os.path.join(root, "usr/lib/python3*/site-packages"))[0]
     hooks = os.path.join(root, HOOK_POINTS_DIR.lstrip("/"))
     box = OvsSandbox()

@@ -36,7 +36,7 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
 
 
 def test_socket_unit_matches_the_agent_config():
-    from vif_driver.config import DEFAULT_AGENT_SOCKET
+    from vif_driver.core.config import DEFAULT_AGENT_SOCKET
     socket = unit("vif-driverd.socket")["Socket"]
     assert socket["ListenStream"] == DEFAULT_AGENT_SOCKET
     assert socket["SocketMode"] == "0660" and socket["SocketUser"] == "root"

@@ -11,7 +11,7 @@ import pytest
 from support import require
 
 from vif_driver.provider.cli import provider as provider_group
-from vif_driver.provider.client import ProviderError, get_port
+from vif_driver.provider_client.http import ProviderError, get_port
 
 
 def run_cli(*args, env=None):
@@ -127,7 +127,7 @@ class Hide:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Hide())
 sys.argv = ["vif-driver", *sys.argv[1:]]
-from vif_driver.cli import main
+from vif_driver.tools.cli import main
 main(prog_name="vif-driver")
 """
 

@@ -1,4 +1,4 @@
-"""vif_driver.provider.client: the hooks' standard-library port lookup."""
+"""vif_driver.provider_client.http: the hooks' standard-library port lookup."""
 
 import http.server
 import json
@@ -10,7 +10,7 @@ import threading
 import pytest
 from support import is_stdlib
 
-from vif_driver.provider.client import ProviderError, get_port
+from vif_driver.provider_client.http import ProviderError, get_port
 
 USER, PASSWORD = "admin", "s3cret"  # as conftest.py starts `secured`
 
@@ -109,7 +109,7 @@ def test_not_a_neutron_api():
 
 def test_client_imports_only_the_standard_library():
     code = ("import sys; before = set(sys.modules); "
-            "import vif_driver.provider.client; "
+            "import vif_driver.provider_client.http; "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "print(' '.join(sorted(new)));"
             "print('urllib.request' in sys.modules)")
@@ -126,7 +126,7 @@ def test_a_trickling_server_is_cut_at_the_timeout():
     import threading
     import time
 
-    from vif_driver.provider.client import ProviderError, get_port
+    from vif_driver.provider_client.http import ProviderError, get_port
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -156,7 +156,7 @@ def test_a_trickling_server_is_cut_at_the_timeout():
 
 
 def test_proxies_from_the_environment_are_ignored(provider, monkeypatch):
-    from vif_driver.provider.client import call
+    from vif_driver.provider_client.http import call
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.delenv("no_proxy", raising=False)

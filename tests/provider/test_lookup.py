@@ -1,14 +1,14 @@
-"""Drivers' port lookups against the real provider (vif_driver.provider.lookup)."""
+"""Drivers' port lookups against the real provider (vif_driver.provider_client.lookup)."""
 
 import itertools
 
 import pytest
 
 from vif_driver.api import HookContext, HostError
-from vif_driver.dispatch import resolve_options
-from vif_driver.config import parse
-from vif_driver.provider import lookup
-from vif_driver.provider.options import PROVIDER_OPTIONS
+from vif_driver.core.dispatch import resolve_options
+from vif_driver.core.config import parse
+from vif_driver.provider_client import lookup
+from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 
 class Driver:
@@ -106,7 +106,7 @@ def test_linux_bridge_network_from_the_provider_and_cleanup_after_port_deletion(
     from support import FIXTURES, external_props, require_root, require_tool
 
     from vif_driver.drivers.linux_bridge.naming import bridge_name
-    from vif_driver.sandbox.netns import Namespace, kernel_supports
+    from vif_driver.tools.sandbox.netns import Namespace, kernel_supports
     require_root()
     require_tool("ip")
     vlan = next(_VLANS)
@@ -144,7 +144,7 @@ def test_post_plug_waits_on_the_providers_bridge(run_hook, config_file, neutron,
     the bridge the plug took from the provider, not the option's default."""
     from support import require_root, require_tool
 
-    from vif_driver.sandbox.ovs import OvsSandbox
+    from vif_driver.tools.sandbox.ovs import OvsSandbox
     require_root()
     require_tool("ovsdb-server", "ovs-vswitchd", "ip")
     net = neutron.create_network({"network": {"name": "br-prov-net", "vif_driver:bridge_name": "br-prov"}})

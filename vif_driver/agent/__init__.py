@@ -3,7 +3,7 @@
 Hooks run as the unprivileged ``vdsm`` user and pay a fresh interpreter per
 call; the agent runs as root, keeps lxml, the drivers and their backend
 connections loaded, and answers the same serializable Request the in-process
-path builds (see vif_driver.protocol) over a unix socket.
+path builds (see vif_driver.hook.protocol) over a unix socket.
 
 Modules: ``client`` (what a hook imports, standard library only; it also
 holds the wire format both sides use), ``validation`` (strict checks of

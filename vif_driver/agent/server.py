@@ -5,7 +5,7 @@ driver call itself; a watchdog answers for a call past its deadline, so a
 hung backend costs a clear error rather than a hung hook. One lock per vNIC
 so two hooks of the same port never interleave while different vNICs run
 in parallel. Socket activation (LISTEN_FDS, fd 3) or
-``--listen PATH``. Requests are answered by vif_driver.dispatch.handle, the
+``--listen PATH``. Requests are answered by vif_driver.core.dispatch.handle, the
 function the in-process path calls, with the agent's own config.
 """
 
@@ -20,14 +20,14 @@ import sys
 import threading
 import time
 
-from vif_driver import config as config_mod
+from vif_driver.core import config as config_mod
 from vif_driver.agent import auth, validation
 from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
 from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
-from vif_driver.agent import client
-from vif_driver.entry import CAPTURE_ENV
-from vif_driver.hookpoints import HOOK_POINTS
-from vif_driver.protocol import Response
+from vif_driver.hook import client
+from vif_driver.hook.entry import CAPTURE_ENV
+from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.hook.protocol import Response
 
 log = logging.getLogger("vif-driverd")
 
@@ -89,7 +89,7 @@ class Agent:
     def _warm(cfg) -> None:
         """Load lxml and the configured drivers now, not in the first hook;
         drivers run resident here (api.VifDriver.open)."""
-        from vif_driver import dispatch, domxml  # noqa: F401 - imports lxml
+        from vif_driver.core import dispatch, domxml  # noqa: F401 - imports lxml
         dispatch.run_resident()
         for name in cfg.drivers():
             try:
@@ -204,7 +204,7 @@ class Agent:
     def answer(self, request, cfg, error: "str | None", ticket: "Ticket | None" = None) -> "Response | None":
         """The Response to a validated request; None when the request ran
         past its deadline and the watchdog has answered it instead."""
-        from vif_driver import dispatch
+        from vif_driver.core import dispatch
         point = HOOK_POINTS[request.hook_point]
         if error:
             return Response(point.fail_code, messages=[f"vif-driver {point.name}: {error}"])
@@ -249,7 +249,7 @@ class Agent:
         if not cfg.capture_dir or request.properties.get(CAPTURE_ENV):
             return None
         try:
-            from vif_driver import capture
+            from vif_driver.tools import capture
             capture.save(cfg.capture_dir, request.hook_point, point, request.properties, data=request.data)
         except Exception as e:  # noqa: BLE001 - a debugging aid must not break VDSM
             log.warning("capture to %s failed: %s", cfg.capture_dir, e)
@@ -261,7 +261,7 @@ class Agent:
         """The driver call, on this (pooled) thread. The watchdog answers
         for it at the deadline if it is still running then; the call's own
         answer is dropped when it finally comes."""
-        from vif_driver import dispatch
+        from vif_driver.core import dispatch
         what = f"vnic {key}" if key else "host"
         late = Response(point.fail_code, messages=[
             f"vif-driver agent: {point.name} {what}: no answer from the driver within {deadline_s:g} s "
@@ -416,7 +416,7 @@ def stop_grace(timeout: float) -> float:
 
 
 def _close_drivers() -> None:
-    from vif_driver import registry
+    from vif_driver.core import registry
     try:
         registry.close_all()
     except Exception:  # noqa: BLE001 - best effort at exit

@@ -6,10 +6,10 @@ own option parsers and dispatch's checks still run afterwards.
 
 import re
 
-from vif_driver import validate
-from vif_driver.agent import client
-from vif_driver.hookpoints import HOOK_POINTS
-from vif_driver.protocol import Request
+from vif_driver.core import validate
+from vif_driver.hook import client
+from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.hook.protocol import Request
 
 KEYS = {"hook_point": str, "data": str, "properties": dict, "dry_run": bool}
 REQUIRED = ("hook_point", "data", "properties")

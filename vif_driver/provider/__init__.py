@@ -1,6 +1,4 @@
-"""Reference external network provider: a Neutron v2.0 API subset.
-
-``vif-driver provider serve`` runs it (see cli.py); ``client.get_port`` is
-the small standard-library client the VIF drivers use from their hooks.
-Importing this package imports nothing else, so hooks stay fast.
+"""Reference external network provider: a Neutron v2.0 API subset served
+by ``vif-driver provider serve`` (see cli.py). The client drivers use is
+vif_driver.provider_client. Importing this package imports nothing else.
 """

@@ -16,11 +16,11 @@ See docs/linux-bridge-driver.md.
 
 import os
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
-from vif_driver.naming import tap_name
+from vif_driver.core.naming import tap_name
 from vif_driver.drivers.linux_bridge import naming
-from vif_driver.provider.options import PROVIDER_OPTIONS
+from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 DEFAULT_LOCK_DIR = "/run/vif-driver/locks"
 _CONFIRMED = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")
@@ -207,7 +207,7 @@ def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
     except ValueError as e:
         raise InvalidInput(f"device XML <source bridge>: {e}") from None
     from vif_driver.drivers.linux_bridge import rtnl
-    from vif_driver.nsenter import netns
+    from vif_driver.core.netns import netns
     with netns(ctx.options["netns"]):
         link = rtnl.Rtnl(ctx.timeout)
     with link as nl:
@@ -222,7 +222,7 @@ def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
 def _with_provider_network(ctx: HookContext) -> dict:
     """The options, completed by what the provider says of the vNIC's
     network when it is a VLAN (a vNIC property still wins)."""
-    from vif_driver.provider import lookup
+    from vif_driver.provider_client import lookup
     settings = lookup.network_settings(ctx)
     ntype = settings.get("network_type")
     if ntype not in (None, "vlan") and "bridge" not in ctx:

@@ -122,7 +122,7 @@ class Network:
         try:
             if not self.namespace:
                 return rtnl.Rtnl(self.timeout)
-            from vif_driver.nsenter import netns
+            from vif_driver.core.netns import netns
             with netns(self.namespace):
                 return rtnl.Rtnl(self.timeout)
         except OSError as e:

@@ -5,7 +5,7 @@ Pure functions, standard library only. Names derived here are deterministic
 always valid Linux interface names (<= 15 characters).
 """
 
-from vif_driver import validate
+from vif_driver.core import validate
 
 MARK = "vif-driver:managed"
 """First word of the ifalias of every device this driver created. Only

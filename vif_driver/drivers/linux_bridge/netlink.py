@@ -8,7 +8,7 @@ hung netlink call then fails the hook instead of blocking VDSM forever.
 import threading
 
 from vif_driver.api import HostError
-from vif_driver.nsenter import netns
+from vif_driver.core.netns import netns
 
 EPERM, EEXIST, ENODEV, ERANGE, EINVAL, EOPNOTSUPP = 1, 17, 19, 34, 22, 95
 

@@ -12,7 +12,7 @@ SPEED = "1000"  # Mbps, what VDSM reports for devices without a link speed
 def _socket(namespace, timeout: float) -> rtnl.Rtnl:
     if not namespace:
         return rtnl.Rtnl(timeout)
-    from vif_driver.nsenter import netns
+    from vif_driver.core.netns import netns
     with netns(namespace):
         return rtnl.Rtnl(timeout)
 

@@ -6,11 +6,11 @@ through OvsDb (ovsdb.py), imported only when needed so the rewrite's hook
 process loads nothing but lxml.
 """
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HostError, InvalidInput, NotReady, Option, VifDriver
 from vif_driver.drivers.ovs import networks
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
-from vif_driver.provider.options import PROVIDER_OPTIONS
+from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 NAME = "ovs"
 UPDATE = "before_update_device"
@@ -211,7 +211,7 @@ def _uuid_vnic_id(properties) -> None:
 def _device(domxml, vnic_id: str) -> str:
     """The tap's name: <target dev> of XML our rewrite produced, else the
     name the rewrite gives it (VDSM often sends after-hooks an empty file)."""
-    from vif_driver.naming import tap_name
+    from vif_driver.core.naming import tap_name
     target = domxml.find("target") if _rewritten(domxml) else None
     dev = target.get("dev") if target is not None else None
     return _checked(dev, "<target dev>") if dev else tap_name(vnic_id)

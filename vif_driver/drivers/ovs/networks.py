@@ -19,7 +19,7 @@ A vNIC whose network type is unknown (no provider URL, no vNIC property)
 keeps the old placement: the configured bridge, no tag.
 """
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HostError, InvalidInput, Option
 
 TYPES = ("local", "flat", "vlan")
@@ -109,7 +109,7 @@ def _provider_settings(properties) -> "dict[str, object]":
     when vif_details carries ``network_type``: a provider with a controller
     (ovirt-provider-ovn: ovn-controller programs br-int, localnets included)
     leaves it out, and its vNICs keep the plain placement on ``bridge``."""
-    from vif_driver.provider import lookup
+    from vif_driver.provider_client import lookup
     port = lookup.port_details(properties)
     if port is None:
         return {}

@@ -26,7 +26,7 @@ installed, or under another provider's hook, has a tap libvirt named itself
 
 from lxml import etree
 
-from vif_driver.naming import tap_name
+from vif_driver.core.naming import tap_name
 
 
 def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None, set_target: bool = True):

@@ -15,7 +15,7 @@ Standard library only.
 
 import time
 
-from vif_driver.naming import TAP_PREFIX
+from vif_driver.core.naming import TAP_PREFIX
 
 COLUMNS = ["name", "link_state"]  # of every Interface row, per stats poll
 TAP_LENGTH = len(TAP_PREFIX) + 11
@@ -51,7 +51,7 @@ def read_counters(netns: "str | None") -> "dict[str, list[str]]":
     """kernel_counters of the host, or of the named network namespace."""
     if not netns:
         return kernel_counters()
-    from vif_driver.nsenter import netns as entered
+    from vif_driver.core.netns import netns as entered
     with entered(netns):
         return kernel_counters("/proc/thread-self/net/dev")
 

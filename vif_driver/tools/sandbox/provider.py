@@ -31,7 +31,7 @@ class ProviderProcess:
         self.stop()
 
     def start(self) -> "ProviderProcess":
-        from vif_driver.provider.client import ProviderError as Unreachable, call
+        from vif_driver.provider_client.http import ProviderError as Unreachable, call
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -13,9 +13,9 @@ import sys
 
 import click
 
-from vif_driver import config as config_mod
-from vif_driver.hookpoints import HOOK_POINTS
-from vif_driver.install import HOOKS_DIR, SCRIPT_NAME
+from vif_driver.core import config as config_mod
+from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.tools.install import HOOKS_DIR, SCRIPT_NAME
 
 START = config_mod.AGENT_START_HINT
 
@@ -201,9 +201,10 @@ def _can_write(st, user: pwd.struct_passwd) -> bool:
 
 
 def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
-    from vif_driver.agent import auth, client
-    from vif_driver.protocol import Request
-    from vif_driver.entry import agent_socket_path
+    from vif_driver.agent import auth
+    from vif_driver.hook import client
+    from vif_driver.hook.protocol import Request
+    from vif_driver.hook.ownership import agent_socket_path
     path = agent_socket_path(os.environ)  # where the hooks look: never agent_socket of the config
     if cfg.agent_socket != config_mod.DEFAULT_AGENT_SOCKET and cfg.agent_socket != path:
         report.warn(f"agent_socket = {cfg.agent_socket} in the config: the hooks do not read it, they "
@@ -246,7 +247,7 @@ def _group_name(gid: int) -> str:
 
 
 def check_drivers(report: Report, cfg) -> None:
-    from vif_driver import dispatch, registry
+    from vif_driver.core import dispatch, registry
     from vif_driver.api import VifDriverError
     for name, plugin_types in cfg.drivers().items():
         try:

@@ -34,8 +34,8 @@ import uuid
 from contextlib import ExitStack
 from typing import NamedTuple, Optional
 
-from vif_driver.sandbox.netns import Namespace, _ip, unique_name
-from vif_driver.sandbox.ovs import OvsSandbox
+from vif_driver.tools.sandbox.netns import Namespace, _ip, unique_name
+from vif_driver.tools.sandbox.ovs import OvsSandbox
 
 log = logging.getLogger(__name__)
 

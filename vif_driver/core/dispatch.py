@@ -8,11 +8,11 @@ exit codes. The domain-XML rewrite itself is the driver's pure function.
 
 import sys
 
-from vif_driver import registry, validate
+from vif_driver.core import registry, validate
 from vif_driver.api import HookContext, InvalidInput, VifDriverError
-from vif_driver.config import HostConfig
-from vif_driver.hookpoints import HOOK_POINTS, HookPoint
-from vif_driver.protocol import Request, Response, one_line
+from vif_driver.core.config import HostConfig
+from vif_driver.hook.points import HOOK_POINTS, HookPoint
+from vif_driver.hook.protocol import Request, Response, one_line
 
 EXTERNAL_NETWORK = "EXTERNAL_NETWORK"
 
@@ -76,7 +76,7 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
         driver = load_driver(driver_name)
         options = resolve_options(driver, config, driver_name, props)
         if request.data.strip() or hook_point.writes:
-            from vif_driver import domxml  # lxml: only when there is XML to read or write
+            from vif_driver.core import domxml  # lxml: only when there is XML to read or write
             element = domxml.parse_device(request.data)
         else:
             element = None

@@ -4,7 +4,7 @@ Host-only: a vNIC must not send the host's provider credentials elsewhere.
 A module of its own so that declaring them costs a driver's hook nothing.
 """
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import Option
 
 _URL = validate.optional(validate.url)

@@ -19,7 +19,7 @@ the actions as an in-process run with that config would.
 Imported by the entrypoint on every owned call, so one module, and only
 the standard library's C modules (_socket, and _json through fastjson:
 json, socket, re or enum would each cost a hook 1-7 ms). Nothing here decides what to do with the
-answer; vif_driver.entry applies it exactly as an in-process Response.
+answer; vif_driver.hook.entry applies it exactly as an in-process Response.
 """
 
 import os
@@ -28,7 +28,7 @@ import time
 import _socket
 
 from vif_driver.fastjson import dumps, loads  # noqa: F401 - the wire format's JSON
-from vif_driver.protocol import Response
+from vif_driver.hook.protocol import Response
 
 
 # --- wire format ------------------------------------------------------------
@@ -195,7 +195,7 @@ def call(request, path: str) -> "Response | None":
     """Ask the agent at ``path``. None when nobody listens there (the request
     was not sent, so the caller may run it elsewhere); AgentError when the
     exchange failed after that."""
-    from vif_driver.hookpoints import HOOK_POINTS
+    from vif_driver.hook.points import HOOK_POINTS
 
     point = HOOK_POINTS.get(request.hook_point)
     payload = request.to_dict()

@@ -3,7 +3,7 @@
 import os
 import sys
 
-from vif_driver.entry import main
+from vif_driver.hook.entry import main
 
 code = main(os.path.basename(os.path.dirname(os.path.abspath(__file__))))
 sys.stdout.flush()

@@ -8,7 +8,7 @@ returned; without a URL nothing is fetched. A failed lookup raises
 HostError, which a before-hook turns into exit 2 with the client's one line.
 """
 
-from vif_driver import validate
+from vif_driver.core import validate
 from vif_driver.api import HookContext, HostError
 
 
@@ -19,7 +19,7 @@ def port_details(properties: HookContext) -> "dict | None":
     url = options.get("provider_url")
     if not url:
         return None
-    from vif_driver.provider.client import ProviderError, get_port
+    from vif_driver.provider_client.http import ProviderError, get_port
     properties.record(f"provider: GET {url.rstrip('/')}/v2.0/ports/{properties.vnic_id} and its network")
     try:
         return get_port(url, properties.vnic_id, username=options.get("provider_username"),

@@ -11,7 +11,7 @@ added as an OVS port with the external_ids libvirt sets).
         ovs.plug_tap("tap6a9f5e2b-71", iface_id=VNIC, mac="00:1a:4a:16:01:51", vm_id=VM)
 
 Also a small command line to keep one running between shell commands:
-``python -m vif_driver.sandbox.ovs start|plug|unplug|stop DIR``. ``start``
+``python -m vif_driver.tools.sandbox.ovs start|plug|unplug|stop DIR``. ``start``
 is idempotent: a running sandbox in DIR is reported and left as it is, a
 stopped (or crashed) one is started afresh with its namespace name and
 system-id.
@@ -61,7 +61,7 @@ class OvsSandbox:
                  system_id: "str | None" = None):
         self._own_dir = directory is None
         self.dir = os.path.abspath(directory or tempfile.mkdtemp(prefix="vif-ovs-"))
-        from vif_driver.sandbox.netns import tagged
+        from vif_driver.tools.sandbox.netns import tagged
         self.netns = netns or tagged("vifovs-" + uuid.uuid4().hex[:8])
         self.system_id = system_id or str(uuid.uuid4())
         self.db_socket = os.path.join(self.dir, "db.sock")
@@ -341,7 +341,7 @@ def _netns_list() -> "list[str]":
 
 def main(argv=None) -> int:
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m vif_driver.sandbox.ovs",
+    parser = argparse.ArgumentParser(prog="python -m vif_driver.tools.sandbox.ovs",
                                      description="A throw-away Open vSwitch for trying vif-driver.")
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start one in DIR (again after a stop), add a bridge, "

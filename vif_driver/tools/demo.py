@@ -95,7 +95,7 @@ class Demo:
 
     # -- the parts -----------------------------------------------------------------
     def start_provider(self) -> str:
-        from vif_driver.provider.client import ProviderError, call
+        from vif_driver.provider_client.http import ProviderError, call
         port = _free_port()
         log = open(os.path.join(self.dir, "provider.log"), "wb")
         self.stack.callback(log.close)
@@ -117,7 +117,7 @@ class Demo:
                 time.sleep(0.2)
 
     def start_switch(self):
-        from vif_driver.sandbox.ovs import OvsSandbox
+        from vif_driver.tools.sandbox.ovs import OvsSandbox
         box = OvsSandbox(os.path.join(self.dir, "ovs"), netns=namespace_name("ovs"))
         self.stack.callback(box.stop)
         box.start()
@@ -125,13 +125,13 @@ class Demo:
         return box
 
     def guest(self, name: str):
-        from vif_driver.sandbox.netns import Namespace
+        from vif_driver.tools.sandbox.netns import Namespace
         ns = Namespace(name)
         self.stack.callback(ns.delete)
         return ns.create()
 
     def run_hook(self, hooks, hook_point, data, props, vm_id, config):
-        from vif_driver import runner
+        from vif_driver.tools import runner
         env = dict(os.environ, VIF_DRIVER_CONFIG=config)
         run = runner.run_hooks(hooks, hook_point, data, device_properties=props, vm_id=vm_id,
                                base_env=env, timeout=60)
@@ -161,7 +161,7 @@ def _stop(proc) -> None:
 
 def namespace_name(what: str) -> str:
     """vifdemo-WHAT-PID (then -TAG when $VIF_SANDBOX_TAG is set)."""
-    from vif_driver.sandbox.netns import tagged
+    from vif_driver.tools.sandbox.netns import tagged
     return tagged(f"{NS_PREFIX}{what}-{os.getpid()}")
 
 
@@ -174,7 +174,7 @@ def own_namespace(name: str, pid: "int | None" = None) -> bool:
 def sweep_namespaces() -> "list[str]":
     """Delete what is left in /run/netns of this process' names (e.g. a
     namespace whose creation a cleanup did not see); returns their names."""
-    from vif_driver.sandbox.netns import Namespace
+    from vif_driver.tools.sandbox.netns import Namespace
     try:
         names = [n for n in os.listdir("/run/netns") if own_namespace(n)]
     except OSError:
@@ -187,8 +187,8 @@ def sweep_namespaces() -> "list[str]":
 def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) -> dict:
     """The flow; returns what was measured (for the tests). Raises DemoError,
     or Interrupted at a checkpoint after a signal."""
-    from vif_driver import install
-    from vif_driver.provider.client import call
+    from vif_driver.tools import install
+    from vif_driver.provider_client.http import call
 
     demo = Demo(workdir, echo, signals)
     with demo.stack:
@@ -240,8 +240,8 @@ def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) ->
             tap = "tap" + port["id"][:11]
             demo.step(f"libvirt: create {tap} for {name} and add it to br-int with its external_ids")
             guest = demo.guest(namespace_name(name))
-            from vif_driver.sandbox.hosts import read_interface
-            from vif_driver.sandbox.netns import Namespace
+            from vif_driver.tools.sandbox.hosts import read_interface
+            from vif_driver.tools.sandbox.netns import Namespace
             Namespace(box.netns).veth(tap, "eth0", guest)
             guest.ip("link", "set", "eth0", "address", port["mac_address"])
             guest.address("eth0", f"{ip}/{SUBNET.split('/')[1]}")
@@ -314,7 +314,7 @@ def _uuid() -> str:
 @click.command()
 @click.option("--keep-dir", type=click.Path(file_okay=False), help="Work in this directory and keep its logs.")
 @click.option("--networks", is_flag=True, help="Network types instead: two vlan networks, three VMs on two "
-              "hosts, a ping matrix (vif_driver/demo_networks.py).")
+              "hosts, a ping matrix (vif_driver/tools/demo_networks.py).")
 def demo(keep_dir, networks):
     """Run the whole flow on this machine: provider, hooks, switch, traffic.
 
@@ -325,7 +325,7 @@ def demo(keep_dir, networks):
     if os.geteuid() != 0:
         raise click.ClickException("the demo needs root: it creates network namespaces")
     if networks:
-        from vif_driver.demo_networks import run_networks_demo
+        from vif_driver.tools.demo_networks import run_networks_demo
         _guarded(run_networks_demo, keep_dir, "vif-demo-net-")
         click.echo("\ndemo: vm1 and vm2 (blue, vlan 101) reach each other across the hosts; "
                    "vm3 (red, vlan 102) shares host1 and physnet1 with vm1 yet reaches nobody")

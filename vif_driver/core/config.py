@@ -1,9 +1,8 @@
 """The host configuration file: which driver handles which plugin_type.
 
-Standard library only: the entrypoint reads it to decide whether an
-EXTERNAL_NETWORK vNIC is ours, before anything heavy is imported. The file
-is read with configparser (see read_ini), imported only then; may_map, the
-pre-check every EXTERNAL_NETWORK vNIC passes first, needs none of it.
+Read with configparser by the agent and by an in-process hook (root, no
+agent). The paths and the cheap "can this plugin_type be ours" check a hook
+process makes before anything else are in vif_driver.hook.ownership.
 
     [vif-driver]
     timeout = 10              ; seconds, bound on every external call
@@ -20,19 +19,18 @@ pre-check every EXTERNAL_NETWORK vNIC passes first, needs none of it.
 
 import os
 
-DEFAULT_PATH = "/etc/vif-driver/vif-driver.conf"
-CONFIG_ENV = "VIF_DRIVER_CONFIG"
-DEFAULT_AGENT_SOCKET = "/run/vif-driver/agent.sock"
-AGENT_SOCKET_ENV = "VIF_DRIVER_AGENT_SOCKET"
-AGENT_START_HINT = "systemctl enable --now vif-driverd.socket"
-DEFAULT_TIMEOUT = 10.0
+from vif_driver.hook.ownership import (  # noqa: F401 - part of this module's API
+    AGENT_SOCKET_ENV,
+    AGENT_START_HINT,
+    CONFIG_ENV,
+    DEFAULT_AGENT_SOCKET,
+    DEFAULT_PATH,
+    DEFAULT_PLUGIN_TYPES,
+    config_path,
+    may_map,
+)
 
-# Built-in mapping; the [plugin_types] section is merged over it.
-DEFAULT_PLUGIN_TYPES = {
-    "OPEN_VSWITCH": "ovs",
-    "OVIRT_PROVIDER_OVN": "ovs",
-    "LINUX_BRIDGE": "linux_bridge",
-}
+DEFAULT_TIMEOUT = 10.0
 
 MAIN_SECTION = "vif-driver"
 PLUGIN_SECTION = "plugin_types"
@@ -88,34 +86,6 @@ class HostConfig:
         """'config PATH: line N' of a key (or a section header), for messages."""
         line = self.lines.get((section, key))
         return f"config {self.path}" + (f": line {line}" if line else "")
-
-
-def agent_socket_path(environ, configured: "str | None") -> str:
-    return environ.get(AGENT_SOCKET_ENV) or configured or DEFAULT_AGENT_SOCKET
-
-
-def config_path(environ=None):
-    environ = os.environ if environ is None else environ
-    return environ.get(CONFIG_ENV) or DEFAULT_PATH
-
-
-def may_map(plugin_type, environ=None) -> bool:
-    """A cheap, conservative ownership pre-check: a plugin_type can only be
-    mapped by the defaults or by appearing in the config file's text. Saves
-    other providers' vNICs the parse; a True answer still goes through it."""
-    if not plugin_type:
-        return False
-    if plugin_type in DEFAULT_PLUGIN_TYPES:
-        return True
-    try:
-        with open(config_path(environ), "rb") as f:
-            return plugin_type.encode("utf-8", "replace") in f.read()
-    except FileNotFoundError:
-        return False  # built-in defaults only
-    except OSError:
-        # Unreadable (permissions): a plugin_type outside the defaults cannot
-        # be told ours, and another provider's VM must not fail for our config.
-        return False
 
 
 def load(environ=None):

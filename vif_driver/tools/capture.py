@@ -12,8 +12,8 @@ import json
 import os
 import time
 
-from vif_driver import validate
-from vif_driver.fixture import Fixture
+from vif_driver.core import validate
+from vif_driver.tools.fixture import Fixture
 
 # The runner's own variables and the process environment VDSM passes down:
 # not properties, and not worth replaying.

@@ -21,7 +21,7 @@ import json
 import os
 import re
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 
 DRY_RUN_PREFIX = "dry-run: "

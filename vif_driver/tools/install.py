@@ -2,23 +2,23 @@
 
 One code path for `vif-driver install-hooks` (running interpreter in the
 shebang, for development and tests) and the Makefile / RPM install
-(/usr/bin/python3): ``python3 -m vif_driver.install --destdir DIR``.
+(/usr/bin/python3): ``python3 -m vif_driver.tools.install --destdir DIR``.
 """
 
 import argparse
 import os
 import sys
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 HOOKS_DIR = "/usr/libexec/vdsm/hooks"
 SCRIPT_NAME = "50_vif_driver"
 
 
 def render(interpreter: str) -> str:
-    """The entrypoint source (vif_driver/hook_entrypoint.py, also hooks/50_vif_driver)
+    """The entrypoint source (vif_driver/hook/script.py, also hooks/50_vif_driver)
     with ``interpreter`` in its shebang."""
-    template = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hook_entrypoint.py")
+    template = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hook", "script.py")
     with open(template, encoding="utf-8") as f:
         lines = f.read().splitlines(keepends=True)
     return f"#!{interpreter}\n" + "".join(lines[1:])

@@ -1,6 +1,6 @@
 """`vif-driver demo --networks`: network types made real on two hosts.
 
-Two simulated hosts (vif_driver.sandbox.hosts: each its own Open vSwitch in
+Two simulated hosts (vif_driver.tools.sandbox.hosts: each its own Open vSwitch in
 a namespace, physnet1 bridges joined by an underlay trunk), the reference
 provider with two vlan networks on physnet1, and three "VMs": vm1 (blue)
 on host1, vm2 (blue) on host2, vm3 (red) on host1. The demo plays the
@@ -24,12 +24,12 @@ SUBNET = "10.201.0.{}/24"  # one IP subnet for all: only the networks keep them 
 
 def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> "dict[tuple[str, str], bool]":
     """The flow; returns the ping matrix (for the tests). Raises DemoError,
-    or Interrupted at a step's start after a signal (vif_driver.demo.Signals)."""
-    from vif_driver import install
-    from vif_driver.demo import ENGINE_XML, Demo, DemoError
-    from vif_driver.provider.client import call
-    from vif_driver.sandbox.hosts import Cluster, ping_matrix
-    from vif_driver.sandbox.provider import ProviderProcess
+    or Interrupted at a step's start after a signal (vif_driver.tools.demo.Signals)."""
+    from vif_driver.tools import install
+    from vif_driver.tools.demo import ENGINE_XML, Demo, DemoError
+    from vif_driver.provider_client.http import call
+    from vif_driver.tools.sandbox.hosts import Cluster, ping_matrix
+    from vif_driver.tools.sandbox.provider import ProviderProcess
 
     demo = Demo(workdir, echo, signals)
     with demo.stack:

@@ -19,14 +19,14 @@ _lock = _thread.allocate_lock()  # the agent loads drivers from many threads (no
 
 
 def _own_entry_points() -> "dict[str, str]":
-    site = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    site = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = os.path.join(site, f"vif_driver-{__version__}.dist-info", "entry_points.txt")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError:
         return {}
-    from vif_driver.config import read_ini
+    from vif_driver.core.config import read_ini
     return read_ini(text, path).get(GROUP, {})
 
 

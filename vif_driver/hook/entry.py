@@ -3,7 +3,7 @@
 Every NIC's every hook starts a fresh interpreter here, so the path for a
 vNIC that is not ours touches nothing but os and sys: an environment check
 for vNIC hooks (provider_type), then, for EXTERNAL_NETWORK vNICs,
-config.may_map (is the plugin_type a built-in one or in the config file's
+ownership.may_map (is the plugin_type a built-in one or in the config file's
 text at all?).
 
 Then, when the agent's socket is there ($VIF_DRIVER_AGENT_SOCKET, else
@@ -23,7 +23,8 @@ warning line, whatever went wrong), an after-hook with 1.
 import os
 import sys
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.ownership import AGENT_START_HINT, agent_socket_path, may_map
+from vif_driver.hook.points import HOOK_POINTS
 
 DRY_RUN_ENV = "VIF_DRIVER_DRY_RUN"
 CAPTURE_ENV = "VIF_DRIVER_CAPTURE_DIR"
@@ -53,9 +54,7 @@ def main(hook_point: str, environ=None) -> int:
 
 
 def _run(hook_point, point, environ) -> int:
-    from vif_driver import config
-
-    if not point.json and not config.may_map(environ.get("plugin_type"), environ):
+    if not point.json and not may_map(environ.get("plugin_type"), environ):
         return 0
     path = environ.get(point.env_var)
     dry_run = environ.get(DRY_RUN_ENV) == "1"
@@ -64,8 +63,8 @@ def _run(hook_point, point, environ) -> int:
     if present and path:
         text = _read(path)
         if isinstance(text, str):  # else: not ours, or an error, said below after the config
-            from vif_driver.agent import client  # only with an agent: _socket and _json cost ~0.7 ms
-            from vif_driver.protocol import Request
+            from vif_driver.hook import client  # only with an agent: _socket and _json cost ~0.7 ms
+            from vif_driver.hook.protocol import Request
             request = Request(hook_point, text, dict(environ), dry_run=dry_run)
             try:
                 response = client.call(request, socket_path)
@@ -76,6 +75,7 @@ def _run(hook_point, point, environ) -> int:
                 return _apply(hook_point, point, path, request, response, response.debug)
             # nobody listens (a stale socket): as without an agent, config first
 
+    from vif_driver.core import config
     try:
         cfg = config.load(environ)
     except config.ConfigError as e:
@@ -96,19 +96,10 @@ def _run(hook_point, point, environ) -> int:
     if cfg.capture_dir and not environ.get(CAPTURE_ENV):
         _capture(cfg.capture_dir, hook_point, point, environ)
 
-    from vif_driver.protocol import Request
+    from vif_driver.hook.protocol import Request
     request = Request(hook_point, text, dict(environ), dry_run=dry_run)
     response = call(request, cfg, socket_path if present else None)
     return _apply(hook_point, point, path, request, response, getattr(response, "debug", cfg.debug))
-
-
-def agent_socket_path(environ) -> str:
-    """Where hooks look for the agent: $VIF_DRIVER_AGENT_SOCKET, else the
-    default path of the shipped vif-driverd.socket. Not agent_socket of
-    the config: a hook with an agent does not read the config (the agent
-    logs a warning at start when the config names another path)."""
-    from vif_driver.config import AGENT_SOCKET_ENV, DEFAULT_AGENT_SOCKET
-    return environ.get(AGENT_SOCKET_ENV) or DEFAULT_AGENT_SOCKET
 
 
 def _read(path: str) -> "str | tuple[str]":
@@ -152,16 +143,15 @@ def call(request, cfg, socket_path: "str | None" = None):
     again here; then in this process if it may change the host's network,
     else fail with how to start the agent. The Response is the same as the
     agent's."""
-    from vif_driver.config import AGENT_START_HINT
-    from vif_driver.hookpoints import HOOK_POINTS
-    from vif_driver.protocol import Response
+    from vif_driver.hook.points import HOOK_POINTS
+    from vif_driver.hook.protocol import Response
 
     point = HOOK_POINTS[request.hook_point]
     path = socket_path or agent_socket_path(request.properties)
     in_process = request.properties.get(IN_PROCESS_ENV) == "1"
     present = not in_process and _is_socket(path)
     if present:
-        from vif_driver.agent import client
+        from vif_driver.hook import client
         try:
             response = client.call(request, path)
         except client.AgentError as e:
@@ -169,7 +159,7 @@ def call(request, cfg, socket_path: "str | None" = None):
         if response is not None:
             return response
     if in_process or _privileged():
-        from vif_driver import dispatch
+        from vif_driver.core import dispatch
         return dispatch.handle(request, cfg)
     state = "is not answering (connection refused)" if present else "is missing"
     message = (f"vif-driver {request.hook_point}: the agent socket {path} {state} and this hook runs "
@@ -221,7 +211,7 @@ def write_atomically(path: str, data: "bytes | memoryview") -> None:
 def _capture(directory, hook_point, point, environ):
     """Save this run as a replayable fixture; never fails the hook."""
     try:
-        from vif_driver import capture
+        from vif_driver.tools import capture
         capture.save(directory, hook_point, point, environ)
     except Exception as e:  # noqa: BLE001 - a debugging aid must not break VDSM
         _say(f"vif-driver {hook_point}: capture to {directory} failed: {e}")
@@ -229,5 +219,5 @@ def _capture(directory, hook_point, point, environ):
 
 def _say(line: str) -> None:
     """One line on stderr (VDSM logs it and shows it upward)."""
-    from vif_driver.protocol import one_line  # no imports of its own
+    from vif_driver.hook.protocol import one_line  # no imports of its own
     sys.stderr.write(one_line(line) + "\n")

@@ -12,8 +12,8 @@ class LazyGroup(click.Group):
 
     lazy = {
         "provider": ("vif_driver.provider.cli", "provider", "Run the reference external network provider."),
-        "doctor": ("vif_driver.doctor", "doctor", "Check this host's vif-driver setup and say what to fix."),
-        "demo": ("vif_driver.demo", "demo", "Run the whole flow on this machine (root, Open vSwitch)."),
+        "doctor": ("vif_driver.tools.doctor", "doctor", "Check this host's vif-driver setup and say what to fix."),
+        "demo": ("vif_driver.tools.demo", "demo", "Run the whole flow on this machine (root, Open vSwitch)."),
     }
 
     def list_commands(self, ctx):
@@ -51,7 +51,7 @@ def main():
               help="Absolute interpreter path for the scripts' shebang.")
 def install_hooks_cmd(destdir, interpreter):
     """Write the hook entrypoints (mode 0755), one per supported hook point."""
-    from vif_driver import install
+    from vif_driver.tools import install
     try:
         paths = install.install_hooks(destdir, interpreter)
     except (OSError, ValueError) as e:
@@ -65,7 +65,7 @@ def install_hooks_cmd(destdir, interpreter):
               help="Host config file (default: $VIF_DRIVER_CONFIG or /etc/vif-driver/vif-driver.conf).")
 def drivers(config_path):
     """List the installed drivers and the plugin_type mapping."""
-    from vif_driver import registry
+    from vif_driver.core import registry
     cfg = _load_config(config_path)
     installed = registry.entry_points()
     click.echo("installed drivers (entry-point group vif_driver.drivers):")
@@ -100,8 +100,8 @@ def replay(fixtures, config_path, dry_run, hooks_dir, in_process, quiet):
     "N of M fixtures as expected"; exits 1 if any run's exit code or stderr
     differs from the fixture's expect (exit_code, stderr patterns).
     """
-    from vif_driver.fixture import FixtureError, expand
-    from vif_driver.replay import replay_all
+    from vif_driver.tools.fixture import FixtureError, expand
+    from vif_driver.tools.replay import replay_all
 
     paths = expand(fixtures)
     if not paths:
@@ -117,7 +117,7 @@ def replay(fixtures, config_path, dry_run, hooks_dir, in_process, quiet):
 
 def _load_config(path):
     import os
-    from vif_driver import config
+    from vif_driver.core import config
     env = dict(os.environ)
     if path:
         env[config.CONFIG_ENV] = path

@@ -22,7 +22,7 @@ import os
 import subprocess
 import tempfile
 
-from vif_driver.hookpoints import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS
 
 
 class ScriptResult:

@@ -6,10 +6,10 @@ import os
 import sys
 import tempfile
 
-from vif_driver import install, runner
-from vif_driver.config import CONFIG_ENV
-from vif_driver.entry import DRY_RUN_ENV, IN_PROCESS_ENV
-from vif_driver.fixture import Fixture
+from vif_driver.tools import install, runner
+from vif_driver.core.config import CONFIG_ENV
+from vif_driver.hook.entry import DRY_RUN_ENV, IN_PROCESS_ENV
+from vif_driver.tools.fixture import Fixture
 
 
 class Replay:

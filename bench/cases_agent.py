@@ -83,4 +83,4 @@ def _cases(workdir, hooks, config, socket_path):
                prepare=writer(empty, ""))
     yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=LIMIT,
-               prepare=writer(stats, cases_ovs.STATS_INPUT), check=cases_ovs.all_reported(stats))
+               prepare=writer(stats, cases_ovs.stats_input()), check=cases_ovs.all_reported(stats))

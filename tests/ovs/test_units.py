@@ -43,8 +43,8 @@ class _Table:
 def _tables(ofport=(3,), iface_id=VNIC_ID, error=(), on_bridge=True, port=True):
     iface = SimpleNamespace(name=tap(), external_ids={"iface-id": iface_id, "vm-id": "x"}, ofport=list(ofport),
                             error=list(error), link_state=[])
-    ports = [SimpleNamespace(name=tap(), interfaces=[iface], tag=[])] if port else []
-    other = SimpleNamespace(name="p2", interfaces=[], tag=[])
+    ports = [SimpleNamespace(uuid=1, name=tap(), interfaces=[iface], tag=[])] if port else []
+    other = SimpleNamespace(uuid=2, name="p2", interfaces=[], tag=[])
     bridge = SimpleNamespace(name="br-int", ports=(ports if on_bridge else []) + [other])
     return {"Interface": _Table(iface), "Port": _Table(*ports, other), "Bridge": _Table(bridge)}
 

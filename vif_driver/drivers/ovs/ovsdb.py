@@ -110,15 +110,30 @@ class Client:
         self.changed = threading.Condition()  # notified on every change the IDL applies
 
         changed = self.changed
+        # name and link_state of each Interface row by uuid, kept as the IDL
+        # applies changes: a row's attributes are decoded on every access
+        # (~50 us), too slow for 1,000 rows per stats request.
+        self.interfaces: dict = {}
+        interfaces = self.interfaces
+        self.bridge_ports: dict = {}  # likewise the port uuids of each Bridge (thousands of refs)
+        bridge_ports = self.bridge_ports
 
         class Idl(connection.OvsdbIdl):
             def notify(self, event, row, updates=None):  # in the thread that runs the IDL
+                table = row._table.name
+                if table in ("Interface", "Bridge"):
+                    cache = interfaces if table == "Interface" else bridge_ports
+                    if event == ovs_idl.ROW_DELETE:
+                        cache.pop(row.uuid, None)
+                    else:
+                        cache[row.uuid] = _interface(row) if table == "Interface" else {p.uuid for p in row.ports}
                 with changed:
                     changed.notify_all()
 
-        helper = ovs_idl.SchemaHelper(schema_json=SCHEMA)
+        helper = ovs_idl.SchemaHelper(None, SCHEMA)  # (location, schema): the schema given, no file
         helper.register_all()  # all of SCHEMA: it holds only what the driver reads
         self.idl = Idl(remote, helper, probe_interval=PROBE_MS)
+        self.idl.bridge_ports = self.bridge_ports  # read by _ports_of (rows know their idl)
         # The ovs library never probes unix: connections (it trusts the
         # peer to close them); a SIGSTOP'd ovsdb-server would then keep the
         # agent's view "current" forever. Probe them too.
@@ -303,7 +318,8 @@ class OvsDb:
 
     def interfaces(self) -> list[dict]:
         """name and link_state ('up' or None) of every Interface (stats)."""
-        return self.read(interface_rows, "Interface name,link_state of every row")
+        return self.read(lambda tables: interface_rows(tables, self.client().interfaces),
+                         "Interface name,link_state of every row")
 
     def port_tag(self, dev: str) -> list[int]:
         def answer(tables):
@@ -383,20 +399,42 @@ def _named(tables, table: str, name: str):
     return next((r for r in rows.rows.values() if r.name == name), None)
 
 
+def _ports_of(bridge) -> set:
+    """The port uuids of a Bridge row: from its client's cache (kept by
+    the IDL's notify) when there, else decoded."""
+    ports = getattr(bridge._idl, "bridge_ports", None) if hasattr(bridge, "_idl") else None
+    if ports is not None and bridge.uuid in ports:
+        return ports[bridge.uuid]
+    return {p.uuid for p in bridge.ports}
+
+
 def _ports_on_bridges(tables, ifaces: list) -> list:
     """(Port, Bridge) of every port holding one of ``ifaces`` that is on a bridge."""
     found = []
     for port in tables["Port"].rows.values():
         if any(i in port.interfaces for i in ifaces):
             for bridge in tables["Bridge"].rows.values():
-                if port in bridge.ports:
+                if port.uuid in _ports_of(bridge):
                     found.append((port, bridge))
     return found
 
 
-def interface_rows(tables) -> list[dict]:
-    return [{"name": row.name, "link_state": "up" if row.link_state == ["up"] else None}
-            for row in tables["Interface"].rows.values()]
+def _interface(row) -> dict:
+    return {"name": row.name, "link_state": "up" if row.link_state == ["up"] else None}
+
+
+def interface_rows(tables, cache: dict | None = None) -> list[dict]:
+    """name and link_state of every Interface row, from ``cache`` (by row
+    uuid) where it has them; the dicts are shared: do not change them."""
+    cache = {} if cache is None else cache
+    rows = tables["Interface"].rows
+    found = []
+    for uuid in rows:
+        entry = cache.get(uuid)
+        if entry is None:
+            entry = cache[uuid] = _interface(rows[uuid])
+        found.append(entry)
+    return found
 
 
 def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:
@@ -419,6 +457,6 @@ def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:
     if not 0 < ofport[0] < _MAX_OFPORT:
         error = next(iter(iface.error), "no error given")
         return f"ofport {ofport[0]}: ovs-vswitchd could not open it: {error}"
-    if port not in bridge_row.ports:
+    if port.uuid not in _ports_of(bridge_row):
         return f"port {dev} is not on bridge {bridge}"
     return None

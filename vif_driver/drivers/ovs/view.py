@@ -72,9 +72,10 @@ class View:
             try:
                 client.sync()
                 client.start()
-            except ERRORS as e:
+            except Exception as e:  # noqa: BLE001 - OvsdbDown/Timeout, or a bug: never leave callers waiting
                 client.close()
-                log.info("OVSDB view of %s not connected: %s; retrying in %g s", self.remote, e, delay)
+                level = logging.INFO if isinstance(e, ERRORS) else logging.WARNING
+                log.log(level, "OVSDB view of %s not connected: %s; retrying in %g s", self.remote, e, delay)
                 with self._cond:
                     self._starting = False
                     self._cond.notify_all()

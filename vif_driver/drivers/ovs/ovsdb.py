@@ -119,6 +119,10 @@ class Client:
         bridge_ports = self.bridge_ports
 
         class Idl(connection.OvsdbIdl):
+            def cooperative_yield(self):
+                """ovsdbapp sleeps here after every row (for eventlet):
+                0.1 ms a row, 0.2 s of a 1,000-vNIC table dump."""
+
             def notify(self, event, row, updates=None):  # in the thread that runs the IDL
                 table = row._table.name
                 if table in ("Interface", "Bridge"):

@@ -100,13 +100,16 @@ def _backend_class():
 
 
 class Client:
-    """One ovsdbapp connection to ``remote`` and its IDL of ``SCHEMA``."""
+    """One ovsdbapp connection to ``remote`` and its IDL of ``SCHEMA``, or
+    of just ``tables`` (table -> columns, a part of it: a hook process
+    reads what its one question needs)."""
 
-    def __init__(self, remote: str, timeout: float):
+    def __init__(self, remote: str, timeout: float, tables: dict | None = None):
         from ovs.db import idl as ovs_idl
         from ovsdbapp.backend.ovs_idl import connection
 
         self.remote, self.timeout = remote, timeout
+        self.tables = tables
         self.changed = threading.Condition()  # notified on every change the IDL applies
 
         changed = self.changed
@@ -125,7 +128,7 @@ class Client:
 
             def notify(self, event, row, updates=None):  # in the thread that runs the IDL
                 table = row._table.name
-                if table in ("Interface", "Bridge"):
+                if table == "Interface" or (table == "Bridge" and "ports" in row._table.columns):
                     cache = interfaces if table == "Interface" else bridge_ports
                     if event == ovs_idl.ROW_DELETE:
                         cache.pop(row.uuid, None)
@@ -135,7 +138,10 @@ class Client:
                     changed.notify_all()
 
         helper = ovs_idl.SchemaHelper(None, SCHEMA)  # (location, schema): the schema given, no file
-        helper.register_all()  # all of SCHEMA: it holds only what the driver reads
+        if tables is None:
+            helper.register_all()  # all of SCHEMA: it holds only what the driver reads
+        for table, columns in (tables or {}).items():
+            helper.register_columns(table, columns)
         self.idl = Idl(remote, helper, probe_interval=PROBE_MS)
         self.idl.bridge_ports = self.bridge_ports  # read by _ports_of (rows know their idl)
         # The ovs library never probes unix: connections (it trusts the
@@ -267,6 +273,7 @@ class OvsDb:
         self.record = record or (lambda action, write=False: None)
         self._shared = client
         self._own: Client | None = None
+        self._own_tables: dict | None = None
 
     def __enter__(self) -> OvsDb:
         return self
@@ -283,18 +290,23 @@ class OvsDb:
     def resident(self) -> bool:
         return self._shared is not None
 
-    def client(self) -> Client:
+    def client(self, tables: dict | None = None) -> Client:
+        """The agent's client, else this call's own, of at least ``tables``
+        (None: all of SCHEMA), connected on first use."""
         if self._shared is not None:
             return self._shared
+        if self._own is not None and not _covers(self._own_tables, tables):
+            self.close()  # a later question needs more: one client of everything
+            tables = None
         if self._own is None:
-            own = Client(self.remote, self.timeout)
+            own = Client(self.remote, self.timeout, tables)
             own.sync()
-            self._own = own
+            self._own, self._own_tables = own, tables
         return self._own
 
-    def read(self, what: Callable, action: str):
+    def read(self, what: Callable, action: str, tables: dict | None = None):
         self.record(f"read OVSDB {self.remote}: {action}" + (" (the agent's view)" if self.resident else ""))
-        return self.client().read(what)
+        return self.client(tables).read(what)
 
     def write(self, commands: Callable, action: str) -> None:
         """``commands(api)`` in one transaction, or in a dry run only recorded."""
@@ -311,25 +323,29 @@ class OvsDb:
             rows = list(tables["Open_vSwitch"].rows.values())
             system_id = rows[0].external_ids.get("system-id") if rows else None
             return system_id, _named(tables, "Bridge", bridge) is not None
-        return self.read(answer, f"Open_vSwitch external_ids:system-id, Bridge {bridge}")
+        return self.read(answer, f"Open_vSwitch external_ids:system-id, Bridge {bridge}",
+                         {"Open_vSwitch": ["external_ids"], "Bridge": ["name"]})
 
     def bridges_exist(self, names: list[str]) -> dict[str, bool]:
         return self.read(lambda tables: {n: _named(tables, "Bridge", n) is not None for n in names},
-                         f"Bridge {','.join(names)}")
+                         f"Bridge {','.join(names)}", {"Bridge": ["name"]})
 
     def bridge_exists(self, bridge: str) -> bool:
         return self.bridges_exist([bridge])[bridge]
 
     def interfaces(self) -> list[dict]:
         """name and link_state ('up' or None) of every Interface (stats)."""
-        return self.read(lambda tables: interface_rows(tables, self.client().interfaces),
-                         "Interface name,link_state of every row")
+        need = {"Interface": ["name", "link_state"]}
+        self.record(f"read OVSDB {self.remote}: Interface name,link_state of every row"
+                    + (" (the agent's view)" if self.resident else ""))
+        client = self.client(need)
+        return client.read(lambda tables: interface_rows(tables, client.interfaces))
 
     def port_tag(self, dev: str) -> list[int]:
         def answer(tables):
             port = _named(tables, "Port", dev)
             return sorted(port.tag) if port is not None else []
-        return self.read(answer, f"Port {dev} tag")
+        return self.read(answer, f"Port {dev} tag", {"Port": ["name", "tag"]})
 
     def vnic_connection(self, vnic_id: str, vm_id: str | None) -> tuple[str | None, str]:
         """(None, what was found) when an Interface carries
@@ -391,6 +407,15 @@ class OvsDb:
         if left > 0 and self.resident and not client.current():
             return left
         raise NotReady(f"port {dev} not connected after {wait:g} s: {problem}")
+
+
+def _covers(have: dict | None, need: dict | None) -> bool:
+    """Whether a client of ``have`` (None: everything) can answer ``need``."""
+    if have is None:
+        return True
+    if need is None:
+        return False
+    return all(set(columns) <= set(have.get(table, ())) for table, columns in need.items())
 
 
 # -- questions on the replica's tables ------------------------------------------------

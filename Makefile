@@ -5,6 +5,7 @@
 #   make run      replay the bundled fixtures (changes nothing on the host)
 #   make check    the test suite (what .ci/run runs, once per Python:
 #                 make check PYTHON=/path/to/python3.9 VENV=.venv-3.9)
+#   make lint     ruff and mypy, configured in pyproject.toml (CI runs it too)
 #   make bench    whole-hook-process benchmarks, as ratios to a bare interpreter
 #   make install  install hook entrypoints under $(DESTDIR) for packaging
 #   make dist     sdist tarball in dist/
@@ -19,7 +20,7 @@ DESTDIR ?= /
 HOOK_PYTHON ?= /usr/bin/python3
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' vif_driver/__init__.py)
 
-.PHONY: venv reinstall run demo check bench install dist rpm clean
+.PHONY: venv reinstall run demo check lint bench install dist rpm clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,7 @@ venv: $(VPY)
 	@want=$$($(PYTHON) -c '$(PY_VERSION)') && have=$$($(VPY) -c '$(PY_VERSION)') && \
 	  [ "$$want" = "$$have" ] || { echo "$(VENV) is Python $$have, PYTHON=$(PYTHON) is $$want:" \
 	  "rm -rf $(VENV) or choose another VENV=" >&2; exit 1; }
-	$(VPY) -m pip install -q ".[provider,test]"
+	$(VPY) -m pip install -q ".[provider,test,lint]"
 
 # Tests and benchmarks run against a real (non-editable) install: an editable
 # install adds an import finder to every interpreter start (~+14 ms a hook).
@@ -67,6 +68,12 @@ demo:
 # the same code the hook processes run.
 check: venv reinstall
 	$(VENV)/bin/pytest
+
+# ruff over the whole tree (tests and bench included), mypy over vif_driver
+# as the venv's Python sees it (CI: the Python 3.9 venv).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: venv reinstall
 	$(VPY) bench/run.py

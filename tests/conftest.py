@@ -8,11 +8,12 @@ import sys
 import textwrap
 
 import pytest
+
+from vif_driver.hook.entry import IN_PROCESS_ENV
+from vif_driver.tools import install, runner
+
 import support
 from support import HERE, VM_ID, require_root, require_tool
-
-from vif_driver.tools import install, runner
-from vif_driver.hook.entry import IN_PROCESS_ENV
 
 # The real parts a test needs, as markers (setup.cfg [tool:pytest]), from its
 # directory and the fixtures it uses (with the fixtures those use), so the

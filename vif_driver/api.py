@@ -205,3 +205,21 @@ class VifDriver:
 
     def close(self) -> None:
         """Release connections (called when a resident agent stops)."""
+
+
+#: The API: each public method the framework calls on a driver, with the
+#: arguments it passes (positionally). Registration (vif_driver.core.registry)
+#: refuses a driver class with any other public method (a typo such as
+#: ``plug_devices`` would otherwise never be called), an API method that
+#: cannot take these arguments, or a malformed option; helpers of your own
+#: start with "_".
+API_METHODS = {
+    "open": (),
+    "plug_device": ("domxml", "properties"),
+    "unplug_device": ("domxml", "properties"),
+    "migration_source": ("domxml", "properties"),
+    "migration_destination": ("domxml", "properties"),
+    "get_caps": ("caps", "properties"),
+    "get_stats": ("stats", "properties"),
+    "close": (),
+}

@@ -4,17 +4,15 @@
 import json
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import sys
 import time
 
-from support import (FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require,  # noqa: F401
-                     require_root, require_tool)
-
-from vif_driver.tools import runner
 from vif_driver.hook import client
+from vif_driver.tools import runner
+
+from support import FIXTURES, RUN_TAG, VM_ID, VNIC_ID, ensure_user, external_props, require, require_root, require_tool  # noqa: F401
 
 VIF_DRIVERD = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -110,46 +108,44 @@ def run(root, hook_point, data="", *, env, user=None, props=None, timeout=60):
 def raw_exchange(path, payload: bytes, *, frame=True, timeout=15.0):
     """Send bytes straight to the agent socket; the decoded answer, or None
     when the agent closed the connection without one. With ``frame``, the
-    payload is sent as a whole message's envelope (no data after it)."""
+    payload gets its 4-byte length first."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
         try:
-            s.sendall(client.frame(len(payload).to_bytes(4, "big") + payload) if frame else payload)
+            s.sendall(len(payload).to_bytes(4, "big") + payload if frame else payload)
         except (BrokenPipeError, ConnectionResetError):
             pass
         try:
-            return answer_of(skip_announcement(s, client.read_message(s)))
+            return answer_of(skip_deadline(s, client.read_message(s)))
         except (EOFError, ConnectionResetError):
             return None
 
 
-def skip_announcement(sock, payload: bytes) -> bytes:
-    """The Response message: ``payload``, or the one after it when
-    ``payload`` is the agent's deadline announcement (checked)."""
-    envelope, data = client.unpack(payload)
-    head = json.loads(envelope)
-    if "deadline" not in head:
+def skip_deadline(sock, payload: bytes) -> bytes:
+    """The response message: ``payload``, or the one after it when
+    ``payload`` is the agent's deadline message (checked)."""
+    kind, pairs = client.fields_of(payload)
+    if kind != client.DEADLINE:
         return payload
-    assert set(head) == {"deadline", "data"} and head["data"] is None and not data, head
-    assert isinstance(head["deadline"], (int, float)) and head["deadline"] > 0, head
+    assert [key for key, _ in pairs] == ["seconds"] and float(bytes(pairs[0][1])) > 0, pairs
     return client.read_message(sock)
 
 
 def answer_of(payload: bytes) -> dict:
-    """A Response dict from an answer message, checked: envelope JSON, then
-    exactly the data bytes it announces."""
-    envelope, data = client.unpack(payload)
-    answer = json.loads(envelope)
-    answer["data"] = client.data_of(answer, data)
-    return answer
+    """A Response dict from an answer message, checked by the hook's own parser."""
+    kind, pairs = client.fields_of(payload)
+    assert kind == client.RESPONSE, kind
+    answer = client.response_of(pairs)
+    return {"exit_code": answer.exit_code, "data": answer.data, "messages": answer.messages,
+            "actions": answer.actions}
 
 
-def envelope(obj, data: bytes = b"") -> bytes:
-    """A message's payload as the agent reads it: the envelope JSON of
-    ``obj`` as it is, then ``data`` (the tests choose both, to be wrong)."""
-    text = json.dumps(obj).encode()
-    return len(text).to_bytes(4, "big") + text + data
+def fields(*items) -> bytes:
+    """A message's payload (no length) of raw fields, each bytes or text:
+    the tests choose them, to be wrong."""
+    raw = [item.encode() if isinstance(item, str) else item for item in items]
+    return b"".join(len(f).to_bytes(4, "big") + f for f in raw)
 
 
 def request(hook_point="before_device_create", data=ENGINE_XML, **props):
@@ -159,14 +155,24 @@ def request(hook_point="before_device_create", data=ENGINE_XML, **props):
     return {"hook_point": hook_point, "data": data, "properties": properties, "dry_run": False}
 
 
+def request_fields(obj: dict) -> bytes:
+    """A request dict as the hook sends it; keys other than the four of
+    request() go as fields of their own, values as given."""
+    items = ["request"]
+    for key, value in obj.items():
+        if key == "properties":
+            for name, text in value.items():
+                items += ["property", f"{name}={text}"]
+        elif key == "dry_run" and isinstance(value, bool):
+            items += [key, "true" if value else "false"]
+        else:
+            items += [key, value]
+    return fields(*items)
+
+
 def send(path, obj, **kwargs):
-    """Send a request dict the way the hook does: a ``data`` string goes
-    after the envelope as bytes (any other value stays in the envelope)."""
-    data = b""
-    if isinstance(obj, dict) and isinstance(obj.get("data"), str):
-        data = obj["data"].encode()
-        obj = dict(obj, data=len(data))
-    return raw_exchange(path, client.frame(envelope(obj, data)), frame=False, **kwargs)
+    """Send a request dict the way the hook does (see request_fields)."""
+    return raw_exchange(path, request_fields(obj), **kwargs)
 
 
 def lifecycle(directory, hooks_root, env, *, user=None, after_step=None):

@@ -6,11 +6,21 @@ import shutil
 import tempfile
 
 import pytest
-from agent_helpers import (AGENT_USER, INTRUDER, SYSTEM_PYTHON, TEST_CONFIG, VIF_DRIVERD, AgentProcess,
-                           ensure_user, require, require_root)
 
 import vif_driver
 from vif_driver.tools import install
+
+from agent_helpers import (
+    AGENT_USER,
+    INTRUDER,
+    SYSTEM_PYTHON,
+    TEST_CONFIG,
+    VIF_DRIVERD,
+    AgentProcess,
+    ensure_user,
+    require,
+    require_root,
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ import threading
 import time
 
 import pytest
-from agent_helpers import (AGENT_USER, ENGINE_XML, FIXTURES, INTRUDER, VIF_DRIVERD, VNIC_ID, hook_env,
-                           require_tool, run)
 
 from vif_driver.hook import client
 from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.hook.protocol import Request
+
+from agent_helpers import AGENT_USER, ENGINE_XML, FIXTURES, INTRUDER, VIF_DRIVERD, VNIC_ID, hook_env, require_tool, run
 
 pytestmark = pytest.mark.root
 
@@ -382,7 +382,7 @@ def test_agent_started_with_a_broken_config_serves_the_error(agent_config, start
     agent = start_agent(broken)
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID}
     answer = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
-    assert answer.exit_code == 2 and "timeout = 'never'" in answer.messages[0]
+    assert answer.exit_code == 2 and "timeout: 'never' is not a number of seconds" in answer.messages[0]
 
 
 def test_agent_never_uses_a_config_from_the_request(agent_config, start_agent, config_file):

@@ -20,7 +20,7 @@ def test_an_answer_sent_before_the_request_was_read_reaches_the_hook(tmp_path):
     def refuse():
         conn, _ = listener.accept()
         with conn:
-            conn.sendall(client.pack(Response(2, messages=["uid 995 may not use the agent"]).to_dict(), None))
+            conn.sendall(client.response_message(Response(2, messages=["uid 995 may not use the agent"])))
         # closed with the request unread, as the agent does for a refused peer
 
     agent = threading.Thread(target=refuse)

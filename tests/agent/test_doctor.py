@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from agent_helpers import AGENT_USER
 
 pytestmark = pytest.mark.root

@@ -8,8 +8,19 @@ import subprocess
 import uuid
 
 import pytest
-from agent_helpers import (AGENT_USER, FIXTURES, VM_ID, VNIC_ID, comparable, hook_env, lifecycle, require_tool,
-                           run, without_freshness)
+
+from agent_helpers import (
+    AGENT_USER,
+    FIXTURES,
+    VM_ID,
+    VNIC_ID,
+    comparable,
+    hook_env,
+    lifecycle,
+    require_tool,
+    run,
+    without_freshness,
+)
 
 pytestmark = [pytest.mark.root]
 

@@ -9,11 +9,12 @@ import threading
 import time
 
 import pytest
-from agent_helpers import ENGINE_XML, VNIC_ID
 
-from vif_driver.hook import client
 from vif_driver.agent.server import CLOSE_GRACE, READ_TIMEOUT, stop_grace
+from vif_driver.hook import client
 from vif_driver.hook.protocol import Request
+
+from agent_helpers import ENGINE_XML, VNIC_ID
 
 pytestmark = pytest.mark.root
 
@@ -91,7 +92,7 @@ def test_sigterm_under_a_stream_of_requests(agent_config, start_agent):
         agent = start_agent(config, socket_path=os.path.join(os.path.dirname(config), f"s{round_no}.sock"))
         stop = threading.Event()
 
-        def hammer(path=agent.socket):
+        def hammer(path=agent.socket, stop=stop):
             while not stop.is_set():
                 try:
                     client.call(Request("after_get_caps", "{}", {}), path)

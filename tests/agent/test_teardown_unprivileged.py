@@ -11,9 +11,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 from vif_driver.hook import client
+
+from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 pytestmark = pytest.mark.root
 

@@ -8,9 +8,10 @@ import stat
 import time
 
 import pytest
-from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 from vif_driver.hook import client
+
+from agent_helpers import AGENT_USER, ENGINE_XML, VNIC_ID, hook_env, run
 
 pytestmark = pytest.mark.root
 
@@ -39,7 +40,7 @@ def test_a_plugin_type_the_agent_maps_to_nothing_leaves_the_file_untouched(users
         result = run(root, point, ODD_XML, props=props, user=AGENT_USER, env=env)
         assert result.rc == 0 and result.stderr == "", (point, result.stderr)
         assert result.data == ODD_XML.encode(), point  # byte for byte
-    assert "before_device_create vnic %s: exit 0" % VNIC_ID in agent.log()  # the agent decided
+    assert "before_device_create vnic {}: exit 0".format(VNIC_ID) in agent.log()  # the agent decided
     mapped = run(root, "before_device_create", ENGINE_XML, props=PROPS, user=AGENT_USER, env=env)
     assert mapped.rc == 0 and 'bridge="br-test"' in mapped.text
 
@@ -139,3 +140,24 @@ def test_debug_of_the_agents_config_prints_the_actions(users, agent_config, shar
     _config(shared_dir, "vif-driver.conf", text)  # the agent re-reads it
     loud = run(root, "before_device_create", ENGINE_XML, props=PROPS, user=AGENT_USER, env=env)
     assert loud.rc == 0 and loud.stderr == "done: checked bridge br-test\n", loud.stderr
+
+
+@pytest.mark.parametrize("point, data, props", [
+    ("before_device_create", ENGINE_XML, PROPS),
+    ("after_get_stats", '{"network": {}}', None),
+])
+def test_an_owned_hook_imports_only_the_hook_package_and_the_standard_library(
+        users, agent_config, shared_dir, start_agent, stdlib_hooks, point, data, props):
+    """What VDSM starts per vNIC: vif_driver.hook and C-level stdlib modules,
+    no JSON, re, socket or config parser (the agent does all of that)."""
+    agent = start_agent(agent_config())
+    root, lib = stdlib_hooks
+    env = dict(hook_env(agent_config(), agent.socket, lib), PYTHONPROFILEIMPORTTIME="1")
+    result = run(root, point, data, props=props, user=AGENT_USER, env=env)
+    assert result.rc == 0, result.stderr
+    names = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+             if line.startswith("import time:") and "imported package" not in line}
+    ours = {n for n in names if n.startswith("vif_driver")}
+    assert "vif_driver.hook.client" in ours
+    assert all(n in ("vif_driver", "vif_driver.hook") or n.startswith("vif_driver.hook.") for n in ours), ours
+    assert not names & {"json", "re", "socket", "enum", "configparser", "_json", "lxml", "ovs"}, names

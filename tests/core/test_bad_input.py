@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+
 from support import FIXTURES, external_props
 
 

@@ -6,9 +6,10 @@ import os
 import xml.dom.minidom
 
 import pytest
-from support import FIXTURES, external_props
 
 from vif_driver.hook.points import HOOK_POINTS
+
+from support import FIXTURES, external_props
 
 DEVICE_XML = ["engine-nic.xml", "hotplug-nic.xml", "update-nic.xml", "minidom-style.xml", "running-nic.xml"]
 VNIC_POINTS = sorted(p.name for p in HOOK_POINTS.values() if not p.json)

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from vif_driver.hook import points as hookpoints
 from vif_driver.api import VifDriver
+from vif_driver.hook import points as hookpoints
 from vif_driver.hook.points import HOOK_POINTS
 
 REQUIRED = """before_device_create after_device_create before_nic_hotplug after_nic_hotplug

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from support import external_props, is_stdlib
 
+from support import external_props, is_stdlib
 
 
 def hook_side(name: str) -> bool:

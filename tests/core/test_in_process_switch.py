@@ -7,11 +7,12 @@ import os
 import socket
 
 import pytest
-from support import FIXTURES, external_props
 
 from vif_driver.core import config
 from vif_driver.hook import entry
 from vif_driver.hook.protocol import Request
+
+from support import FIXTURES, external_props
 
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as _f:
     ENGINE_XML = _f.read()

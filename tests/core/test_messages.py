@@ -9,11 +9,12 @@ import sys
 import tempfile
 
 import pytest
-from support import FIXTURES, external_props
 
-from vif_driver.core import dispatch
 from vif_driver.api import InvalidInput, Option, VifDriver
+from vif_driver.core import dispatch
 from vif_driver.core.config import HostConfig
+
+from support import FIXTURES, external_props
 
 FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"
 with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), "rb") as _f:
@@ -53,7 +54,8 @@ def test_non_utf8_device_xml(run_hook, test_env):
     line = the_line(run, 2)
     offset = data.index(b"\xff")
     assert line.startswith("vif-driver before_nic_hotplug: cannot read $_hook_domxml file /")
-    assert line.endswith(f": not UTF-8 (byte 0xff at offset {offset}); VDSM writes UTF-8: check the scripts before ours")
+    assert line.endswith(f": not UTF-8 (byte 0xff at offset {offset}); VDSM writes UTF-8: "
+                         "check the scripts before ours")
 
 
 @pytest.mark.parametrize("option, hint", [

@@ -6,13 +6,14 @@ import stat
 import sys
 
 from click.testing import CliRunner
-from support import FIXTURES, VM_ID, external_props
 
 from vif_driver.core import registry
+from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.tools.cli import main
 from vif_driver.tools.fixture import Fixture
-from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.tools.replay import replay
+
+from support import FIXTURES, VM_ID, external_props
 
 ENGINE_XML = os.path.join(FIXTURES, "xml", "engine-nic.xml")
 

@@ -4,11 +4,12 @@ exit code and stderr, and foreign vNICs come out byte for byte as they went in."
 import os
 
 from click.testing import CliRunner
-from support import FIXTURES
 
 from vif_driver.tools.cli import main
 from vif_driver.tools.fixture import Fixture, expand
 from vif_driver.tools.replay import replay
+
+from support import FIXTURES
 
 CORPUS = os.path.join(FIXTURES, "replay")
 CONFIG = os.path.join(CORPUS, "vif-driver.conf")

@@ -8,10 +8,11 @@ import os
 import subprocess
 
 import pytest
-from support import FIXTURES, VM_ID, external_props
 
 from vif_driver.hook import protocol
 from vif_driver.hook.points import HOOK_POINTS
+
+from support import FIXTURES, VM_ID, external_props
 
 TEARDOWN = ["before_nic_hotunplug", "before_device_destroy", "before_device_migrate_source"]
 PLUG = ["before_device_create", "before_nic_hotplug", "before_update_device", "before_device_migrate_destination"]
@@ -38,7 +39,7 @@ def failures(config_file):
     broken = config_file("[plugin_types\nTEST_SDN = test\n", "broken.conf")
     yield "broken-config", {}, broken, "broken.conf: line 1: malformed section header '[plugin_types'"
     invalid = config_file("[vif-driver]\ntimeout = soon\n[plugin_types]\nTEST_SDN = test\n", "invalid.conf")
-    yield "invalid-config", {}, invalid, "invalid.conf: line 2: [vif-driver] timeout = 'soon'"
+    yield "invalid-config", {}, invalid, "invalid.conf: line 2: [vif-driver] timeout: 'soon'"
     yield "bad-vnic-id", {"vnic_id": "../../x"}, None, "property vnic_id: '../../x' is not a port id"
     yield "driver-error", {"fail_in": "CALL"}, None, "bridge br-test is not there; create it"
     yield "driver-bug", {"crash_in": "CALL"}, None, "internal error KeyError"

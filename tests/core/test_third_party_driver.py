@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from support import FIXTURES, external_props
 
 ENGINE_XML = open(os.path.join(FIXTURES, "xml", "engine-nic.xml")).read()
@@ -65,3 +66,65 @@ def test_a_name_registered_twice_resolves_to_the_first_on_the_path(test_env, tmp
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "  test             other_vendor:Driver" in first.stdout.splitlines()
     assert "  test             vif_test_driver:TestDriver" in second.stdout.splitlines()
+
+
+BROKEN_DRIVERS = '''
+from vif_driver.core import validate
+from vif_driver.api import Option, VifDriver
+
+
+class Typo(VifDriver):
+    def plug_devices(self, domxml, properties):
+        return domxml
+
+
+class Signature(VifDriver):
+    def plug_device(self, domxml):
+        return domxml
+
+
+class Default(VifDriver):
+    options = {"bridge": Option(15, validate.ifname)}
+'''
+BROKEN = {
+    "typo": "driver 'typo' (vendor_broken:Typo): public method plug_devices is not an API method; "
+            "did you mean plug_device? (helpers start with _)",
+    "signature": "driver 'signature' (vendor_broken:Signature): plug_device(self, domxml) has the wrong "
+                 "signature; the framework calls plug_device(domxml, properties)",
+    "default": "driver 'default' (vendor_broken:Default): option bridge: default 15 is an int, but ifname "
+               "gives a str; make it a str or None",
+}
+
+
+@pytest.fixture
+def broken_env(test_env, tmp_path):
+    """A vendor distribution whose three drivers break the API, each its own way."""
+    site = tmp_path / "broken-site"
+    dist = site / "vendor_broken-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vendor-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[vif_driver.drivers]\ntypo = vendor_broken:Typo\n"
+                                           "signature = vendor_broken:Signature\ndefault = vendor_broken:Default\n")
+    (site / "vendor_broken.py").write_text(BROKEN_DRIVERS)
+    return dict(test_env, PYTHONPATH=os.pathsep.join([str(site), test_env["PYTHONPATH"]]))
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_driver_breaking_the_api_is_refused_by_the_hook_in_one_line(run_hook, broken_env, config_file, name):
+    env = dict(broken_env, VIF_DRIVER_CONFIG=config_file(f"[plugin_types]\nTEST_SDN = {name}\n", name="b.conf"))
+    run = run_hook("before_device_create", ENGINE_XML, env=env, device_properties=external_props("TEST_SDN"))
+    assert run.rc == 2 and run.text == ENGINE_XML  # as for any broken driver: the VM start stops, XML untouched
+    stderr = run.scripts[0].stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr and len(stderr) <= 241
+    assert stderr.rstrip("\n").endswith(BROKEN[name]), stderr
+
+
+def test_doctor_names_the_broken_driver_and_the_fix(broken_env, config_file, tmp_path):
+    conf = config_file("[plugin_types]\nTEST_SDN = typo\nOPEN_VSWITCH =\nOVIRT_PROVIDER_OVN =\nLINUX_BRIDGE =\n",
+                       name="d.conf")
+    proc = vif_driver(broken_env, "doctor", "--config", conf, "--hooks-dir", str(tmp_path / "hooks"), "--user", "root")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    at = lines.index(f"FAIL  driver typo (TEST_SDN): {BROKEN['typo']}")
+    assert lines[at + 1].startswith("      fix: have its author fix the driver class (docs/writing-a-driver.md), "
+                                    "or change [plugin_types] in ")

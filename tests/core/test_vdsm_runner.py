@@ -7,6 +7,7 @@ import stat
 import sys
 
 import pytest
+
 from support import FIXTURES, VM_ID, VNIC_ID, external_props
 
 ENGINE_XML = open(os.path.join(FIXTURES, "xml", "engine-nic.xml")).read()

@@ -9,9 +9,10 @@ import sys
 import time
 
 import pytest
-from support import require_root, require_tool
 
 from vif_driver.tools.demo import own_namespace
+
+from support import require_root, require_tool
 
 DEMO = [os.path.join(os.path.dirname(sys.executable), "vif-driver"), "demo"]
 

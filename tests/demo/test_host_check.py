@@ -7,9 +7,9 @@ import re
 import subprocess
 import sys
 
-from support import RUN_TAG, leftover_namespaces, require_root, require_tool
-
 from vif_driver.tools.sandbox.netns import RUN_TAG_ENV, Namespace
+
+from support import RUN_TAG, leftover_namespaces, require_root, require_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTEST = os.path.join(os.path.dirname(sys.executable), "pytest")

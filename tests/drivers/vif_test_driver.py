@@ -7,8 +7,8 @@ import os
 
 from lxml import etree
 
-from vif_driver.core import validate
 from vif_driver.api import HostError, NotReady, Option, VifDriver
+from vif_driver.core import validate
 
 
 class TestDriver(VifDriver):

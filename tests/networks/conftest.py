@@ -8,6 +8,7 @@ installed hook wrote."""
 import logging
 
 import pytest
+
 from support import require_root, require_tool
 
 logging.getLogger("neutronclient").setLevel(logging.ERROR)

@@ -3,9 +3,9 @@ VLAN a broadcast domain of its own; local networks stay on their host."""
 
 import uuid
 
-from net_helpers import SUBNET, isolated, network, reach
-
 from vif_driver.tools.sandbox.hosts import lost_pings_during
+
+from net_helpers import SUBNET, isolated, network, reach
 
 
 def test_vlan_network_spans_hosts_and_vlans_stay_apart(cluster, neutron, boot):

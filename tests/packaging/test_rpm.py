@@ -164,6 +164,7 @@ def test_installed_rpms_run_the_ovs_lifecycle_as_vdsm(built, tmp_path):
     require_root()
     require_tool("rpm", "ovs-vsctl", "ovsdb-server", "ovs-vswitchd")
     import tempfile
+
     from pkg_helpers import agent_helpers as helpers
     helpers.ensure_user(helpers.AGENT_USER)
     root = tempfile.mkdtemp(prefix="vif-rpm-root-")
@@ -181,6 +182,7 @@ def _run_lifecycle_from(root, tmp_path, helpers):
     import glob
     import sys
     import time
+
     from vif_driver.tools.sandbox.ovs import OvsSandbox
     site = glob.glob(os.path.join(root, "usr/lib/python3*/site-packages"))[0]
     hooks = os.path.join(root, HOOK_POINTS_DIR.lstrip("/"))

@@ -2,6 +2,8 @@
 decided from the kernel's view of the peer (SO_PEERCRED), never from what
 the peer says about itself."""
 
+from __future__ import annotations
+
 import grp
 import pwd
 import socket
@@ -46,7 +48,7 @@ def allowed(peer: Peer, users, groups) -> bool:
     return False
 
 
-def missing_names(users, groups) -> "list[str]":
+def missing_names(users, groups) -> list[str]:
     """Configured users and groups this host does not have (for the log)."""
     missing = []
     for user in users:
@@ -62,14 +64,14 @@ def missing_names(users, groups) -> "list[str]":
     return missing
 
 
-def _user_name(uid: int) -> "str | None":
+def _user_name(uid: int) -> str | None:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return None
 
 
-def _primary_gid(name: str) -> "int | None":
+def _primary_gid(name: str) -> int | None:
     try:
         return pwd.getpwnam(name).pw_gid
     except KeyError:

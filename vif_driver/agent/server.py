@@ -10,7 +10,6 @@ function the in-process path calls, with the agent's own config.
 """
 
 import argparse
-import json
 import logging
 import os
 import selectors
@@ -29,7 +28,7 @@ from vif_driver.hook.entry import CAPTURE_ENV
 from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.hook.protocol import Response
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0  # a client has this long to send its whole request
 MAX_CONNECTIONS = 64
@@ -183,8 +182,7 @@ class Agent:
             return
         try:
             raw = client.read_message(conn, client.MAX_MESSAGE, time.monotonic() + READ_TIMEOUT)
-            envelope, data = client.unpack(raw)
-            request = validation.request_from(validation.with_data(_decode(envelope), data))
+            request = validation.request_from(raw)
         except EOFError:
             return
         except (client.ProtocolError, validation.Refused) as e:
@@ -236,7 +234,7 @@ class Agent:
     def _announce(conn: socket.socket, deadline_s: float) -> None:
         try:
             conn.settimeout(READ_TIMEOUT)
-            conn.sendall(client.announcement(deadline_s))
+            conn.sendall(client.deadline_message(deadline_s))
         except OSError as e:  # the hook went away: its answer will not be sent either
             log.info("could not announce the deadline (the hook went away?): %s", e)
 
@@ -304,39 +302,16 @@ class Agent:
     @staticmethod
     def _send(conn: socket.socket, response: Response, debug: bool = False) -> None:
         """The Response; ``debug`` (the config's) tells the hook to print its actions."""
-        envelope = response.to_dict()
-        if debug:
-            envelope["debug"] = True
+        try:
+            message = client.response_message(response, debug)
+        except client.ProtocolError as e:  # data over MAX_MESSAGE: say so instead
+            message = client.response_message(Response(response.exit_code, messages=[
+                f"vif-driver agent: the answer cannot be sent: {e}"]))
         try:
             conn.settimeout(READ_TIMEOUT)
-            conn.sendall(client.pack(envelope, response.data))
+            conn.sendall(message)
         except OSError as e:
             log.info("could not answer (the hook went away?): %s", e)
-
-
-def _decode(raw: bytes):
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                          parse_constant=_no_constant)
-    except UnicodeDecodeError:
-        raise validation.Refused("request is not UTF-8") from None
-    except RecursionError:
-        raise validation.Refused("request JSON is nested too deeply") from None
-    except ValueError as e:
-        raise validation.Refused(f"request is not valid JSON: {str(e)[:80]}") from None
-
-
-def _no_duplicates(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name):
-    raise ValueError(f"constant {name} is not allowed")
 
 
 def main(argv=None) -> int:

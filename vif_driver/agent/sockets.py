@@ -2,17 +2,19 @@
 here for ``--listen``; and systemd's readiness notification. Standard
 library only, as systemd's own helpers would be (no libsystemd binding)."""
 
+from __future__ import annotations
+
 import logging
 import os
 import socket
 import stat
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 SD_LISTEN_FDS_START = 3
 
 
-def activated_socket() -> "socket.socket | None":
+def activated_socket() -> socket.socket | None:
     """The listening socket systemd passed (sd_listen_fds), or None."""
     if os.environ.get("LISTEN_PID") != str(os.getpid()):
         return None
@@ -29,7 +31,7 @@ def activated_socket() -> "socket.socket | None":
     return sock
 
 
-def listen(path: str, group: "str | None", mode: int) -> socket.socket:
+def listen(path: str, group: str | None, mode: int) -> socket.socket:
     """Bind ``path`` (replacing a stale socket, never another file) with
     ``mode`` and ``group``, like the .socket unit's SocketMode/SocketGroup."""
     os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
@@ -52,7 +54,7 @@ def listen(path: str, group: "str | None", mode: int) -> socket.socket:
     return sock
 
 
-def socket_group(cfg, wanted: "str | None") -> "str | None":
+def socket_group(cfg, wanted: str | None) -> str | None:
     """--socket-group, else the first configured group this host has, else
     the primary group of the first configured user: who may connect."""
     import grp

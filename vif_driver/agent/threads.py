@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 
-log = logging.getLogger("vif-driverd")
+log = logging.getLogger(__name__)
 
 
 class ThreadStderr:

@@ -53,9 +53,8 @@ class HostConfig:
         main = main or {}
         self.path = path
         self.lines = lines or {}  # (section, key or None for its header) -> line number
-        self.timeout = _positive_float(main.get("timeout"), DEFAULT_TIMEOUT, self.where(MAIN_SECTION, "timeout"),
-                                       "timeout")
-        self.debug = _boolean(main.get("debug", "false"), self.where(MAIN_SECTION, "debug"), "debug")
+        self.timeout = self._main(main, "timeout", "seconds", DEFAULT_TIMEOUT)
+        self.debug = self._main(main, "debug", "boolean", False)
         self.capture_dir = main.get("capture_dir") or None
         self.agent_socket = main.get("agent_socket") or DEFAULT_AGENT_SOCKET
         self.agent_users = _words(main.get("agent_users", "vdsm"))
@@ -64,6 +63,18 @@ class HostConfig:
         mapping.update(plugin_types or {})
         self.plugin_types = {k: v for k, v in mapping.items() if v}
         self.driver_options = driver_options or {}
+
+    def _main(self, main: dict, key: str, parser: str, default):
+        """[vif-driver] ``key`` parsed by vif_driver.core.validate's ``parser``;
+        ``default`` when unset or empty (validate only then: it imports re)."""
+        value = main.get(key)
+        if value is None or value == "":
+            return default
+        from vif_driver.core import validate
+        try:
+            return getattr(validate, parser)(value)
+        except ValueError as e:
+            raise ConfigError(f"{self.where(MAIN_SECTION, key)}: [{MAIN_SECTION}] {key}: {e}") from None
 
     def driver_for(self, plugin_type):
         """The driver name configured for a plugin_type, or None: not ours."""
@@ -239,27 +250,6 @@ def parse(text, path="<string>"):
 
 def _cut(name: str) -> str:
     return name if len(name) <= 40 else name[:40] + "..."
-
-
-def _positive_float(value, default, where, key):
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 < number <= 3600:
-        raise ConfigError(f"{where}: [{MAIN_SECTION}] {key} = {_shown(value)}: expected seconds between 0 and 3600")
-    return number
-
-
-def _boolean(value, where, key):
-    lowered = value.strip().lower()
-    if lowered in ("1", "yes", "true", "on"):
-        return True
-    if lowered in ("0", "no", "false", "off", ""):
-        return False
-    raise ConfigError(f"{where}: [{MAIN_SECTION}] {key} = {_shown(value)}: expected true or false")
 
 
 def _words(value):

@@ -65,3 +65,13 @@ class netns:
             finally:
                 os.close(self._home)
                 self._home = None
+
+
+def call_in(name: "str | None", func, *args):
+    """``func(*args)`` run inside network namespace ``name`` (the current
+    one when empty): how a driver opens a netlink or other socket of that
+    namespace, since a socket stays in the namespace it was created in."""
+    if not name:
+        return func(*args)
+    with netns(name):
+        return func(*args)

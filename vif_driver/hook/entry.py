@@ -20,6 +20,8 @@ before-hook fails with 2, a teardown before-hook never fails (0 and one
 warning line, whatever went wrong), an after-hook with 1.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 
@@ -63,7 +65,7 @@ def _run(hook_point, point, environ) -> int:
     if present and path:
         text = _read(path)
         if isinstance(text, str):  # else: not ours, or an error, said below after the config
-            from vif_driver.hook import client  # only with an agent: _socket and _json cost ~0.7 ms
+            from vif_driver.hook import client  # only with an agent
             from vif_driver.hook.protocol import Request
             request = Request(hook_point, text, dict(environ), dry_run=dry_run)
             try:
@@ -102,7 +104,7 @@ def _run(hook_point, point, environ) -> int:
     return _apply(hook_point, point, path, request, response, getattr(response, "debug", cfg.debug))
 
 
-def _read(path: str) -> "str | tuple[str]":
+def _read(path: str) -> str | tuple[str]:
     """The data file's text, or (why not,) for the message."""
     try:
         with open(path, "rb") as f:
@@ -137,7 +139,7 @@ def _apply(hook_point, point, path, request, response, debug: bool) -> int:
     return response.exit_code
 
 
-def call(request, cfg, socket_path: "str | None" = None):
+def call(request, cfg, socket_path: str | None = None):
     """Answer the request without an agent found before: ``socket_path`` is
     one that refused the connection (None: none there or in-process), tried
     again here; then in this process if it may change the host's network,
@@ -191,7 +193,7 @@ def _privileged() -> bool:
     return False
 
 
-def write_atomically(path: str, data: "bytes | memoryview") -> None:
+def write_atomically(path: str, data: bytes | memoryview) -> None:
     """Replace the file in one step, so VDSM reads either the old content or
     the complete new one, never a half-written file."""
     tmp = f"{path}.vif-driver-{os.getpid()}"

@@ -6,6 +6,8 @@ vNIC passes first: another provider's vNIC costs a hook one read of the
 config file's bytes, never a parse (vif_driver.core.config parses it).
 """
 
+from __future__ import annotations
+
 import os
 
 DEFAULT_PATH = "/etc/vif-driver/vif-driver.conf"

@@ -39,6 +39,8 @@ after_update_device_fail even when our own before_update_device refused);
 HookContext.failed is True there.
 """
 
+from __future__ import annotations
+
 PLUG = "plug_device"
 UNPLUG = "unplug_device"
 MIGRATION_SOURCE = "migration_source"
@@ -92,7 +94,7 @@ class HookPoint:
         return 1
 
 
-def _table() -> "dict[str, HookPoint]":
+def _table() -> dict[str, HookPoint]:
     rows = [
         ("before_device_create", PLUG, BEFORE, False, True),
         ("after_device_create", PLUG, AFTER, False, False),
@@ -114,7 +116,7 @@ def _table() -> "dict[str, HookPoint]":
         ("after_get_caps", GET_CAPS, AFTER, True, True),
         ("after_get_stats", GET_STATS, AFTER, True, True),
     ]
-    return {row[0]: HookPoint(*row) for row in rows}
+    return {row[0]: HookPoint(*row) for row in rows}  # type: ignore[arg-type, misc]
 
 
 HOOK_POINTS = _table()

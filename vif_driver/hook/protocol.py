@@ -6,11 +6,13 @@ Both convert to plain dicts, so the same exchange works in-process and over
 the agent's unix socket. Standard library only.
 """
 
+from __future__ import annotations
+
 
 class Request:
     __slots__ = ("hook_point", "data", "properties", "dry_run")
 
-    def __init__(self, hook_point: str, data: str, properties: "dict[str, str]", dry_run: bool = False):
+    def __init__(self, hook_point: str, data: str, properties: dict[str, str], dry_run: bool = False):
         self.hook_point = hook_point
         self.data = data  # device XML or JSON text, as VDSM wrote it ("" when empty)
         self.properties = properties  # the hook's environment: custom properties, vmId
@@ -21,15 +23,15 @@ class Request:
                 "properties": self.properties, "dry_run": self.dry_run}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Request":
+    def from_dict(cls, d: dict) -> Request:
         return cls(d["hook_point"], d["data"], d["properties"], d.get("dry_run", False))
 
 
 class Response:
     __slots__ = ("exit_code", "data", "messages", "actions")
 
-    def __init__(self, exit_code: int = 0, data: "str | None" = None,
-                 messages: "list[str] | None" = None, actions: "list[str] | None" = None):
+    def __init__(self, exit_code: int = 0, data: str | None = None,
+                 messages: list[str] | None = None, actions: list[str] | None = None):
         self.exit_code = exit_code
         self.data = data  # new file content, or None: leave the file as it is
         self.messages = messages or []  # one-line messages for stderr
@@ -40,7 +42,7 @@ class Response:
                 "messages": self.messages, "actions": self.actions}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Response":
+    def from_dict(cls, d: dict) -> Response:
         return cls(d["exit_code"], d.get("data"), d.get("messages"), d.get("actions"))
 
     def __repr__(self) -> str:

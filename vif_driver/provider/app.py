@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import re
+import sqlite3
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -41,7 +41,7 @@ EXTENSIONS = [
 MAX_BODY = 1024 * 1024
 # Where a token is asked for: any version prefix an administrator may type
 # in the engine's auth URL (/v2.0/tokens, /v3/tokens), or none.
-TOKEN_PATH = re.compile(r"^(/v[0-9]+(\.[0-9]+)*)?/tokens/?$")
+TOKEN_PATH = re.compile(r"(/v[0-9]+(\.[0-9]+)*)?/tokens/?")  # fullmatch
 
 
 class _DropEmptySegments:
@@ -155,8 +155,9 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         name = (exc.name or "Error").replace(" ", "")
         resp = _error(NeutronError(exc.description or name,
                                    status=exc.code or 500, type="HTTP" + name))
-        if getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)  # set by MethodNotAllowed
+        if allowed:
+            resp.headers["Allow"] = ", ".join(allowed)
         return resp
 
     @app.errorhandler(sqlite3.IntegrityError)
@@ -184,7 +185,7 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
     @app.before_request
     def check_token() -> None:
         if not auth.enabled or request.path == "/" or (
-                request.method == "POST" and TOKEN_PATH.match(request.path)):
+                request.method == "POST" and TOKEN_PATH.fullmatch(request.path)):
             return
         if not auth.valid(request.headers.get("X-Auth-Token")):
             raise Unauthorized("Authentication required: send a valid "
@@ -223,7 +224,7 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         """Keystone v2.0 password tokens, whatever version the URL says:
         the engine posts the v2.0 body to ``{auth URL}/tokens`` even when
         the administrator typed a /v3 auth URL."""
-        if not TOKEN_PATH.match(request.path):
+        if not TOKEN_PATH.fullmatch(request.path):
             raise NeutronError(f"The resource could not be found: "
                                f"{request.path}", status=404,
                                type="HTTPNotFound")

@@ -22,6 +22,15 @@ def provider() -> None:
     """
 
 
+def _bridge_name(value: str) -> str:
+    """--bridge reaches every host's plug: the drivers' own grammar."""
+    from vif_driver.core import validate
+    try:
+        return validate.ifname(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 # What serve needs beyond vif-driver's own dependencies (the provider extra).
 SERVER_MODULES = ("flask", "gunicorn", "werkzeug")
 
@@ -72,7 +81,7 @@ def _server_classes():
               help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=int,
               help="Threads per worker (keep-alive capable).")
-@click.option("--bridge", default="br-int", show_default=True,
+@click.option("--bridge", default="br-int", show_default=True, callback=lambda _c, _p, v: _bridge_name(v),
               help="OVS bridge reported in ports' binding:vif_details when "
                    "the network sets no vif_driver:bridge_name.")
 @click.option("--access-log", is_flag=True, help="Log every request.")

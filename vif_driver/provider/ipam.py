@@ -9,7 +9,8 @@ used address of a subnet.
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Union
+from collections.abc import Iterable
+from typing import Union
 
 # typing.Union, not `|`: these aliases are evaluated at import (Python 3.9).
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]

@@ -19,10 +19,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable
 
+from vif_driver.core import validate
+
 from .errors import Conflict, InvalidInput
 
 TUNNEL_TYPES = ("vxlan", "geneve", "gre")
-LOCAL_TAGS = (1, 4094)  # an 802.1Q id: the driver applies it as the port's vlan tag
+LOCAL_TAGS = validate.VLAN_RANGE  # an 802.1Q id: the driver applies it as the port's vlan tag
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS local_tags (

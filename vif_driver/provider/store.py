@@ -18,13 +18,13 @@ import os
 import sqlite3
 import threading
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from . import segments, validation
 from .errors import Conflict, InvalidInput, not_found
 from .ports import PortOps
-from .rows import (SEGMENT_KEYS, TABLES, Page, cut_page, filter_sql,
-                   from_row, now, page_sql, to_row)
+from .rows import SEGMENT_KEYS, TABLES, Page, cut_page, filter_sql, from_row, now, page_sql, to_row
 
 # 2: ports.doc, the port's encoded JSON (NULL = to be rendered); meta.
 SCHEMA_VERSION = 2

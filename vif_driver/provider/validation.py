@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from vif_driver.core import validate
 
 from . import ipam
 from .errors import BadRequest, InvalidInput, NeutronError
@@ -24,13 +25,11 @@ Conv = Callable[[str, Any], Any]
 NETWORK_TYPES = {"local", "flat", "vlan", "vxlan", "geneve", "gre"}
 # MTU Neutron derives for a 1500-byte physical network per overlay type.
 DEFAULT_MTU = {"vxlan": 1450, "geneve": 1442, "gre": 1458}
-SEGMENT_RANGES = {"vlan": (1, 4094), "vxlan": (1, 2**24 - 1),
+SEGMENT_RANGES = {"vlan": validate.VLAN_RANGE, "vxlan": (1, 2**24 - 1),
                   "geneve": (1, 2**24 - 1), "gre": (1, 2**32 - 1)}
 IPV6_MODES = {None, "slaac", "dhcpv6-stateful", "dhcpv6-stateless"}
 VNIC_TYPES = {"normal", "direct", "macvtap", "baremetal", "direct-physical",
               "virtio-forwarder", "smart-nic"}
-_MAC_RE = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
-_BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
 def _str(name: str, v: Any) -> str:
@@ -73,15 +72,24 @@ def uuid_str(name: str, v: Any) -> str:
         raise InvalidInput(f"'{v}' is not a valid UUID for {name}.") from None
 
 
-def mac(name: str, v: Any) -> str:
-    """Canonical lower-case colon form; no zero, multicast or broadcast."""
-    s = v.lower() if isinstance(v, str) else ""
-    if not _MAC_RE.match(s):
-        raise InvalidInput(f"'{v}' is not a valid MAC address.")
-    s = s.replace("-", ":")
-    if s == "00:00:00:00:00:00" or int(s[:2], 16) & 1:
-        raise InvalidInput(f"'{v}' is not a valid unicast MAC address.")
-    return s
+def _grammar(parse: Callable[[str], Any], fix: str, nullable: bool = True) -> Conv:
+    """An attribute checked by the grammar the drivers use (vif_driver.core.validate),
+    so the provider stores nothing a host would later refuse."""
+    def check(name: str, v: Any) -> Any:
+        if v is None and nullable:
+            return None
+        if not isinstance(v, str):
+            raise InvalidInput(f"'{v}' is not a valid string for {name}.")
+        try:
+            return parse(v)
+        except ValueError as e:
+            raise InvalidInput(f"{name}: {e}; {fix}.") from None
+    return check
+
+
+mac = _grammar(validate.mac, "send one like fa:16:3e:12:34:56, or none: the provider picks one", nullable=False)
+_bridge = _grammar(validate.ifname, "use the name of the bridge on the hosts, e.g. br-int")
+_physnet = _grammar(validate.physnet, "use the name the hosts map it by, e.g. physnet1")
 
 
 def ip(name: str, v: Any) -> str:
@@ -158,16 +166,10 @@ def _choice(options: set) -> Conv:
 
 def _mtu(name: str, v: Any) -> int | None:
     n = _int_or_none(name, v)
-    if n is not None and not 68 <= n <= 65535:
-        raise InvalidInput(f"mtu {n} is not in the range 68-65535.")
+    low, high = validate.MTU_RANGE
+    if n is not None and not low <= n <= high:
+        raise InvalidInput(f"mtu {n} is not in the range {low}-{high}.")
     return n
-
-
-def _bridge(name: str, v: Any) -> str | None:
-    if v is not None and not (isinstance(v, str) and _BRIDGE_RE.match(v)):
-        raise InvalidInput(f"'{v}' is not a valid bridge name (1-15 of "
-                           "letters, digits, '_', '.', '-').")
-    return v
 
 
 def _dict(name: str, v: Any) -> dict:
@@ -200,7 +202,7 @@ SPECS: dict[str, dict[str, Attr]] = {
                 "port_security_enabled": Attr(_bool, default=True),
                 "provider:network_type": Attr(_choice(NETWORK_TYPES),
                                               default="local"),
-                "provider:physical_network": Attr(_str_or_none),
+                "provider:physical_network": Attr(_physnet),
                 "provider:segmentation_id": Attr(_int_or_none),
                 "vif_driver:bridge_name": Attr(_bridge)},
     "subnet": {**_COMMON,
@@ -262,7 +264,7 @@ def _parse_one(resource: str, item: Any, update: bool) -> dict:
     method = "PUT" if update else "POST"
     unknown = sorted(k for k in item if k not in spec and k not in READ_ONLY)
     if unknown:
-        raise BadRequest("Unrecognized attribute(s) '%s'" % ", ".join(unknown))
+        raise BadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     for k in item:
         if k in READ_ONLY or (update and not spec[k].update):
             raise BadRequest(f"Attribute '{k}' not allowed in {method}")

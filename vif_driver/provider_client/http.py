@@ -38,7 +38,8 @@ def _deadline_read(resp, deadline: float, url: str, timeout: float) -> bytes:
     bounds each socket operation only, so a server trickling bytes could
     otherwise hold a hook forever."""
     import time
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = resp.read1(65536)
         if not chunk:
@@ -135,8 +136,8 @@ def _http_error(url: str, exc, what: str) -> ProviderError:
         f"{message}; {hint}"))
 
 
-def call(method: str, url: str, body: "dict | None" = None, *, timeout: float = 5.0,
-         token: "str | None" = None) -> dict:
+def call(method: str, url: str, body: dict | None = None, *, timeout: float = 5.0,
+         token: str | None = None) -> dict:
     """One API request; the decoded answer ({} for 204). For tools that
     play the engine's part (`vif-driver demo`)."""
     return _request(url, timeout=timeout, method=method, body=body, token=token)

@@ -8,28 +8,33 @@ returned; without a URL nothing is fetched. A failed lookup raises
 HostError, which a before-hook turns into exit 2 with the client's one line.
 """
 
-from vif_driver.core import validate
+from __future__ import annotations
+
 from vif_driver.api import HookContext, HostError
+from vif_driver.core import validate
 
 
-def port_details(properties: HookContext) -> "dict | None":
+def port_details(properties: HookContext) -> dict | None:
     """The vNIC's port with its network (key "network"), or None when no
     provider URL is configured."""
-    options = properties.options
-    url = options.get("provider_url")
-    if not url:
+    def option(name: str) -> str | None:
+        value = properties.options.get(name)
+        return value if isinstance(value, str) and value else None
+
+    url, vnic_id = option("provider_url"), properties.vnic_id
+    if not url or not vnic_id:
         return None
     from vif_driver.provider_client.http import ProviderError, get_port
-    properties.record(f"provider: GET {url.rstrip('/')}/v2.0/ports/{properties.vnic_id} and its network")
+    properties.record(f"provider: GET {url.rstrip('/')}/v2.0/ports/{vnic_id} and its network")
     try:
-        return get_port(url, properties.vnic_id, username=options.get("provider_username"),
-                        password=options.get("provider_password"), timeout=properties.timeout,
-                        auth_url=options.get("provider_auth_url"), cafile=options.get("provider_cafile"))
+        return get_port(url, vnic_id, username=option("provider_username"),
+                        password=option("provider_password"), timeout=properties.timeout,
+                        auth_url=option("provider_auth_url"), cafile=option("provider_cafile"))
     except ProviderError as e:
-        raise HostError(str(e))
+        raise HostError(str(e)) from None
 
 
-def network_settings(properties: HookContext) -> "dict[str, object]":
+def network_settings(properties: HookContext) -> dict[str, object]:
     """What the provider says about the vNIC's network, validated: any of
     ``bridge``, ``mtu``, ``physical_network``, ``segmentation_id``,
     ``network_type``. Empty without a provider URL."""
@@ -41,24 +46,24 @@ def network_settings(properties: HookContext) -> "dict[str, object]":
     raw = {
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),
-        "physical_network": (network.get("provider:physical_network"), validate.name),
-        "segmentation_id": (network.get("provider:segmentation_id"), validate.integer(1, 4094)),
+        "physical_network": (network.get("provider:physical_network"), validate.physnet),
+        "segmentation_id": (network.get("provider:segmentation_id"), validate.vlan),
         "network_type": (network.get("provider:network_type"), validate.name),
     }
     return validated(properties, raw)
 
 
-def validated(properties: HookContext, raw: "dict[str, tuple]") -> "dict[str, object]":
+def validated(properties: HookContext, raw: dict[str, tuple]) -> dict[str, object]:
     """{key: parse(value)} for each set (value, parse) of ``raw``: what a
     provider answered, checked as the drivers check their own options."""
-    settings: "dict[str, object]" = {}
+    settings: dict[str, object] = {}
     for key, (value, parse) in raw.items():
         if value is None or value == "":
             continue
         try:
             settings[key] = parse(str(value))
         except ValueError as e:
-            raise bad_answer(properties, f"{key} {e}")
+            raise bad_answer(properties, f"{key} {e}") from None
     return settings
 
 
@@ -67,7 +72,7 @@ def bad_answer(properties: HookContext, what: str) -> HostError:
                      f"{what}; fix the network on the provider")
 
 
-def choose(properties: HookContext, settings: "dict[str, object]", key: str):
+def choose(properties: HookContext, settings: dict[str, object], key: str):
     """The value for ``key``: a vNIC property of that name wins, then what
     the provider says, then the host config or the option's default."""
     if key in properties or key not in settings:

@@ -4,8 +4,8 @@ Host-only: a vNIC must not send the host's provider credentials elsewhere.
 A module of its own so that declaring them costs a driver's hook nothing.
 """
 
-from vif_driver.core import validate
 from vif_driver.api import Option
+from vif_driver.core import validate
 
 _URL = validate.optional(validate.url)
 

@@ -8,6 +8,8 @@ hook does not read the config then). Files are 0600: custom properties can
 hold provider credentials.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import time
@@ -21,7 +23,7 @@ _SKIP = {"_hook_domxml", "_hook_json", "PATH", "PWD", "OLDPWD", "HOME", "SHLVL",
          "LS_COLORS", "TERM", "LANG", "LC_ALL", "NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM"}
 
 
-def save(directory: str, hook_point: str, point, environ, data: "str | None" = None) -> str:
+def save(directory: str, hook_point: str, point, environ, data: str | None = None) -> str:
     """The fixture's path. ``data``: the hook's data when the caller has it
     (the agent), else read from the file ``environ`` names."""
     path = environ.get(point.env_var)

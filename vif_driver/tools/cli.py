@@ -55,7 +55,7 @@ def install_hooks_cmd(destdir, interpreter):
     try:
         paths = install.install_hooks(destdir, interpreter)
     except (OSError, ValueError) as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from None
     for path in paths:
         click.echo(path)
 
@@ -110,13 +110,14 @@ def replay(fixtures, config_path, dry_run, hooks_dir, in_process, quiet):
         as_expected, total = replay_all(paths, echo=click.echo, quiet=quiet, hooks_root=hooks_dir,
                                         config=config_path, dry_run=dry_run, in_process=in_process)
     except FixtureError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from None
     if as_expected != total:
         raise SystemExit(1)
 
 
 def _load_config(path):
     import os
+
     from vif_driver.core import config
     env = dict(os.environ)
     if path:
@@ -124,7 +125,7 @@ def _load_config(path):
     try:
         return config.load(env)
     except config.ConfigError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -16,26 +16,18 @@ namespace or a process left behind. The cleanup itself runs to its end
 names (NS_PREFIX ... -<pid>).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 
 import click
 
-ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
-<interface type="bridge">
-    <mac address="{mac}"/>
-    <model type="virtio"/>
-    <source bridge=";vdsmdummy;"/>
-    <link state="up"/>
-</interface>
-"""
 SUBNET = "10.200.0.0/24"
 NS_PREFIX = "vifdemo-"  # every namespace the demo makes
 
@@ -53,7 +45,7 @@ class Signals:
     the main thread happens to be."""
 
     def __init__(self):
-        self.received: "int | None" = None
+        self.received: int | None = None
         self._previous = {}
 
     def install(self) -> None:
@@ -74,7 +66,7 @@ class Signals:
 
 
 class Demo:
-    def __init__(self, workdir: str, echo=click.echo, signals: "Signals | None" = None):
+    def __init__(self, workdir: str, echo=click.echo, signals: Signals | None = None):
         self.dir = workdir
         self.echo = echo
         self.signals = signals or Signals()
@@ -95,26 +87,13 @@ class Demo:
 
     # -- the parts -----------------------------------------------------------------
     def start_provider(self) -> str:
-        from vif_driver.provider_client.http import ProviderError, call
-        port = _free_port()
-        log = open(os.path.join(self.dir, "provider.log"), "wb")
-        self.stack.callback(log.close)
-        proc = subprocess.Popen([sys.executable, "-m", "vif_driver.provider", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port), "--auth-port", "0", "--workers", "1",
-                                 "--db", os.path.join(self.dir, "provider.sqlite")],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.stack.callback(_stop, proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                call("GET", url + "/v2.0/", timeout=2)
-                return url
-            except ProviderError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise DemoError(f"the provider did not start; see {log.name}")
-                self.checkpoint()
-                time.sleep(0.2)
+        from vif_driver.tools.sandbox.provider import ProviderError, ProviderProcess
+        provider = ProviderProcess(self.dir, waiting=self.checkpoint)
+        self.stack.callback(provider.stop)
+        try:
+            return provider.start().url
+        except ProviderError as e:
+            raise DemoError(str(e)) from None
 
     def start_switch(self):
         from vif_driver.tools.sandbox.ovs import OvsSandbox
@@ -142,36 +121,19 @@ class Demo:
         return run
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def namespace_name(what: str) -> str:
     """vifdemo-WHAT-PID (then -TAG when $VIF_SANDBOX_TAG is set)."""
     from vif_driver.tools.sandbox.netns import tagged
     return tagged(f"{NS_PREFIX}{what}-{os.getpid()}")
 
 
-def own_namespace(name: str, pid: "int | None" = None) -> bool:
+def own_namespace(name: str, pid: int | None = None) -> bool:
     """Whether a namespace name is one this demo process (``pid``) makes."""
     return re.fullmatch(re.escape(NS_PREFIX) + r"[a-z0-9]+-" + str(pid or os.getpid()) + r"(-[a-z0-9]{1,8})?",
                         name) is not None
 
 
-def sweep_namespaces() -> "list[str]":
+def sweep_namespaces() -> list[str]:
     """Delete what is left in /run/netns of this process' names (e.g. a
     namespace whose creation a cleanup did not see); returns their names."""
     from vif_driver.tools.sandbox.netns import Namespace
@@ -184,11 +146,12 @@ def sweep_namespaces() -> "list[str]":
     return names
 
 
-def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) -> dict:
+def run_demo(workdir: str, echo=click.echo, signals: Signals | None = None) -> dict:
     """The flow; returns what was measured (for the tests). Raises DemoError,
     or Interrupted at a checkpoint after a signal."""
-    from vif_driver.tools import install
     from vif_driver.provider_client.http import call
+    from vif_driver.tools import install
+    from vif_driver.tools.sandbox.hosts import engine_interface
 
     demo = Demo(workdir, echo, signals)
     with demo.stack:
@@ -233,7 +196,7 @@ def run_demo(workdir: str, echo=click.echo, signals: "Signals | None" = None) ->
                      "vnic_id": port["id"]}
 
             demo.step(f"VDSM: start {name}: before_device_create rewrites the engine's XML")
-            engine_xml = ENGINE_XML.format(mac=port["mac_address"])
+            engine_xml = engine_interface(port["mac_address"])
             run = demo.run_hook(hooks, "before_device_create", engine_xml, props, vm_id, config)
             demo.detail(run.text)
 
@@ -335,7 +298,7 @@ def demo(keep_dir, networks):
                f"counters grew ({json.dumps({k: v['rx'] for k, v in result['after'].items()})})")
 
 
-def _guarded(run, keep_dir: "str | None", prefix: str):
+def _guarded(run, keep_dir: str | None, prefix: str):
     """``run(workdir, signals=...)`` with SIGTERM/SIGINT acted on only at its
     checkpoints, in keep_dir or a temporary directory; every failure is one
     line (the run has cleaned up by then)."""
@@ -353,11 +316,11 @@ def _guarded(run, keep_dir: "str | None", prefix: str):
     except KeyboardInterrupt:
         left = [n for n in os.listdir("/run/netns") if own_namespace(n)] if os.path.isdir("/run/netns") else []
         if left:
-            raise click.ClickException(f"interrupted; could not remove namespaces {', '.join(left)}")
-        raise click.ClickException("interrupted; everything the demo started was stopped and removed")
+            raise click.ClickException(f"interrupted; could not remove namespaces {', '.join(left)}") from None
+        raise click.ClickException("interrupted; everything the demo started was stopped and removed") from None
     except DemoError as e:
-        raise click.ClickException(("interrupted: " if signals.received else "") + str(e))
+        raise click.ClickException(("interrupted: " if signals.received else "") + str(e)) from None
     except Exception as e:  # noqa: BLE001 - sandbox/provider errors: one line, cleanup already done
-        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}")
+        raise click.ClickException(("interrupted: " if signals.received else "") + f"{type(e).__name__}: {e}") from None
     finally:
         signals.restore()

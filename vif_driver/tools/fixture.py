@@ -17,12 +17,13 @@ An exit code alone cannot tell the error a fixture is about from another
 one that happens to exit the same way.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 
 from vif_driver.hook.points import HOOK_POINTS
-
 
 DRY_RUN_PREFIX = "dry-run: "
 
@@ -55,7 +56,7 @@ class Fixture:
         """The expected exit code (default 0)."""
         return int(self.expect.get("exit_code", 0))
 
-    def stderr_patterns(self) -> "list[re.Pattern] | None":
+    def stderr_patterns(self) -> list[re.Pattern] | None:
         """The compiled expect.stderr patterns, or None when not given."""
         patterns = self.expect.get("stderr")
         if patterns is None:
@@ -68,9 +69,9 @@ class Fixture:
         try:
             return [re.compile(p) for p in patterns]
         except re.error as e:
-            raise FixtureError(f"{self.path or 'fixture'}: expect.stderr: bad regular expression: {e}")
+            raise FixtureError(f"{self.path or 'fixture'}: expect.stderr: bad regular expression: {e}") from None
 
-    def stderr_mismatch(self, stderr: str, dry_run: bool = False) -> "str | None":
+    def stderr_mismatch(self, stderr: str, dry_run: bool = False) -> str | None:
         """Why ``stderr`` is not what the fixture expects; None if it is."""
         patterns = self.stderr_patterns()
         if patterns is None:
@@ -87,12 +88,12 @@ class Fixture:
         return None
 
     @classmethod
-    def load(cls, path: str) -> "Fixture":
+    def load(cls, path: str) -> Fixture:
         try:
             with open(path, encoding="utf-8") as f:
                 doc = json.load(f)
         except (OSError, ValueError) as e:
-            raise FixtureError(f"{path}: cannot read fixture: {e}")
+            raise FixtureError(f"{path}: cannot read fixture: {e}") from None
         if not isinstance(doc, dict) or "hook_point" not in doc:
             raise FixtureError(f"{path}: a fixture is a JSON object with at least 'hook_point'")
         data = doc.get("data", "")
@@ -102,7 +103,7 @@ class Fixture:
                 with open(data_path, encoding="utf-8") as f:
                     data = f.read()
             except OSError as e:
-                raise FixtureError(f"{path}: data_file: {e}")
+                raise FixtureError(f"{path}: data_file: {e}") from None
         for key in ("device_properties", "vm_properties"):
             values = doc.get(key, {})
             if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
@@ -123,9 +124,9 @@ class Fixture:
         return doc
 
 
-def expand(paths) -> "list[str]":
+def expand(paths) -> list[str]:
     """Fixture files from files and directories (a directory's *.json, sorted)."""
-    result = []
+    result: list[str] = []
     for path in paths:
         if os.path.isdir(path):
             result.extend(os.path.join(path, name) for name in sorted(os.listdir(path))

@@ -5,6 +5,8 @@ shebang, for development and tests) and the Makefile / RPM install
 (/usr/bin/python3): ``python3 -m vif_driver.tools.install --destdir DIR``.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import sys
@@ -25,7 +27,7 @@ def render(interpreter: str) -> str:
 
 
 def install_hooks(destdir: str, interpreter: str, hooks_dir: str = HOOKS_DIR,
-                  hook_points=None) -> "list[str]":
+                  hook_points=None) -> list[str]:
     """Write DESTDIR/<hooks_dir>/<hook_point>/50_vif_driver, mode 0755; returns the paths."""
     if not os.path.isabs(interpreter):
         raise ValueError(f"interpreter {interpreter!r} must be an absolute path")

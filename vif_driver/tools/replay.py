@@ -1,14 +1,16 @@
 """Replay: run a fixture through the emulated VDSM runner and show the result."""
 
+from __future__ import annotations
+
 import difflib
 import json
 import os
 import sys
 import tempfile
 
-from vif_driver.tools import install, runner
 from vif_driver.core.config import CONFIG_ENV
 from vif_driver.hook.entry import DRY_RUN_ENV, IN_PROCESS_ENV
+from vif_driver.tools import install, runner
 from vif_driver.tools.fixture import Fixture
 
 
@@ -25,7 +27,7 @@ class Replay:
         return self.fixture.exit_code
 
     @property
-    def stderr_mismatch(self) -> "str | None":
+    def stderr_mismatch(self) -> str | None:
         """Why the run's stderr is not the expected one (None: it is, or
         the fixture does not say)."""
         return self.fixture.stderr_mismatch(self.run.stderr, self.dry_run)
@@ -43,7 +45,7 @@ class Replay:
             why.append(self.stderr_mismatch)
         return "; ".join(why)
 
-    def _pretty(self, text: str) -> "list[str]":
+    def _pretty(self, text: str) -> list[str]:
         if self.run.hook_point.startswith("after_get_") and text.strip():
             text = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
         return text.splitlines(keepends=True)
@@ -78,8 +80,8 @@ class Replay:
         return "\n".join(lines)
 
 
-def replay(fixture: Fixture, *, hooks_root: "str | None" = None, config: "str | None" = None,
-           dry_run: bool = False, in_process: bool = False, env: "dict | None" = None,
+def replay(fixture: Fixture, *, hooks_root: str | None = None, config: str | None = None,
+           dry_run: bool = False, in_process: bool = False, env: dict | None = None,
            interpreter: str = sys.executable) -> Replay:
     """Run ``fixture``; without ``hooks_root`` our entrypoint is installed
     alone in a temporary hooks directory for the running interpreter.
@@ -105,7 +107,7 @@ def _run(fixture, hooks_root, base_env):
                             base_env=base_env)
 
 
-def replay_all(paths, *, echo, quiet: bool = False, **kwargs) -> "tuple[int, int]":
+def replay_all(paths, *, echo, quiet: bool = False, **kwargs) -> tuple[int, int]:
     """Replay fixture files in order, echoing each report (or one line each
     with ``quiet``) and then one summary line; returns (as expected, total).
     Raises FixtureError for a fixture that cannot be read."""

@@ -16,6 +16,8 @@ Unlike VDSM, the emulation can bound a script's run time (``timeout``) so a
 broken test cannot hang; VDSM itself waits forever.
 """
 
+from __future__ import annotations
+
 import glob
 import json
 import os
@@ -38,7 +40,7 @@ class ScriptResult:
 class HookRun:
     """The outcome of one hook point: what VDSM would go on with."""
 
-    def __init__(self, hook_point: str, data: bytes, scripts: "list[ScriptResult]", failed: bool):
+    def __init__(self, hook_point: str, data: bytes, scripts: list[ScriptResult], failed: bool):
         self.hook_point = hook_point
         self.data = data  # the file's bytes after the last script
         self.scripts = scripts
@@ -66,13 +68,13 @@ class HookRun:
         return json.loads(self.data)
 
 
-def scripts_of(hooks_root: str, hook_point: str) -> "list[str]":
+def scripts_of(hooks_root: str, hook_point: str) -> list[str]:
     found = glob.glob(os.path.join(hooks_root, hook_point, "*"))
     return sorted(s for s in found if os.path.isfile(s) and os.access(s, os.X_OK))
 
 
 def run_hooks(hooks_root: str, hook_point: str, data="", *, device_properties=None,
-              vm_properties=None, vm_id=None, base_env=None, timeout: "float | None" = 120,
+              vm_properties=None, vm_id=None, base_env=None, timeout: float | None = 120,
               user=None, group=None) -> HookRun:
     """Run one hook point as VDSM does. ``data``: device XML text (or "")
     for XML hooks, a dict (or JSON text) for JSON hooks."""

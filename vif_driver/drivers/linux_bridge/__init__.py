@@ -38,9 +38,9 @@ class LinuxBridgeDriver(VifDriver):
     options = {
         **PROVIDER_OPTIONS,
         "bridge": Option(None, validate.optional(validate.ifname), "existing bridge to plug into"),
-        "physical_network": Option(None, validate.optional(validate.name), "provider physical network name"),
-        "segmentation_id": Option(None, validate.optional(validate.integer(1, 4094)), "VLAN id of the network"),
-        "vlan": Option(None, validate.optional(validate.integer(1, 4094)), "alias of segmentation_id"),
+        "physical_network": Option(None, validate.optional(validate.physnet), "provider physical network name"),
+        "segmentation_id": Option(None, validate.optional(validate.vlan), "VLAN id of the network"),
+        "vlan": Option(None, validate.optional(validate.vlan), "alias of segmentation_id"),
         "mtu": Option(None, validate.optional(validate.mtu), "network MTU for the vNIC, bridge and VLAN"),
         "physical_interface_mappings": Option({}, naming.parse_mappings, "physnet1:eth1,physnet2:eth2",
                                               host_only=True),
@@ -207,10 +207,8 @@ def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
     except ValueError as e:
         raise InvalidInput(f"device XML <source bridge>: {e}") from None
     from vif_driver.drivers.linux_bridge import rtnl
-    from vif_driver.core.netns import netns
-    with netns(ctx.options["netns"]):
-        link = rtnl.Rtnl(ctx.timeout)
-    with link as nl:
+    from vif_driver.core.netns import call_in
+    with call_in(ctx.options["netns"], rtnl.Rtnl, ctx.timeout) as nl:
         found = nl.get(bridge)
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
@@ -246,26 +244,9 @@ def rewrite(interface, bridge: str, tap: str, mtu: "int | None", set_target: boo
     interface.set("type", "bridge")
     for stale in interface.findall("virtualport"):
         interface.remove(stale)
-    _only(interface, "source", {"bridge": bridge})
+    from vif_driver.core.domxml import only_child
+    only_child(interface, "source", {"bridge": bridge})
     if set_target:
-        _only(interface, "target", {"dev": tap})
+        only_child(interface, "target", {"dev": tap})
     if mtu:
-        _only(interface, "mtu", {"size": str(mtu)})
-
-
-def _only(parent, tag: str, attributes: "dict[str, str]") -> None:
-    """Make ``tag`` a single child with exactly these attributes, in the
-    place of the first existing one (keeps diffs small)."""
-    found = parent.findall(tag)
-    if found:
-        element = found[0]
-        for extra in found[1:]:
-            parent.remove(extra)
-        for child in list(element):
-            element.remove(child)
-        element.attrib.clear()
-    else:
-        element = parent.makeelement(tag, {})
-        parent.append(element)
-    for key, value in attributes.items():
-        element.set(key, value)
+        only_child(interface, "mtu", {"size": str(mtu)})

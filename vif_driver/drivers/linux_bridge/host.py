@@ -119,12 +119,9 @@ class Network:
         return found
 
     def rtnl(self) -> rtnl.Rtnl:
+        from vif_driver.core.netns import call_in
         try:
-            if not self.namespace:
-                return rtnl.Rtnl(self.timeout)
-            from vif_driver.core.netns import netns
-            with netns(self.namespace):
-                return rtnl.Rtnl(self.timeout)
+            return call_in(self.namespace, rtnl.Rtnl, self.timeout)
         except OSError as e:
             raise HostError(f"cannot open a netlink socket: {e.strerror or e}") from None
 

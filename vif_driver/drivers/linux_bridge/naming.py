@@ -73,7 +73,7 @@ def uplink_name(interface: str, vlan: int) -> str:
     """'<interface>.<vlan>' as administrators name VLANs, or a hashed
     'vl<vlan>-<hash>' when that would exceed the kernel's 15 characters."""
     name = f"{interface}.{vlan}"
-    return name if len(name) <= 15 else f"vl{vlan}-{_hash(interface)}"
+    return name if len(name) <= validate.IFNAME_LENGTH else f"vl{vlan}-{_hash(interface)}"
 
 
 def parse_alias(alias: "str | None") -> "tuple[str, str, str, str] | None":

@@ -10,11 +10,8 @@ SPEED = "1000"  # Mbps, what VDSM reports for devices without a link speed
 
 
 def _socket(namespace, timeout: float) -> rtnl.Rtnl:
-    if not namespace:
-        return rtnl.Rtnl(timeout)
-    from vif_driver.core.netns import netns
-    with netns(namespace):
-        return rtnl.Rtnl(timeout)
+    from vif_driver.core.netns import call_in
+    return call_in(namespace, rtnl.Rtnl, timeout)
 
 
 def _managed(bridges, configured: "str | None") -> "dict[int, tuple]":

@@ -24,7 +24,7 @@ from vif_driver.api import HostError, InvalidInput, Option
 
 TYPES = ("local", "flat", "vlan")
 TUNNEL_TYPES = ("vxlan", "geneve", "gre")
-_TAG = validate.integer(1, 4094)
+_TAG = validate.vlan
 
 
 def parse_bridge_mappings(value: str) -> "dict[str, str]":
@@ -43,7 +43,7 @@ OPTIONS = {
                               "(created by the administrator, with its uplink) of each physical network",
                               host_only=True),
     "network_type": Option(None, validate.optional(_network_type), "local, flat or vlan; unset: the provider's"),
-    "physical_network": Option(None, validate.optional(validate.name), "physnet of a flat or vlan network"),
+    "physical_network": Option(None, validate.optional(validate.physnet), "physnet of a flat or vlan network"),
     "segmentation_id": Option(None, validate.optional(_TAG), "VLAN id of a vlan network"),
     "local_tag": Option(None, validate.optional(_TAG), "the provider's tag of a local network"),
 }
@@ -119,7 +119,7 @@ def _provider_settings(properties) -> "dict[str, object]":
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),
         "network_type": (details.get("network_type"), _network_type),
-        "physical_network": (details.get("physical_network"), validate.name),
+        "physical_network": (details.get("physical_network"), validate.physnet),
         "segmentation_id": (details.get("segmentation_id"), str),
         "local_tag": (details.get("local_tag"), _TAG),
     }
@@ -140,23 +140,13 @@ def apply_tag(interface, tag: "int | None"):
     """``<vlan><tag id='N'/></vlan>`` for a tagged placement, none
     otherwise; in the place of an existing one, so reruns change nothing."""
     from lxml import etree
-    found = interface.findall("vlan")
+
+    from vif_driver.core.domxml import only_child
     if tag is None:
-        for stale in found:
+        for stale in interface.findall("vlan"):
             interface.remove(stale)
         return interface
-    fresh = etree.Element("vlan")
-    etree.SubElement(fresh, "tag", id=str(tag))
-    if found:
-        interface.replace(found[0], fresh)
-        for stale in found[1:]:
-            interface.remove(stale)
-    else:
-        mtu = interface.find("mtu")
-        if mtu is not None:
-            mtu.addprevious(fresh)
-        else:
-            interface.append(fresh)
+    etree.SubElement(only_child(interface, "vlan", before="mtu"), "tag", id=str(tag))
     return interface
 
 

@@ -4,7 +4,6 @@ Standard library only."""
 import os
 
 DEFAULT_REMOTE = "unix:/run/openvswitch/db.sock"
-_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})\Z"  # compiled when used
 
 
 def parse_remote(value: str) -> str:
@@ -18,8 +17,8 @@ def parse_remote(value: str) -> str:
         return value
     if kind == "tcp":
         host, sep, port = rest.rpartition(":")
-        import re
-        if sep and re.match(_HOST, host) and port.isdigit() and 0 < int(port) < 65536:
+        from vif_driver.core import validate
+        if sep and validate.matches(validate.HOST, host) and port.isdigit() and 0 < int(port) < 65536:
             return value
         raise ValueError(f"{shown} is not tcp:HOST:PORT")
     if kind == "ssl":

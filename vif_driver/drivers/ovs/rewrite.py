@@ -2,7 +2,7 @@
 
 A pure function, element in, element out; it never touches Open vSwitch
 (libvirt adds the port and sets its external_ids itself) and imports only
-lxml, which the framework has loaded already for the device XML.
+lxml and domxml, which the framework has loaded already for the device XML.
 
 Result, whatever the input (engine XML, VDSM's rebuilt XML at update-device,
 or our own output):
@@ -26,6 +26,7 @@ installed, or under another provider's hook, has a tap libvirt named itself
 
 from lxml import etree
 
+from vif_driver.core.domxml import only_child
 from vif_driver.core.naming import tap_name
 
 
@@ -33,25 +34,11 @@ def plug(interface, vnic_id: str, bridge: str, mtu: "int | None" = None, set_tar
     """Rewrite ``interface`` in place and return it; running it on its own
     output changes nothing. ``set_target=False`` leaves <target> alone."""
     interface.set("type", "bridge")
-    _single(interface, "source", bridge=bridge)
-    virtualport = _single(interface, "virtualport", type="openvswitch")
+    only_child(interface, "source", {"bridge": bridge})
+    virtualport = only_child(interface, "virtualport", {"type": "openvswitch"})
     etree.SubElement(virtualport, "parameters", interfaceid=vnic_id)
     if set_target:
-        _single(interface, "target", dev=tap_name(vnic_id))
+        only_child(interface, "target", {"dev": tap_name(vnic_id)})
     if mtu is not None:
-        _single(interface, "mtu", size=str(mtu))
+        only_child(interface, "mtu", {"size": str(mtu)})
     return interface
-
-
-def _single(parent, tag: str, **attributes):
-    """Exactly one empty child ``tag`` with just these attributes, at the
-    place of the first existing one (so repeated runs give the same XML)."""
-    found = parent.findall(tag)
-    fresh = etree.Element(tag, attributes)
-    if found:
-        parent.replace(found[0], fresh)
-        for stale in found[1:]:
-            parent.remove(stale)
-    else:
-        parent.append(fresh)
-    return fresh

@@ -51,9 +51,8 @@ def read_counters(netns: "str | None") -> "dict[str, list[str]]":
     """kernel_counters of the host, or of the named network namespace."""
     if not netns:
         return kernel_counters()
-    from vif_driver.core.netns import netns as entered
-    with entered(netns):
-        return kernel_counters("/proc/thread-self/net/dev")
+    from vif_driver.core.netns import call_in
+    return call_in(netns, kernel_counters, "/proc/thread-self/net/dev")
 
 
 def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import uuid
 from contextlib import ExitStack
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from vif_driver.tools.sandbox.netns import Namespace, _ip, unique_name
 from vif_driver.tools.sandbox.ovs import OvsSandbox
@@ -44,24 +44,47 @@ class Attachment(NamedTuple):
     """What libvirt would take from the plugged XML."""
     dev: str
     bridge: str
-    tag: Optional[int]
+    tag: int | None
     iface_id: str
     mac: str
-    mtu: Optional[int]
+    mtu: int | None
 
 
-def read_interface(xml: "str | bytes") -> Attachment:
+_ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
+<interface type="bridge">
+    <mac address="{mac}"/>
+    <model type="virtio"/>
+    <source bridge=";vdsmdummy;"/>
+    <link state="up"/>
+</interface>
+"""
+
+
+def engine_interface(mac: str) -> str:
+    """The device XML the engine sends for an external vNIC at VM start
+    (VDSM's placeholder bridge), which the plug hook rewrites."""
+    return _ENGINE_XML.format(mac=mac)
+
+
+def read_interface(xml: str | bytes) -> Attachment:
     """The parts of a plugged <interface> that libvirt applies to OVS."""
     from lxml import etree
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
-    tag = root.find("vlan/tag")
-    mtu = root.find("mtu")
-    mac = root.find("mac")
-    return Attachment(dev=root.find("target").get("dev"), bridge=root.find("source").get("bridge"),
-                      tag=int(tag.get("id")) if tag is not None else None,
-                      iface_id=root.find("virtualport/parameters").get("interfaceid"),
-                      mac=mac.get("address") if mac is not None else "",
-                      mtu=int(mtu.get("size")) if mtu is not None else None)
+
+    def attribute(path: str, name: str, default: str | None = None) -> str | None:
+        element = root.find(path)
+        value = element.get(name) if element is not None else None
+        if value is None and default is None:
+            raise ValueError(f"plugged XML has no <{path}> with {name}=")
+        return value if value is not None else default
+
+    tag = attribute("vlan/tag", "id", "")
+    mtu = attribute("mtu", "size", "")
+    return Attachment(dev=attribute("target", "dev") or "", bridge=attribute("source", "bridge") or "",
+                      tag=int(tag) if tag else None,
+                      iface_id=attribute("virtualport/parameters", "interfaceid") or "",
+                      mac=attribute("mac", "address", "") or "",
+                      mtu=int(mtu) if mtu else None)
 
 
 # ETHTOOL_STXCSUM through SIOCETHTOOL, run inside the namespace: what
@@ -86,7 +109,7 @@ class Guest:
 
     def __init__(self, name: str, ns: Namespace):
         self.name, self.ns = name, ns
-        self.address: "str | None" = None  # cidr on eth0
+        self.address: str | None = None  # cidr on eth0
 
     @property
     def ip(self) -> str:
@@ -100,7 +123,7 @@ class Guest:
                             timeout=count * (wait + 0.5) + 5, check=False)
         return proc.returncode == 0
 
-    def tcp_echo(self, peer: "Guest", port: int = 7777, timeout: float = 5.0) -> bool:
+    def tcp_echo(self, peer: Guest, port: int = 7777, timeout: float = 5.0) -> bool:
         """Whether a TCP connection from this guest to ``peer`` carries a
         line both ways (checksums must be right: ping alone would not tell)."""
         server = ("import socket, sys\n"
@@ -138,7 +161,7 @@ class Host:
     """One simulated hypervisor: an Open vSwitch with br-int and the physnet
     bridges (bridge_mappings), each physnet bridge's uplink on the underlay."""
 
-    def __init__(self, name: str, box: OvsSandbox, mappings: "dict[str, str]"):
+    def __init__(self, name: str, box: OvsSandbox, mappings: dict[str, str]):
         self.name, self.box, self.mappings = name, box, mappings
         self.ns = Namespace(box.netns)
 
@@ -146,7 +169,7 @@ class Host:
     def system_id(self) -> str:
         return self.box.system_id
 
-    def write_config(self, path: str, *, provider_url: "str | None" = None, timeout: float = 5,
+    def write_config(self, path: str, *, provider_url: str | None = None, timeout: float = 5,
                      plug_timeout: float = 5, mappings: bool = True) -> str:
         """The host's vif-driver config: the ovs driver on this switch, its
         bridge_mappings (``mappings=False``: none) and the provider."""
@@ -158,7 +181,7 @@ class Host:
                 f.write(f"provider_url = {provider_url}\n")
         return path
 
-    def attach(self, guest: Guest, xml: "str | bytes", address: str, vm_id: str) -> Attachment:
+    def attach(self, guest: Guest, xml: str | bytes, address: str, vm_id: str) -> Attachment:
         """libvirt's part of starting the vNIC the XML describes: the tap
         (here a veth whose peer is the guest's eth0) on <source bridge> with
         <vlan>'s tag and the external_ids, then eth0's MAC, MTU, address."""
@@ -186,7 +209,7 @@ class Host:
         self.box.vsctl("--if-exists", "del-port", dev)
         self.ns.delete_link(dev)
 
-    def port_tag(self, dev: str) -> "int | None":
+    def port_tag(self, dev: str) -> int | None:
         out = self.box.vsctl("get", "Port", dev, "tag", wait=False).strip()
         return None if out in ("[]", "") else int(out)
 
@@ -194,23 +217,23 @@ class Host:
 class Cluster:
     """The underlay, the hosts and the guests of one run; all removed by close()."""
 
-    def __init__(self, physnets=("physnet1",), *, directory: "str | None" = None):
+    def __init__(self, physnets=("physnet1",), *, directory: str | None = None):
         self.run_id = uuid.uuid4().hex[:6]
         self.physnets = list(physnets)
         self.dir = directory or tempfile.mkdtemp(prefix="vif-hosts-")
         self._own_dir = directory is None
         self.stack = ExitStack()
-        self.hosts: "dict[str, Host]" = {}
-        self.guests: "dict[str, Guest]" = {}
-        self.underlay: "Namespace | None" = None
+        self.hosts: dict[str, Host] = {}
+        self.guests: dict[str, Guest] = {}
+        self.underlay: Namespace | None = None
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         try:
             self.underlay = Namespace(unique_name("vifunder"))
             self.stack.callback(self.underlay.delete)
@@ -233,8 +256,10 @@ class Cluster:
         self.stack.callback(box.stop)
         box.start()
         box.add_bridge("br-int")
-        bridges: "dict[str, str]" = {}
+        bridges: dict[str, str] = {}
         if mappings:
+            if self.underlay is None:
+                raise RuntimeError("add_host() before start(): the underlay namespace does not exist yet")
             for i, physnet in enumerate(self.physnets):
                 bridge = f"br-phys{i + 1}"
                 box.add_bridge(bridge)
@@ -267,13 +292,13 @@ class Cluster:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def ping_matrix(guests: "list[Guest]", *, count: int = 2) -> "dict[tuple[str, str], bool]":
+def ping_matrix(guests: list[Guest], *, count: int = 2) -> dict[tuple[str, str], bool]:
     """(from, to) -> reachable, for every ordered pair of guests."""
     return {(a.name, b.name): a.ping(b.ip, count=count) for a in guests for b in guests if a is not b}
 
 
 def lost_pings_during(source: Guest, ip: str, action, *, interval: float = 0.1, before: float = 1.0,
-                      after: float = 3.0) -> "tuple[int, int]":
+                      after: float = 3.0) -> tuple[int, int]:
     """(sent, lost) of pings every ``interval`` s from ``source`` to ``ip``
     while ``action()`` runs (e.g. a migration), ``before`` s ahead of it and
     ``after`` s behind it."""

@@ -6,19 +6,23 @@ Commands are argv lists run with `ip netns exec` and a timeout; nothing
 goes through a shell. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
 """
 
+from __future__ import annotations
+
 import os
 import re
 import subprocess
 import uuid
+
+from vif_driver.core import validate
 
 DEFAULT_TIMEOUT = 10.0
 # A test run (or any caller) sets this to a short tag; every namespace name
 # made here then carries it, so a run can find what it left behind without
 # looking at another run's namespaces.
 RUN_TAG_ENV = "VIF_SANDBOX_TAG"
-_TAG = re.compile(r"[a-z0-9]{1,8}\Z")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
+_TAG = re.compile(r"[a-z0-9]{1,8}")
+_NAME = validate.NAME
+_IFNAME = validate.IFNAME
 
 
 class SandboxError(Exception):
@@ -26,7 +30,7 @@ class SandboxError(Exception):
 
 
 def _check(regex, value: str, what: str) -> str:
-    if not isinstance(value, str) or not regex.match(value):
+    if not validate.matches(regex, value):
         raise ValueError(f"{value!r} is not a valid {what}")
     return value
 
@@ -38,14 +42,13 @@ def _ip() -> str:
     return "ip"
 
 
-def run(argv: "list[str]", *, timeout: float = DEFAULT_TIMEOUT, check: bool = True,
-        input: "bytes | None" = None) -> subprocess.CompletedProcess:
+def run(argv: list[str], *, timeout: float = DEFAULT_TIMEOUT, check: bool = True,
+        input: bytes | None = None) -> subprocess.CompletedProcess:
     """Run argv (a list, never a shell string) with a timeout."""
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string")
     try:
-        proc = subprocess.run(list(argv), input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, check=False,
+        proc = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout, check=False,
                               stdin=None if input is not None else subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise SandboxError(f"{' '.join(argv)}: no answer within {timeout:g} s") from None
@@ -59,7 +62,7 @@ def run_tag() -> str:
     """$VIF_SANDBOX_TAG if it is a valid tag (1-8 lowercase letters and
     digits), else ''."""
     tag = os.environ.get(RUN_TAG_ENV, "")
-    return tag if _TAG.match(tag) else ""
+    return tag if validate.matches(_TAG, tag) else ""
 
 
 def tagged(name: str) -> str:
@@ -80,18 +83,18 @@ class Namespace:
     ``with Namespace() as ns: ns.ip("link", "show")``
     """
 
-    def __init__(self, name: "str | None" = None, *, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, name: str | None = None, *, timeout: float = DEFAULT_TIMEOUT):
         self.name = _check(_NAME, name or unique_name(), "namespace name")
         self.timeout = timeout
         self.created = False
 
-    def __enter__(self) -> "Namespace":
+    def __enter__(self) -> Namespace:
         return self.create()
 
     def __exit__(self, *exc) -> None:
         self.delete()
 
-    def create(self) -> "Namespace":
+    def create(self) -> Namespace:
         run([_ip(), "netns", "add", self.name], timeout=self.timeout)
         self.created = True
         self.ip("link", "set", "lo", "up")
@@ -107,8 +110,8 @@ class Namespace:
     def path(self) -> str:
         return os.path.join("/run/netns", self.name)
 
-    def exec(self, argv: "list[str]", *, timeout: "float | None" = None, check: bool = True,
-             input: "bytes | None" = None) -> subprocess.CompletedProcess:
+    def exec(self, argv: list[str], *, timeout: float | None = None, check: bool = True,
+             input: bytes | None = None) -> subprocess.CompletedProcess:
         """Run argv inside the namespace (`ip netns exec`, which also
         remounts /sys for it)."""
         return run([_ip(), "netns", "exec", self.name] + list(argv), timeout=timeout or self.timeout,
@@ -121,13 +124,13 @@ class Namespace:
         return self.ip("link", "show", "dev", _check(_IFNAME, ifname, "interface name"),
                        check=False).returncode == 0
 
-    def links(self) -> "dict[str, dict]":
+    def links(self) -> dict[str, dict]:
         """name -> `ip -j -d link` record of every device in the namespace."""
         import json
         out = self.ip("-j", "-d", "link", "show").stdout
         return {link["ifname"]: link for link in json.loads(out or b"[]")}
 
-    def veth(self, name: str, peer: str, peer_ns: "Namespace | None" = None, *, up: bool = True) -> None:
+    def veth(self, name: str, peer: str, peer_ns: Namespace | None = None, *, up: bool = True) -> None:
         """A veth pair; the peer end moves to ``peer_ns`` when given."""
         _check(_IFNAME, name, "interface name")
         _check(_IFNAME, peer, "interface name")
@@ -139,7 +142,7 @@ class Namespace:
             self.ip("link", "set", name, "up")
             (peer_ns or self).ip("link", "set", peer, "up")
 
-    def tap(self, name: str, *, master: "str | None" = None, up: bool = True) -> None:
+    def tap(self, name: str, *, master: str | None = None, up: bool = True) -> None:
         """A persistent tap, as libvirt would create for a VM NIC; optionally
         attached to a bridge (what libvirt does for <interface type='bridge'>)."""
         self.ip("tuntap", "add", "dev", _check(_IFNAME, name, "interface name"), "mode", "tap")
@@ -153,7 +156,7 @@ class Namespace:
         if up:
             self.ip("link", "set", name, "up")
 
-    def move(self, ifname: str, target: "Namespace") -> None:
+    def move(self, ifname: str, target: Namespace) -> None:
         """Move a device into another namespace (e.g. a veth end into a 'guest')."""
         self.ip("link", "set", _check(_IFNAME, ifname, "interface name"), "netns", target.name)
 

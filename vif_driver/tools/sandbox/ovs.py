@@ -29,10 +29,12 @@ import tempfile
 import time
 import uuid
 
+from vif_driver.core import validate
+
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 STATE_FILE = "sandbox.json"
-_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
-_VALUE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+_IFNAME = validate.IFNAME
+_VALUE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class SandboxError(Exception):
@@ -40,7 +42,7 @@ class SandboxError(Exception):
 
 
 def _check(pattern, value, what):
-    if not isinstance(value, str) or not pattern.match(value):
+    if not validate.matches(pattern, value):
         raise ValueError(f"{what} {value!r} is not valid")
     return value
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Callable
 
 
 class ProviderError(Exception):
@@ -19,19 +20,22 @@ class ProviderError(Exception):
 
 
 class ProviderProcess:
-    def __init__(self, directory: str, *, timeout: float = 30.0):
-        self.dir, self.timeout = directory, timeout
-        self.proc: "subprocess.Popen | None" = None
+    def __init__(self, directory: str, *, timeout: float = 30.0, waiting: Callable[[], None] | None = None):
+        """``waiting`` runs between the polls of a start (the demo checks for
+        its signals there)."""
+        self.dir, self.timeout, self.waiting = directory, timeout, waiting
+        self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> "ProviderProcess":
+    def __enter__(self) -> ProviderProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "ProviderProcess":
-        from vif_driver.provider_client.http import ProviderError as Unreachable, call
+    def start(self) -> ProviderProcess:
+        from vif_driver.provider_client.http import ProviderError as Unreachable
+        from vif_driver.provider_client.http import call
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -51,7 +55,9 @@ class ProviderProcess:
             except Unreachable:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise ProviderError(f"the provider did not start; see {log_path}")
+                    raise ProviderError(f"the provider did not start; see {log_path}") from None
+                if self.waiting:
+                    self.waiting()
                 time.sleep(0.2)
 
     def stop(self) -> None:

@@ -15,11 +15,11 @@ import contextlib
 import json
 import os
 
-from hookbench import ENGINE_XML, Case, writer
-
-from vif_driver.tools import install
 from vif_driver.core.netns import netns
+from vif_driver.tools import install
 from vif_driver.tools.sandbox.ovs import OvsSandbox
+
+from hookbench import ENGINE_XML, Case, writer
 
 VNIC_ID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 VM_ID = "0b7c3a5e-8c2f-4f4b-9a6e-1d2c3b4a5f60"

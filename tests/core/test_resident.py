@@ -8,7 +8,6 @@ import textwrap
 
 import pytest
 
-
 SCRIPT = textwrap.dedent("""
     import sys
     from vif_driver.core import dispatch

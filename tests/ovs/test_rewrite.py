@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from lxml import etree
-
 from ovs_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, props, tap
+
 from vif_driver.core import domxml
 from vif_driver.drivers.ovs import rewrite
 

@@ -12,7 +12,8 @@ import pytest
 from ovs_helpers import MAC, VM_ID, VNIC_ID, tap
 
 from vif_driver.api import NotReady
-from vif_driver.drivers.ovs import ovsdb, view as resident
+from vif_driver.drivers.ovs import ovsdb
+from vif_driver.drivers.ovs import view as resident
 
 pytestmark = pytest.mark.root
 
@@ -88,7 +89,8 @@ def test_view_survives_an_ovsdb_server_restart(ovs, view):
     with pytest.raises(ovsdb.OvsdbDown, match=r"Open vSwitch is down at unix:.*; systemctl start"):
         with ovsdb.OvsDb(view.remote, 1) as own:
             own.host_info("br-int")
-    subprocess.run([shutil.which("ovsdb-server") or "/usr/sbin/ovsdb-server", ovs._path("conf.db"), "--remote=punix:" + ovs.db_socket,
+    server = shutil.which("ovsdb-server") or "/usr/sbin/ovsdb-server"
+    subprocess.run([server, ovs._path("conf.db"), "--remote=punix:" + ovs.db_socket,
                     "--unixctl=" + ovs._path("ovsdb-server.ctl"), "--pidfile=" + ovs._path("ovsdb-server.pid"),
                     "--log-file=" + ovs._path("ovsdb-server.log"), "--detach", "--no-chdir"],
                    check=True, timeout=20, env=ovs.env)

@@ -6,8 +6,8 @@ through OvsDb (ovsdb.py), imported only when needed so the rewrite's hook
 process loads nothing but lxml.
 """
 
-from vif_driver.core import validate
 from vif_driver.api import HostError, InvalidInput, NotReady, Option, VifDriver
+from vif_driver.core import validate
 from vif_driver.drivers.ovs import networks
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
 from vif_driver.provider_client.options import PROVIDER_OPTIONS

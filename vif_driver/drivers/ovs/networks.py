@@ -19,8 +19,8 @@ A vNIC whose network type is unknown (no provider URL, no vNIC property)
 keeps the old placement: the configured bridge, no tag.
 """
 
-from vif_driver.core import validate
 from vif_driver.api import HostError, InvalidInput, Option
+from vif_driver.core import validate
 
 TYPES = ("local", "flat", "vlan")
 TUNNEL_TYPES = ("vxlan", "geneve", "gre")
@@ -129,7 +129,7 @@ def _provider_settings(properties) -> "dict[str, object]":
             try:
                 settings["segmentation_id"] = _TAG(settings["segmentation_id"])
             except ValueError as e:
-                raise lookup.bad_answer(properties, f"segmentation_id {e}")
+                raise lookup.bad_answer(properties, f"segmentation_id {e}") from None
         else:
             del settings["segmentation_id"]
     return settings

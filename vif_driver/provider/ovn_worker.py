@@ -42,9 +42,9 @@ def _api_class() -> type:
 class _Apply(command.BaseCommand):
     """The planned writes, as one ovsdbapp command (one OVSDB transaction)."""
 
-    def __init__(self, api: Any, plan: dict, gen: int) -> None:
+    def __init__(self, api: Any, plan: dict, gen: int, localnet: Any) -> None:
         super().__init__(api)
-        self.plan, self.gen = plan, gen
+        self.plan, self.gen, self.localnet = plan, gen, localnet
 
     def run_idl(self, txn: Any) -> None:
         tables = self.api.idl.tables
@@ -63,7 +63,8 @@ class _Apply(command.BaseCommand):
                 if ls is not None:
                     ls.delete()
             else:
-                m.write_network(txn, tables, net, ls, net["rowid"])
+                localnet = None if ls is None else self.localnet(ls)
+                m.write_network(txn, tables, net, ls, net["rowid"], localnet)
         for sub_id, sub, mtu in self.plan["subnet"]:
             dhcp = dhcps.get(uuid.UUID(sub_id))
             if sub is None:
@@ -118,6 +119,7 @@ class _Worker:
         self.gen = 0
         self.lsp_net: dict = {}    # LSP uuid -> LS uuid
         self.lsp_port: dict = {}   # LSP uuid -> port id
+        self.localnets: set = set()  # uuids of localnet LSPs
         self.port_lsp: dict = {}   # port id -> LSP uuid
         self.foreign = FOREIGN_ROWID
         self._ensure_nb_global()
@@ -149,12 +151,26 @@ class _Worker:
                 raise unavailable(self.remote, "the monitor lags behind the database")
             time.sleep(0.0005)
 
+    def caught_up_changes(self) -> bool:
+        """catch_up(); whether the generation moved."""
+        before = self.gen
+        self.catch_up()
+        return self.gen != before
+
     def sync(self) -> None:
         with self.conn.lock:
             if not self.dirty:
                 return
             todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
             self.dirty.clear()
+            lsps = self.idl.tables["Logical_Switch_Port"].rows
+            for table, row_uuid in todo:
+                if table == "Logical_Switch_Port":
+                    row = lsps.get(row_uuid)
+                    if row is not None and row.type == "localnet":
+                        self.localnets.add(row_uuid)
+                    else:
+                        self.localnets.discard(row_uuid)
             nets, subs, ports = [], [], []
             for table, row_uuid in todo:
                 row = self.idl.tables[table].rows.get(row_uuid)
@@ -163,10 +179,11 @@ class _Worker:
                         self.gen = generation(row)
                 elif table == "Logical_Switch":
                     if row is not None:
-                        for p in row.ports:
-                            self.lsp_net[p.uuid] = row.uuid
+                        lsp_net = self.lsp_net
+                        for p in m.port_uuids(row):
+                            lsp_net[p] = row_uuid
                     nets.append((str(row_uuid), None if row is None else (
-                        m.network_columns(row), m.seq(row.external_ids))))
+                        m.network_columns(row, self.localnet(row)), m.seq(row.external_ids))))
                 elif table == "DHCP_Options":
                     subs.append((str(row_uuid), None if row is None else (
                         m.subnet_columns(row), m.seq(row.external_ids))))
@@ -214,6 +231,11 @@ class _Worker:
             q("ROLLBACK")
             raise
         q("COMMIT")
+
+    def localnet(self, ls: Any) -> Any:
+        """The switch's localnet port row, or None (without decoding its ports)."""
+        rows = self.idl.tables["Logical_Switch_Port"].rows
+        return next((rows.get(u) for u in m.port_uuids(ls) if u in self.localnets), None)
 
     def _upsert(self, table: str, cols: dict, seqno: int | None) -> bool:
         cur = self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (cols["id"],)).fetchone()
@@ -281,7 +303,7 @@ class _Worker:
             return
         try:
             with self.api.transaction(check_error=True, log_errors=False) as txn:
-                txn.add(_Apply(self.api, plan, gen))
+                txn.add(_Apply(self.api, plan, gen, self.localnet))
         except _Stale:
             raise
         except Exception as exc:

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import ovn_mapping as m
 from . import segments
@@ -122,7 +122,7 @@ class OvnStore:
                  ssl_ca: str | None = None) -> None:
         self.remote, self.default_bridge, self.timeout = remote, default_bridge, timeout
         self.ssl = (ssl_key, ssl_cert, ssl_ca)
-        self._worker: _Worker | None = None
+        self._worker: Any = None
         self._pid = 0
         self._open_lock = threading.Lock()
         # Workers forked from this process take a POSIX record lock on this
@@ -131,7 +131,9 @@ class OvnStore:
         self._write_lock = tempfile.TemporaryFile()
         Rpc(remote, timeout, self.ssl).close_after(lambda rpc: rpc.call("get_schema", ["OVN_Northbound"]))
 
-    def worker(self) -> _Worker:
+    def worker(self) -> Any:
+        """This process's ovn_worker._Worker (connections, mirror, sync)."""
+        from .ovn_worker import _Worker  # it imports this module
         with self._open_lock:
             if self._worker is None or self._pid != os.getpid():
                 self._worker, self._pid = _Worker(self), os.getpid()
@@ -220,8 +222,3 @@ class OvnStore:
             except _Stale:
                 raise unavailable(self.remote, "another writer came first") from None
             w.sync()
-
-
-# The worker's connections, mirror and sync live in ovn_worker.py.
-from .ovn_worker import _Worker  # noqa: E402
-

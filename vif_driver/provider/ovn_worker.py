@@ -99,6 +99,8 @@ class _Worker:
             helper.register_table(table)
         dirty: set = set()
         self.dirty = dirty
+        lsp_net: dict = {}    # LSP uuid -> LS uuid
+        self.lsp_net = lsp_net
 
         class Idl(connection.OvsdbIdl):
             def cooperative_yield(self) -> None:
@@ -106,6 +108,13 @@ class _Worker:
 
             def notify(self, event: Any, row: Any, updates: Any = None) -> None:
                 dirty.add((row._table.name, row.uuid))
+                if row._table.name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
+                    # The ports the switch gained: a set difference of the
+                    # undecoded columns (C speed), not 10,000 Rows per write.
+                    new = row._data["ports"].values.keys()
+                    old = getattr(updates, "_data", {}).get("ports") if updates is not None else None
+                    for atom in (new - old.values.keys()) if old is not None else new:
+                        lsp_net[atom.value] = row.uuid
 
         self.idl = Idl(store.remote, helper, probe_interval=PROBE_MS)
         self.conn = connection.Connection(self.idl, store.timeout)
@@ -118,15 +127,17 @@ class _Worker:
         self.db.row_factory = sqlite3.Row
         self.db.executescript(MIRROR_SCHEMA)
         self.gen = 0
-        self.lsp_net: dict = {}    # LSP uuid -> LS uuid
         self.lsp_port: dict = {}   # LSP uuid -> port id
-        self.localnets: set = set()  # uuids of localnet LSPs
+        self.ls_localnet: dict = {}  # LS uuid -> its localnet LSP's uuid
         self.port_lsp: dict = {}   # port id -> LSP uuid
         self.foreign = FOREIGN_ROWID
         self._ensure_nb_global()
         with self.conn.lock:
             for t in TABLES:
                 dirty.update((t, u) for u in self.idl.tables[t].rows)
+            for ls in self.idl.tables["Logical_Switch"].rows.values():
+                for p in m.port_uuids(ls):
+                    lsp_net[p] = ls.uuid
         self.sync()
 
     def _ensure_nb_global(self) -> None:
@@ -168,10 +179,11 @@ class _Worker:
             for table, row_uuid in todo:
                 if table == "Logical_Switch_Port":
                     row = lsps.get(row_uuid)
-                    if row is not None and row.type == "localnet":
-                        self.localnets.add(row_uuid)
-                    else:
-                        self.localnets.discard(row_uuid)
+                    owner = self.lsp_net.get(row_uuid)
+                    if row is not None and row.type == "localnet" and owner is not None:
+                        self.ls_localnet[owner] = row_uuid
+                    elif owner is not None and self.ls_localnet.get(owner) == row_uuid:
+                        del self.ls_localnet[owner]
             nets, subs, ports = [], [], []
             for table, row_uuid in todo:
                 row = self.idl.tables[table].rows.get(row_uuid)
@@ -179,10 +191,6 @@ class _Worker:
                     if row is not None:
                         self.gen = generation(row)
                 elif table == "Logical_Switch":
-                    if row is not None:
-                        lsp_net = self.lsp_net
-                        for p in m.port_uuids(row):
-                            lsp_net[p] = row_uuid
                     nets.append((str(row_uuid), None if row is None else (
                         m.network_columns(row, self.localnet(row)), m.seq(row.external_ids))))
                 elif table == "DHCP_Options":
@@ -235,8 +243,8 @@ class _Worker:
 
     def localnet(self, ls: Any) -> Any:
         """The switch's localnet port row, or None (without decoding its ports)."""
-        rows = self.idl.tables["Logical_Switch_Port"].rows
-        return next((rows.get(u) for u in m.port_uuids(ls) if u in self.localnets), None)
+        lsp = self.ls_localnet.get(ls.uuid)
+        return None if lsp is None else self.idl.tables["Logical_Switch_Port"].rows.get(lsp)
 
     def _upsert(self, table: str, cols: dict, seqno: int | None) -> bool:
         cur = self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (cols["id"],)).fetchone()

@@ -213,11 +213,43 @@ def test_a_trickling_body_is_cut_at_its_deadline(start_provider):
 BIG = b'{"network": {"name": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
 
 
+def test_bytes_that_are_not_ascii_in_the_request_line(provider):
+    """gunicorn 24+ refuses them (400); 23.0 (Python 3.9) passes them on
+    as latin-1, and the app answers: an unknown path is a 404, a query
+    that is not UTF-8 a 400. Either way JSON, never an HTML page."""
+    for raw, answered in (
+            (b"GET /v2.0/\xff\xfe HTTP/1.1\r\n", 404),
+            (b"GET /v2.0/ports?name=\xff HTTP/1.1\r\n", 400)):
+        raw += b"Host: x\r\nConnection: close\r\n\r\n"
+        got, headers, body = exchange(provider, raw)
+        assert headers["Content-Type"] == "application/json"
+        assert got in (400, answered), got
+        if got == 400:
+            assert neutron_error(body)["type"] == "HTTPBadRequest"
+        else:
+            assert neutron_error(body)["type"] == "HTTPNotFound"
+
+
+def test_a_stop_does_not_wait_for_idle_connections(start_provider):
+    """SIGTERM closes connections waiting for a request after a second
+    (gunicorn's gevent worker alone would wait up to its graceful
+    timeout, 10 s), also in a worker still booting when it comes."""
+    p = start_provider("--header-timeout", "30")
+    conn = http.client.HTTPConnection(p.host, p.port, timeout=10)
+    conn.request("GET", "/v2.0/ports")
+    assert conn.getresponse().read()  # kept alive, waiting for the next
+    idle = connect(p)
+    try:
+        started = time.monotonic()
+        p.stop()
+        assert time.monotonic() - started < 6
+        assert read_all(idle) == b""
+    finally:
+        idle.close()
+        conn.close()
+
+
 @pytest.mark.parametrize("raw,status,etype", [
-    (b"GET /v2.0/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400,
-     "HTTPBadRequest"),
-    (b"GET /v2.0/ports?name=\xff HTTP/1.1\r\nHost: x\r\n\r\n", 400,
-     "HTTPBadRequest"),
     (b"GET /v2.0/ports?name=" + b"x" * 65536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
      414, "HTTPURITooLong"),
     (b"GET /v2.0/ports HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 16384
@@ -233,7 +265,7 @@ BIG = b'{"network": {"name": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
     (post("/v2.0/networks", BIG), 413, "HTTPRequestEntityTooLarge"),
     (post("/v2.0/networks", b'{"network": {"name": "d", "description": '
           + b"[" * 100000 + b"]" * 100000 + b"}}"), 400, "HTTPBadRequest"),
-], ids=["0xff-path", "0xff-query", "64KiB-query", "16KiB-header",
+], ids=["64KiB-query", "16KiB-header",
         "150-headers", "odd-method", "length-and-chunked", "chunked-2MiB",
         "length-2MiB", "nested-100000"])
 def test_every_refusal_is_neutron_json(provider, raw, status, etype):

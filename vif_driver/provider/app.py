@@ -48,7 +48,8 @@ TOKEN_PATH = re.compile(r"(/v[0-9]+(\.[0-9]+)*)?/tokens/?")  # fullmatch
 
 
 class _DropEmptySegments:
-    """WSGI wrapper: ``//`` in a path becomes ``/`` before routing.
+    """WSGI wrapper: ``//`` in a path becomes ``/`` before routing; a query
+    string that is not UTF-8 is a 400.
 
     The engine's httpclient drops empty segments itself, other clients do
     not; Werkzeug would answer such a path with a redirect, which no
@@ -60,6 +61,17 @@ class _DropEmptySegments:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        try:  # WSGI strings carry the raw bytes as latin-1
+            environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            # gunicorn 23 (Python 3.9) passes such a query on, newer ones
+            # refuse the request line; Werkzeug would raise on parsing it.
+            body = json.dumps(BadRequest(
+                "Bad Request: the query string is not UTF-8").body()).encode()
+            start_response("400 BAD REQUEST", [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body)))])
+            return [body]
         path = environ.get("PATH_INFO", "")
         if "//" in path:
             environ["PATH_INFO"] = re.sub("/{2,}", "/", path)

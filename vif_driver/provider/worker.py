@@ -16,7 +16,13 @@ gunicorn's async workers).  What gunicorn lacks this module adds:
   connection over the bound gets a 503 in Neutron's error shape and is
   closed;
 * an idle deadline on every socket operation (the TLS handshake, reads,
-  writes to a client that stops reading).
+  writes to a client that stops reading);
+* a prompt stop: connections waiting for their next request are closed
+  STOP_LINGER after SIGTERM, not at their header deadline (gunicorn's
+  gevent worker waits for every connection, up to its graceful timeout),
+  and a stop signal that arrives while the worker boots (gevent's monkey
+  patching takes a while) is kept, not lost to the arbiter's handlers the
+  fork left in place (which made the arbiter wait its graceful timeout).
 
 The body deadline and size limit live in ``server.BufferedBody``: the whole
 body is read before the application sees the request.
@@ -24,10 +30,15 @@ body is read before the application sees the request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 from collections import Counter
+from collections.abc import Iterator
 
+import gevent
 from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -36,6 +47,9 @@ log = logging.getLogger(__name__)
 # Set by server.ProviderServer in the arbiter before the workers fork
 # (gunicorn's Config has no slot for settings of our own).
 LIMITS: dict[str, float] = {"per_client": 32, "idle_timeout": 10.0}
+# Seconds a stopping worker still waits for the next request on an open
+# connection (one a client may be sending), before closing it.
+STOP_LINGER = 1.0
 
 
 def too_many_connections(addr: str, limit: int) -> bytes:
@@ -58,6 +72,45 @@ class ProviderWorker(GeventWorker):
         super().__init__(*args, **kwargs)
         # Greenlets of one worker never run at the same time: no lock.
         self.per_address: Counter[str] = Counter()
+        self.head_waits: dict = {}  # greenlet -> its header deadline
+
+    def init_process(self) -> None:
+        self.early_signals: list[int] = []
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, lambda sig, _frame:
+                          self.early_signals.append(sig))
+        super().init_process()
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        for sig in self.early_signals:  # now to gunicorn's own handlers
+            os.kill(os.getpid(), sig)
+
+    def timeout_ctx(self) -> contextlib.AbstractContextManager:
+        """gunicorn's deadline for a request's line and headers (keepalive
+        seconds), remembered so that a stop can end the wait."""
+        return self._head_wait()
+
+    @contextlib.contextmanager
+    def _head_wait(self) -> Iterator[None]:
+        # A connection accepted while stopping gets the linger only.
+        deadline = gevent.Timeout(
+            self.cfg.keepalive if self.alive else STOP_LINGER, False)
+        me = gevent.getcurrent()
+        self.head_waits[me] = deadline
+        try:
+            with deadline:  # expiring (or thrown in by a stop): swallowed
+                yield
+        finally:
+            self.head_waits.pop(me, None)
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        gevent.spawn_later(STOP_LINGER, self._end_head_waits)
+
+    def _end_head_waits(self) -> None:
+        for greenlet, deadline in list(self.head_waits.items()):
+            greenlet.kill(deadline, block=False)
 
     def handle(self, listener, client, addr) -> None:
         host = addr[0] if isinstance(addr, tuple) else str(addr)

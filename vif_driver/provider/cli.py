@@ -32,7 +32,8 @@ def _bridge_name(value: str) -> str:
 
 
 # What serve needs beyond vif-driver's own dependencies (the provider extra).
-SERVER_MODULES = ("flask", "gunicorn", "werkzeug", "gevent", "greenlet")
+SERVER_MODULES = ("flask", "gunicorn", "werkzeug", "gevent", "greenlet",
+                  "packaging")
 
 
 def _server_classes():

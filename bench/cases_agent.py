@@ -13,12 +13,12 @@ import os
 import subprocess
 import time
 
+from vif_driver.tools import install
+from vif_driver.tools.sandbox.ovs import OvsSandbox
+
 import cases_ovs
 from cases_core import FOREIGN_XML
 from hookbench import ENGINE_XML, Case, writer
-
-from vif_driver.tools import install
-from vif_driver.tools.sandbox.ovs import OvsSandbox
 
 LIMIT = 1.3
 POINTS = ["before_device_create", "after_device_create", "after_get_stats"]
@@ -45,7 +45,8 @@ def _agent(python, config, socket_path, log_path):
 
 @contextlib.contextmanager
 def cases(workdir, python):
-    hooks = {os.path.basename(os.path.dirname(p)): p for p in install.install_hooks(workdir, python, hook_points=POINTS)}
+    hooks = {os.path.basename(os.path.dirname(p)): p
+             for p in install.install_hooks(workdir, python, hook_points=POINTS)}
     box = OvsSandbox(os.path.join(workdir, "ovs")).start()
     try:
         box.add_bridge("br-int")
@@ -83,4 +84,4 @@ def _cases(workdir, hooks, config, socket_path):
                prepare=writer(empty, ""))
     yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=LIMIT,
-               prepare=writer(stats, cases_ovs.STATS_INPUT), check=cases_ovs.all_reported(stats))
+               prepare=writer(stats, cases_ovs.stats_input()), check=cases_ovs.all_reported(stats))

@@ -195,8 +195,8 @@ def lifecycle(directory, hooks_root, env, *, user=None, after_step=None):
 
 
 # What may differ between two stats answers for the same devices: the
-# counters move between reads, and the agent serves a snapshot of them at
-# most ~1.5 s old, each entry with the sampleTime of its read.
+# counters move between reads (each answer reads them when asked), each
+# entry with the sampleTime of its read.
 FRESHNESS = {"sampleTime", "rx", "tx", "rxDropped", "txDropped", "rxErrors", "txErrors"}
 
 

@@ -382,7 +382,7 @@ def test_agent_started_with_a_broken_config_serves_the_error(agent_config, start
     agent = start_agent(broken)
     props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN", "vnic_id": VNIC_ID}
     answer = client.call(Request("before_device_create", ENGINE_XML, props), agent.socket)
-    assert answer.exit_code == 2 and "timeout = 'never'" in answer.messages[0]
+    assert answer.exit_code == 2 and "timeout: 'never' is not a number of seconds" in answer.messages[0]
 
 
 def test_agent_never_uses_a_config_from_the_request(agent_config, start_agent, config_file):

@@ -29,7 +29,7 @@ def uplink_kind() -> str:
         if kernel_supports("vlan"):
             _uplink_kind = "vlan"
         else:
-            warnings.warn("kernel without 8021q: VLAN devices replaced by the vxlan stand-in")
+            warnings.warn("kernel without 8021q: VLAN devices replaced by the vxlan stand-in", stacklevel=2)
             _uplink_kind = "vxlan"
     return _uplink_kind
 

@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from lb_helpers import ENGINE_XML, VNIC_ID, lb_props, require_tool, state, uplink_kind
 from vif_driver.tools import install
+
+from lb_helpers import ENGINE_XML, VNIC_ID, lb_props, require_tool, state, uplink_kind
 
 
 def _check_refused(run, host, before, *needles):
@@ -107,8 +108,8 @@ def test_eperm_from_netlink(tmp_path, lb_config, host):
     wrapped = tmp_path / "wrapped" / "before_device_create"
     wrapped.mkdir(parents=True)
     wrapper = wrapped / "50_vif_driver"
-    wrapper.write_text("#!/bin/sh\nexec %s --inh-caps=-net_admin --bounding-set=-net_admin -- %s\n"
-                       % (shutil.which("setpriv"), script))
+    wrapper.write_text(f"#!/bin/sh\nexec {shutil.which('setpriv')} --inh-caps=-net_admin "
+                       f"--bounding-set=-net_admin -- {script}\n")
     os.chmod(wrapper, 0o755)
     from vif_driver.tools import runner
     env = dict(os.environ, VIF_DRIVER_CONFIG=lb_config())

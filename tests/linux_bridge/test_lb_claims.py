@@ -5,9 +5,10 @@ import os
 
 import pytest
 
-from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
 from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge.naming import bridge_name
+
+from lb_helpers import ENGINE_XML, ONLY_LB, VNIC_ID, attach_tap, lb_props, state, tap_of
 
 BRIDGE = bridge_name("physnet1", 100)
 OTHER_BRIDGE = bridge_name("physnet1", 200)
@@ -63,6 +64,23 @@ def test_after_update_drops_the_updates_claim(run_hook, lb_config, host, tmp_pat
     host.delete_link(tap_of(VNIC_ID))
     assert run_hook("after_device_migrate_source", "", device_properties=lb_props(**NET), config=config).rc == 0
     assert set(state(host)) == BASE
+
+
+def test_network_change_removes_the_network_the_vnic_left(run_hook, lb_config, host, tmp_path):
+    """An update moves the running vNIC from VLAN 100 to VLAN 200: once
+    libvirt has moved its tap, the network it left goes as at an unplug
+    (it was the last port); the new one stays."""
+    config = lb_config()
+    xml = _running_vm(run_hook, config, host)
+    done = _update(run_hook, config, xml, OTHER_NET)
+    assert OTHER_BRIDGE in host.links() and BRIDGE in host.links()
+    host.ip("link", "set", tap_of(VNIC_ID), "master", OTHER_BRIDGE)  # libvirt's part of the update
+    run = run_hook("after_update_device", done.text, device_properties=lb_props(**OTHER_NET), config=config)
+    assert run.rc == 0, run.stderr
+    links = host.links()
+    assert BRIDGE not in links and "eth1.100" not in links
+    assert links[tap_of(VNIC_ID)]["master"] == OTHER_BRIDGE and "eth1.200" in links
+    assert _claims(tmp_path) == []
 
 
 def test_update_keeps_the_running_taps_name(run_hook, lb_config, host, libvirt_define):

@@ -5,8 +5,9 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from lb_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state, tap_of
 from vif_driver.drivers.linux_bridge.naming import bridge_name
+
+from lb_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state, tap_of
 
 NETS = {
     "a": {"physical_network": "physnet1", "segmentation_id": "100"},

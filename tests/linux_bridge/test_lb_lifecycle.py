@@ -1,9 +1,9 @@
 """A vNIC's whole life on a provider VLAN network, hook by hook, in a
 namespaced host: what the driver builds, marks, checks and removes."""
 
-from lb_helpers import (ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state, tap_of,
-                        uplink_kind)
 from vif_driver.drivers.linux_bridge.naming import MARK, bridge_name
+
+from lb_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state, tap_of, uplink_kind
 
 BRIDGE = bridge_name("physnet1", 100)
 NET = {"physical_network": "physnet1", "segmentation_id": "100", "mtu": "1400"}

@@ -3,9 +3,10 @@
 import pytest
 from lxml import etree
 
-from lb_helpers import ENGINE_XML, VNIC_ID
 from vif_driver.core import domxml
 from vif_driver.drivers.linux_bridge import LinuxBridgeDriver, naming, rewrite, tap_name
+
+from lb_helpers import ENGINE_XML, VNIC_ID
 
 
 def test_derived_names_are_deterministic_and_fit_the_kernel():
@@ -16,7 +17,8 @@ def test_derived_names_are_deterministic_and_fit_the_kernel():
     assert len(longest) <= 15 and longest.startswith("vb4094-")
     assert naming.bridge_name("physnet1", 100) == "vb100-" + naming._hash("physnet1")
     assert naming._hash("a") == "e40c292c"
-    assert naming._hash("physnet1") == "5ba844cb"  # FNV-1a (test vector: "a" -> e40c292c): the same on every host, forever
+    # FNV-1a (test vector: "a" -> e40c292c): the same on every host, forever
+    assert naming._hash("physnet1") == "5ba844cb"
     assert naming.uplink_name("eth1", 100) == "eth1.100"
     long_parent = naming.uplink_name("enp129s0f1np1", 4094)
     assert len(long_parent) <= 15 and long_parent.startswith("vl4094-")

@@ -3,10 +3,11 @@ and every XML the driver writes is one libvirt accepts."""
 
 import os
 
-from lb_helpers import LIFECYCLE, XML_DIR, lb_props, state
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 from vif_driver.tools.fixture import Fixture, expand
 from vif_driver.tools.replay import replay
+
+from lb_helpers import LIFECYCLE, XML_DIR, lb_props, state
 
 BRIDGE = bridge_name("physnet1", 100)
 BASE = {"lo", "eth1", "eth1p", "eth2", "eth2p"}

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from lb_helpers import (ENGINE_XML, FIXTURES, ONLY_LB, OTHER_VNIC, VNIC_ID, lb_props, require_tool, tap_of,
-                        uplink_kind)
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 from vif_driver.tools.sandbox.netns import Namespace
+
+from lb_helpers import ENGINE_XML, FIXTURES, ONLY_LB, OTHER_VNIC, VNIC_ID, lb_props, require_tool, tap_of, uplink_kind
 
 NET = {"physical_network": "physnet1", "segmentation_id": "100"}
 BRIDGE = bridge_name("physnet1", 100)

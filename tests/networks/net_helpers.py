@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
-<interface type="bridge">
-    <mac address="{mac}"/>
-    <model type="virtio"/>
-    <source bridge=";vdsmdummy;"/>
-    <link state="up"/>
-</interface>
-"""
+from vif_driver.tools.sandbox.hosts import engine_interface
+
 SUBNET = "10.93.0.{}/24"  # every VM in one IP subnet: only L2 keeps networks apart
 
 
@@ -34,7 +28,7 @@ class Vm:
         self.vm_id = str(uuid.uuid4())
         self.props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN",
                       "vnic_id": port["id"]}
-        self.engine_xml = ENGINE_XML.format(mac=port["mac_address"])
+        self.engine_xml = engine_interface(port["mac_address"])
         self.plugged = self.guest = self.attachment = None
 
     @classmethod

@@ -3,7 +3,9 @@ isolate from other networks it refuses, rather than share a bridge."""
 
 import pytest
 
-from net_helpers import ENGINE_XML, network
+from vif_driver.tools.sandbox.hosts import engine_interface
+
+from net_helpers import network
 from support import external_props
 
 
@@ -21,7 +23,7 @@ def test_linux_bridge_refuses_networks_it_cannot_isolate(run_hook, config_file, 
         lock_dir = {tmp_path}/locks
         provider_url = {provider.url}
     """)
-    engine = ENGINE_XML.format(mac=port["mac_address"]).encode()
+    engine = engine_interface(port["mac_address"]).encode()
     run = run_hook("before_device_create", engine, config=config,
                    device_properties=external_props("LINUX_BRIDGE", vnic_id=port["id"]))
     assert run.rc == 2 and run.data == engine

@@ -5,8 +5,8 @@ import pytest
 from lxml import etree
 
 from vif_driver.drivers.ovs import networks
+from vif_driver.tools.sandbox.hosts import engine_interface
 
-from net_helpers import ENGINE_XML
 from support import VM_ID, VNIC_ID, external_props
 
 MAC = "00:1a:4a:16:01:51"
@@ -34,7 +34,7 @@ def _config(host, config_file, extra="", mappings="physnet1:br-phys1"):
 def test_vlan_plug_is_libvirt_xml_and_idempotent(run_hook, config_file, host, libvirt_define):
     config = _config(host, config_file)
     props = external_props(network_type="vlan", physical_network="physnet1", segmentation_id="120")
-    first = run_hook("before_device_create", ENGINE_XML.format(mac=MAC), config=config, device_properties=props)
+    first = run_hook("before_device_create", engine_interface(MAC), config=config, device_properties=props)
     assert first.rc == 0, first.stderr
     again = run_hook("before_device_create", first.data, config=config, device_properties=props)
     assert again.data == first.data
@@ -50,7 +50,7 @@ def test_vlan_plug_is_libvirt_xml_and_idempotent(run_hook, config_file, host, li
 def test_post_plug_confirms_the_tag(run_hook, config_file, host):
     config = _config(host, config_file)
     props = external_props(network_type="local", local_tag="33")
-    plugged = run_hook("before_device_create", ENGINE_XML.format(mac=MAC), config=config, device_properties=props)
+    plugged = run_hook("before_device_create", engine_interface(MAC), config=config, device_properties=props)
     assert plugged.rc == 0
     host.box.plug_tap(TAP, iface_id=VNIC_ID, mac=MAC, vm_id=VM_ID)  # libvirt ignoring <vlan>: untagged
     for data in ("", plugged.data):  # VDSM's empty XML or the plugged one
@@ -73,7 +73,7 @@ def test_post_plug_confirms_the_tag(run_hook, config_file, host):
 def test_what_cannot_be_placed_is_refused_untouched(run_hook, config_file, host, mappings, props, words):
     config = _config(host, config_file, mappings=mappings)
     before = host.box.vsctl("show", wait=False)
-    engine = ENGINE_XML.format(mac=MAC).encode()
+    engine = engine_interface(MAC).encode()
     run = run_hook("before_device_create", engine, config=config, device_properties=external_props(**props))
     assert run.rc == 2 and run.data == engine
     assert run.stderr.count("\n") == 1 and all(w in run.stderr for w in words), run.stderr
@@ -81,7 +81,7 @@ def test_what_cannot_be_placed_is_refused_untouched(run_hook, config_file, host,
 
 
 def test_bridge_mappings_must_not_come_from_a_vnic(run_hook, config_file, host):
-    engine = ENGINE_XML.format(mac=MAC).encode()
+    engine = engine_interface(MAC).encode()
     run = run_hook("before_device_create", engine, config=_config(host, config_file),
                    device_properties=external_props(bridge_mappings="physnet1:br-evil"))
     assert run.rc == 2 and run.data == engine and "bridge_mappings" in run.stderr
@@ -106,7 +106,7 @@ def test_parse_bridge_mappings():
 def test_stats_and_unplug_of_a_tagged_vnic_on_a_physnet_bridge(run_hook, config_file, host):
     config = _config(host, config_file)
     props = external_props(network_type="vlan", physical_network="physnet1", segmentation_id="130")
-    plugged = run_hook("before_device_create", ENGINE_XML.format(mac=MAC), config=config, device_properties=props)
+    plugged = run_hook("before_device_create", engine_interface(MAC), config=config, device_properties=props)
     host.box.plug_tap(TAP, iface_id=VNIC_ID, mac=MAC, vm_id=VM_ID, bridge="br-phys1")
     host.box.vsctl("set", "Port", TAP, "tag=130")
     assert run_hook("after_device_create", "", config=config, device_properties=props).rc == 0

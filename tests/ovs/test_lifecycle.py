@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from ovs_helpers import LIFECYCLE, MAC, VM_ID, VNIC_ID, snapshot, tap
+
 from vif_driver.tools.fixture import Fixture, expand
 from vif_driver.tools.replay import replay
 
@@ -44,7 +45,7 @@ def test_replay_dry_run_shows_ovsdb_reads_and_writes(ovs, tmp_path):
     before = snapshot(ovs)
     run = _cli("replay", "--dry-run", "--config", config, LIFECYCLE)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"dry-run: read OVSDB {ovs.remote}: monitor_cond Interface/Port {tap()}" in run.stdout
+    assert f"dry-run: read OVSDB {ovs.remote}: Interface/Port {tap()}, Bridge br-int until ready" in run.stdout
     assert f"dry-run: would write OVSDB {ovs.remote}: remove port {tap()} from bridge br-int" in run.stdout
     assert snapshot(ovs) == before  # nothing written
 

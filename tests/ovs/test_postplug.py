@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-
 from ovs_helpers import ENGINE_XML, MAC, OTHER_VNIC, VM_ID, VNIC_ID, props, snapshot, tap
 
 CONFIRM_POINTS = ["after_device_create", "after_nic_hotplug", "after_device_migrate_destination",
@@ -126,10 +125,10 @@ def test_ovs_hung_times_out_with_a_clear_error(run_hook, ovs_config, ovs, plug):
     assert 0.9 < elapsed < 4
 
 
-def test_dry_run_shows_the_monitor(run_hook, ovs_config, plug):
+def test_dry_run_shows_the_wait(run_hook, ovs_config, plug):
     plug()
     import os
     env = dict(os.environ, VIF_DRIVER_DRY_RUN="1")
     run = run_hook("after_device_create", "", device_properties=props(), config=ovs_config(), env=env)
     assert run.rc == 0
-    assert "read OVSDB unix:" in run.stderr and f"monitor_cond Interface/Port {tap()}, Bridge br-int" in run.stderr
+    assert "read OVSDB unix:" in run.stderr and f"Interface/Port {tap()}, Bridge br-int until ready" in run.stderr

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from lxml import etree
-
 from ovs_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, props, tap
+
 from vif_driver.core import domxml
 from vif_driver.drivers.ovs import rewrite
 
@@ -180,7 +180,7 @@ def test_plug_rewrite_does_not_touch_ovs(tmp_path, config_file):
     config = config_file(f"[driver:ovs]\novsdb = unix:{tmp_path}/absent.sock\n")
     code = ("import sys; from vif_driver.hook import entry; rc = entry.main('before_device_create'); "
             "bad = sorted(m for m in sys.modules if m == 'ovs' or m.startswith(('ovs.', "
-            "'vif_driver.drivers.ovs.ovsdb', 'vif_driver.drivers.ovs.wire'))); "
+            "'ovsdbapp', 'vif_driver.drivers.ovs.ovsdb', 'vif_driver.drivers.ovs.view'))); "
             "print(rc, bad)")
     env = dict(os.environ, _hook_domxml=str(xml), VIF_DRIVER_CONFIG=config, **props())
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

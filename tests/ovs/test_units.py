@@ -1,10 +1,12 @@
-"""Pure parts of the ovs driver: the remote grammar, OVSDB update2 diffs,
-the readiness check and the stats mapping."""
+"""Pure parts of the ovs driver: the remote grammar, the readiness check on
+the IDL's rows, the client's schema and the stats mapping."""
+
+from types import SimpleNamespace
 
 import pytest
+from ovs_helpers import VNIC_ID, require, tap
 
-from ovs_helpers import VNIC_ID, tap
-from vif_driver.drivers.ovs import monitor, stats
+from vif_driver.drivers.ovs import ovsdb, stats
 from vif_driver.drivers.ovs.remote import parse_remote
 
 
@@ -31,60 +33,71 @@ def test_remote_grammar_rejects(value, words):
         parse_remote(value)
 
 
-IFACE, PORT, BRIDGE = "11111111-0000-0000-0000-000000000001", "22222222-0000-0000-0000-000000000002", \
-    "33333333-0000-0000-0000-000000000003"
+class _Table:
+    """An IDL table as ovsdb.port_problem reads it: rows by uuid."""
+
+    def __init__(self, *rows):
+        self.rows = {i: row for i, row in enumerate(rows)}
 
 
-def _initial(ofport=None, iface_id=VNIC_ID):
-    iface = {"name": tap(), "external_ids": ["map", [["iface-id", iface_id], ["vm-id", "x"]]]}
-    if ofport is not None:
-        iface["ofport"] = ofport
-    return {"Interface": {IFACE: {"initial": iface}},
-            "Port": {PORT: {"initial": {"name": tap(), "interfaces": ["uuid", IFACE]}}},
-            "Bridge": {BRIDGE: {"initial": {"name": "br-int", "ports": ["set", [["uuid", PORT], ["uuid", "p2"]]]}}}}
+def _tables(ofport=(3,), iface_id=VNIC_ID, error=(), on_bridge=True, port=True):
+    iface = SimpleNamespace(name=tap(), external_ids={"iface-id": iface_id, "vm-id": "x"}, ofport=list(ofport),
+                            error=list(error), link_state=[])
+    ports = [SimpleNamespace(uuid=1, name=tap(), interfaces=[iface], tag=[])] if port else []
+    other = SimpleNamespace(uuid=2, name="p2", interfaces=[], tag=[])
+    bridge = SimpleNamespace(name="br-int", ports=(ports if on_bridge else []) + [other])
+    return {"Interface": _Table(iface), "Port": _Table(*ports, other), "Bridge": _Table(bridge)}
 
 
-def test_rows_initial_and_ready():
-    rows = monitor.Rows()
-    rows.apply(_initial(ofport=3))
-    assert rows.tables["Interface"][IFACE]["ofport"] == {3}
-    assert rows.tables["Bridge"][BRIDGE]["ports"] == {PORT, "p2"}
-    assert rows.problem(tap(), "br-int", VNIC_ID) is None
+def test_port_problems_in_order():
+    def problem(tables):
+        return ovsdb.port_problem(tables, tap(), "br-int", VNIC_ID)
+    no_bridge = {"Interface": _Table(), "Port": _Table(), "Bridge": _Table()}
+    assert problem(no_bridge) == ("bridge br-int does not exist; create it "
+                                  "(ovs-vsctl add-br br-int) or set bridge in [driver:ovs]")
+    assert "libvirt has not added the port" in problem(dict(_tables(), Interface=_Table()))
+    assert "iface-id=new, expected" in problem(_tables(iface_id="new"))
+    assert problem(_tables(port=False)) == f"no port {tap()} holds interface {tap()}"
+    assert "no ofport yet" in problem(_tables(ofport=()))
+    assert problem(_tables(ofport=(-1,), error=("could not open network device x",))).endswith(
+        "could not open it: could not open network device x")
+    assert "ofport 65534: ovs-vswitchd could not open it" in problem(_tables(ofport=(65534,)))
+    assert problem(_tables(on_bridge=False)) == f"port {tap()} is not on bridge br-int"
+    assert problem(_tables()) is None
 
 
-def test_rows_modify_applies_set_and_map_diffs():
-    rows = monitor.Rows()
-    rows.apply(_initial())  # ofport unset: the default, so not sent
-    assert "no ofport yet" in rows.problem(tap(), "br-int", VNIC_ID)
-    rows.apply({"Interface": {IFACE: {"modify": {"ofport": 7}}}})
-    assert rows.tables["Interface"][IFACE]["ofport"] == {7}
-    rows.apply({"Interface": {IFACE: {"modify": {"ofport": ["set", [7, 8]]}}}})
-    assert rows.tables["Interface"][IFACE]["ofport"] == {8}
-    # map diff: a pair equal to the old one removes it, others add or update
-    rows.apply({"Interface": {IFACE: {"modify": {"external_ids": ["map", [["vm-id", "x"], ["iface-status", "active"],
-                                                                           ["iface-id", "new"]]]}}}})
-    assert rows.tables["Interface"][IFACE]["external_ids"] == {"iface-id": "new", "iface-status": "active"}
-    assert "iface-id=new, expected" in rows.problem(tap(), "br-int", VNIC_ID)
-    rows.apply({"Bridge": {BRIDGE: {"modify": {"ports": ["uuid", PORT]}}}})
-    assert rows.tables["Bridge"][BRIDGE]["ports"] == {"p2"}
+def test_interface_rows_link_state():
+    tables = _tables()
+    tables["Interface"].rows[0].link_state = ["up"]
+    assert ovsdb.interface_rows(tables) == [{"name": tap(), "link_state": "up"}]
+    tables["Interface"].rows[0].link_state = []
+    assert ovsdb.interface_rows(tables) == [{"name": tap(), "link_state": None}]
 
 
-def test_rows_problems_in_order():
-    rows = monitor.Rows()
-    assert rows.problem(tap(), "br-int", VNIC_ID) == ("bridge br-int does not exist; create it "
-                                                      "(ovs-vsctl add-br br-int) or set bridge in [driver:ovs]")
-    rows.apply(_initial(ofport=-1))
-    rows.apply({"Interface": {IFACE: {"modify": {"error": "could not open network device x"}}}})
-    assert rows.problem(tap(), "br-int", VNIC_ID).endswith("could not open it: could not open network device x")
-    rows.apply({"Interface": {IFACE: {"delete": None}}})
-    assert "libvirt has not added the port" in rows.problem(tap(), "br-int", VNIC_ID)
-    rows.apply(_initial(ofport=65534))
-    assert "ofport 65534: ovs-vswitchd could not open it" in rows.problem(tap(), "br-int", VNIC_ID)
-    rows.apply(_initial(ofport=2))
-    assert rows.problem(tap(), "br-int", VNIC_ID) is None and rows.port_uuid == PORT
-    rows.apply({"Port": {PORT: {"delete": None}}})
-    assert rows.problem(tap(), "br-int", VNIC_ID) == f"no port {tap()} holds interface {tap()}"
-    assert rows.port_uuid is None
+def _shape(typed) -> tuple:
+    """(key type, value type, min, max, refTable) of an OVSDB column type."""
+    if isinstance(typed, str):
+        typed = {"key": typed}
+    def atomic(t):
+        return t if isinstance(t, str) or t is None else t["type"]
+    key = typed["key"]
+    return (atomic(key), atomic(typed.get("value")), typed.get("min", 1), typed.get("max", 1),
+            key.get("refTable") if isinstance(key, dict) else None)
+
+
+def test_the_client_schema_matches_the_switch_schema():
+    """The client's schema (no get_schema round trip) types every column it
+    reads as the installed vswitch.ovsschema does."""
+    import json
+    import os
+    path = "/usr/share/openvswitch/vswitch.ovsschema"
+    require(os.path.exists(path), "Open vSwitch's " + path)
+    with open(path, encoding="utf-8") as f:
+        real = json.load(f)["tables"]
+    for table, spec in ovsdb.SCHEMA["tables"].items():
+        assert spec.get("isRoot", False) == real[table].get("isRoot", False), table
+        for column, typed in spec["columns"].items():
+            assert _shape(typed["type"]) == _shape(real[table]["columns"][column]["type"]), (table, column)
 
 
 def test_stats_mapping_and_filter(tmp_path):
@@ -108,76 +121,3 @@ def test_stats_mapping_and_filter(tmp_path):
     stats.add(fresh, [{"name": tap(), "link_state": ["set", []]}], counters, now=1.0)
     assert fresh["network"][tap()]["speed"] == "1000" and fresh["network"][tap()]["state"] == "down"
     assert fresh["network"][tap()]["duplex"] == "unknown"
-
-
-def _snapshot_case(n=5):
-    names = [f"tap{i:011x}" for i in range(n)]
-    rows = [{"name": name, "link_state": "up" if i % 2 else None} for i, name in enumerate(names)]
-    rows.append({"name": "vnet0", "link_state": "up"})
-    counters = {name: [str(i * 16 + k) for k in range(16)] for i, name in enumerate(names + ["vnet0"])}
-    return names, rows, counters
-
-
-@pytest.mark.parametrize("vdsm_network", [
-    None,  # no network section
-    {},
-    {"eth0": {"name": "eth0", "rx": "7"}},
-    {"eth0": {"name": "eth0"}, "tap00000000003": {"name": "x", "duplex": "full", "rx": "1"}},  # VDSM's own
-    {"tap00000000001": "not an object", "eth0": {}},
-])
-def test_snapshot_gives_the_json_of_a_fresh_read(vdsm_network, monkeypatch):
-    """The agent's spliced answer is byte for byte the in-process one."""
-    import copy
-    import json
-
-    from vif_driver.core import dispatch
-    from vif_driver.drivers.ovs import snapshot
-
-    names, rows, counters = _snapshot_case()
-
-    class View:
-        remote = "unix:/x"
-
-        def interfaces(self):
-            return rows
-
-    def vdsm():
-        base = {"cpu": 1, "nested": {"s": "vif-driver-splice-0"}}
-        if vdsm_network is not None:
-            base["network"] = copy.deepcopy(vdsm_network)
-        base["after"] = [1, 2]
-        return base
-
-    monkeypatch.setattr(stats, "read_counters", lambda netns: counters)
-    snap = snapshot.take(View(), None)
-    assert list(snap.updates) == names
-    sample_time = snap.updates[names[0]]["sampleTime"]
-    expected = vdsm()
-    stats.add(expected, rows, counters, now=sample_time)
-    served = snap.serve(vdsm())
-    assert isinstance(served["network"], dispatch.JsonMembers)
-    assert dispatch._encode(served) == json.dumps(expected)
-    assert dispatch._plain(served) == expected  # what a second driver gets
-    assert list(json.loads(dispatch._encode(served))["network"]) == list(expected["network"])
-
-
-def test_snapshot_is_served_only_while_fresh(monkeypatch):
-    from vif_driver.drivers.ovs import snapshot
-
-    class View:
-        remote = "unix:/x"
-
-        def interfaces(self):
-            return None  # not current: no snapshot, the caller reads fresh
-
-    monkeypatch.setattr(snapshot, "IDLE", 3600)
-    refresher = snapshot.Refresher(View(), None)
-    try:
-        assert refresher.current() is None
-        refresher._snapshot = snapshot.Snapshot(snapshot.time.monotonic() - 0.2, {}, "")
-        assert refresher.current() is refresher._snapshot
-        refresher._snapshot = snapshot.Snapshot(
-            snapshot.time.monotonic() - snapshot.INTERVAL - snapshot.MARGIN - 0.1, {}, "")
-        assert refresher.current() is None  # refresher stuck: too old to serve
-    finally:
-        refresher.close()

@@ -6,7 +6,6 @@ callers), validates the input, calls the driver and maps errors to VDSM's
 exit codes. The domain-XML rewrite itself is the driver's pure function.
 """
 
-import os
 import sys
 
 from vif_driver.core import registry, validate
@@ -16,27 +15,6 @@ from vif_driver.hook.points import HOOK_POINTS, HookPoint
 from vif_driver.hook.protocol import Request, Response, one_line
 
 EXTERNAL_NETWORK = "EXTERNAL_NETWORK"
-
-
-class JsonMembers(dict):
-    """A JSON object given as this dict's items followed by ``raw``: members
-    already encoded ('"key": value, ...', none of the dict's keys), so a
-    resident driver can hand over data it encoded once for many requests.
-    Used as a top-level value of caps/stats data; the next driver, if any,
-    gets it as a plain dict."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, items: dict, raw: str):
-        super().__init__(items)
-        self.raw = raw
-
-    def plain(self) -> dict:
-        import json
-        merged = dict(self)
-        if self.raw:
-            merged.update(json.loads("{" + self.raw + "}"))
-        return merged
 
 
 _resident = None  # the agent: a lock guarding driver.open(); hook processes: None
@@ -143,7 +121,7 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
                               properties=request.properties, options=options,
                               timeout=config.timeout, dry_run=request.dry_run,
                               plugin_types=tuple(plugin_types), driver=driver_name)
-            result = getattr(driver, hook_point.call)(_plain(data), ctx)
+            result = getattr(driver, hook_point.call)(data, ctx)
             if not isinstance(result, dict):
                 raise VifDriverError(f"driver returned {type(result).__name__}, not a dict")
             data, changed = result, True
@@ -197,35 +175,9 @@ def _json_kind(value) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _plain(data: dict) -> dict:
-    """``data`` without JsonMembers (what a driver expects to get)."""
-    if not any(isinstance(value, JsonMembers) for value in data.values()):
-        return data
-    return {key: value.plain() if isinstance(value, JsonMembers) else value for key, value in data.items()}
-
-
-_SPLICE = None  # a random string standing for the JsonMembers' text while encoding
-
-
 def _encode(data: dict) -> str:
-    """json.dumps(data), JsonMembers' raw members spliced in as they are."""
-    from json import dumps
-    spliced = [key for key, value in data.items() if isinstance(value, JsonMembers) and value.raw]
-    if not spliced:
-        return dumps(data)
-    global _SPLICE
-    if _SPLICE is None:
-        _SPLICE = "vif-driver-splice-" + os.urandom(16).hex()
-    marks = {key: f"{_SPLICE}-{i}" for i, key in enumerate(spliced)}
-    text = dumps({key: marks.get(key, value) for key, value in data.items()})
-    for key, mark in marks.items():
-        quoted = dumps(mark)
-        if text.count(quoted) != 1:  # the data holds the mark itself: cannot be, but stay exact
-            return dumps(_plain(data))
-        value = data[key]
-        inner = dumps(dict(value))
-        text = text.replace(quoted, inner[:-1] + (", " if len(value) else "") + value.raw + "}", 1)
-    return text
+    from json import dumps  # not at import time: a hook process for a foreign vNIC never needs it
+    return dumps(data)
 
 
 def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":

@@ -22,22 +22,12 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 
 import click
 
-ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
-<interface type="bridge">
-    <mac address="{mac}"/>
-    <model type="virtio"/>
-    <source bridge=";vdsmdummy;"/>
-    <link state="up"/>
-</interface>
-"""
 SUBNET = "10.200.0.0/24"
 NS_PREFIX = "vifdemo-"  # every namespace the demo makes
 
@@ -97,26 +87,13 @@ class Demo:
 
     # -- the parts -----------------------------------------------------------------
     def start_provider(self) -> str:
-        from vif_driver.provider_client.http import ProviderError, call
-        port = _free_port()
-        log = open(os.path.join(self.dir, "provider.log"), "wb")
-        self.stack.callback(log.close)
-        proc = subprocess.Popen([sys.executable, "-m", "vif_driver.provider", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port), "--auth-port", "0", "--workers", "1",
-                                 "--db", os.path.join(self.dir, "provider.sqlite")],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.stack.callback(_stop, proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                call("GET", url + "/v2.0/", timeout=2)
-                return url
-            except ProviderError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise DemoError(f"the provider did not start; see {log.name}") from None
-                self.checkpoint()
-                time.sleep(0.2)
+        from vif_driver.tools.sandbox.provider import ProviderError, ProviderProcess
+        provider = ProviderProcess(self.dir, waiting=self.checkpoint)
+        self.stack.callback(provider.stop)
+        try:
+            return provider.start().url
+        except ProviderError as e:
+            raise DemoError(str(e)) from None
 
     def start_switch(self):
         from vif_driver.tools.sandbox.ovs import OvsSandbox
@@ -142,23 +119,6 @@ class Demo:
         if run.rc != 0:
             raise DemoError(f"{hook_point} failed: {run.stderr.strip()}")
         return run
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def namespace_name(what: str) -> str:
@@ -191,6 +151,7 @@ def run_demo(workdir: str, echo=click.echo, signals: Signals | None = None) -> d
     or Interrupted at a checkpoint after a signal."""
     from vif_driver.provider_client.http import call
     from vif_driver.tools import install
+    from vif_driver.tools.sandbox.hosts import engine_interface
 
     demo = Demo(workdir, echo, signals)
     with demo.stack:
@@ -235,7 +196,7 @@ def run_demo(workdir: str, echo=click.echo, signals: Signals | None = None) -> d
                      "vnic_id": port["id"]}
 
             demo.step(f"VDSM: start {name}: before_device_create rewrites the engine's XML")
-            engine_xml = ENGINE_XML.format(mac=port["mac_address"])
+            engine_xml = engine_interface(port["mac_address"])
             run = demo.run_hook(hooks, "before_device_create", engine_xml, props, vm_id, config)
             demo.detail(run.text)
 

@@ -27,8 +27,8 @@ def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> dict[tuple
     or Interrupted at a step's start after a signal (vif_driver.tools.demo.Signals)."""
     from vif_driver.provider_client.http import call
     from vif_driver.tools import install
-    from vif_driver.tools.demo import ENGINE_XML, Demo, DemoError
-    from vif_driver.tools.sandbox.hosts import Cluster, ping_matrix
+    from vif_driver.tools.demo import Demo, DemoError
+    from vif_driver.tools.sandbox.hosts import Cluster, engine_interface, ping_matrix
     from vif_driver.tools.sandbox.provider import ProviderProcess
 
     demo = Demo(workdir, echo, signals)
@@ -65,7 +65,7 @@ def run_networks_demo(workdir: str, echo=click.echo, signals=None) -> dict[tuple
                                                           "device_owner": "oVirt", "name": f"{vm}-nic1",
                                                           "binding:host_id": host.system_id}})["port"]
             props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN", "vnic_id": port["id"]}
-            run = demo.run_hook(hooks, "before_device_create", ENGINE_XML.format(mac=port["mac_address"]),
+            run = demo.run_hook(hooks, "before_device_create", engine_interface(port["mac_address"]),
                                 props, vm_id, configs[host_name])
             guest = cluster.add_guest(vm)
             attached = host.attach(guest, run.data, SUBNET.format(i), vm_id)

@@ -122,7 +122,7 @@ def hook_handlers(hooks_dir: str, cfg) -> "dict[str, dict[tuple, list[str]]]":
     names = set(config_mod.DEFAULT_PLUGIN_TYPES) | set(ours)
     for _package, types in KNOWN_HOOKS.values():
         names.update(types)
-    found: "dict[str, dict[tuple, list[str]]]" = {}
+    found: dict[str, dict[tuple, list[str]]] = {}
     for point in sorted(HOOK_POINTS):
         directory = os.path.join(hooks_dir, point)
         try:
@@ -166,7 +166,7 @@ def check_handlers(report: Report, hooks_dir: str, cfg) -> None:
     where = cfg.path if cfg is not None and cfg.path else config_mod.DEFAULT_PATH
     for plugin_type, scripts in sorted(hook_handlers(hooks_dir, cfg).items()):
         listed = "; ".join(f"{_label(key)} in {_points(points)}" for key, points in sorted(scripts.items()))
-        counts: "dict[str, int]" = {}
+        counts: dict[str, int] = {}
         for points in scripts.values():
             for point in points:
                 counts[point] = counts.get(point, 0) + 1
@@ -203,8 +203,8 @@ def _can_write(st, user: pwd.struct_passwd) -> bool:
 def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
     from vif_driver.agent import auth
     from vif_driver.hook import client
-    from vif_driver.hook.protocol import Request
     from vif_driver.hook.ownership import agent_socket_path
+    from vif_driver.hook.protocol import Request
     path = agent_socket_path(os.environ)  # where the hooks look: never agent_socket of the config
     if cfg.agent_socket != config_mod.DEFAULT_AGENT_SOCKET and cfg.agent_socket != path:
         report.warn(f"agent_socket = {cfg.agent_socket} in the config: the hooks do not read it, they "
@@ -247,8 +247,8 @@ def _group_name(gid: int) -> str:
 
 
 def check_drivers(report: Report, cfg) -> None:
-    from vif_driver.core import dispatch, registry
     from vif_driver.api import VifDriverError
+    from vif_driver.core import dispatch, registry
     for name, plugin_types in cfg.drivers().items():
         try:
             driver = registry.load(name)

@@ -9,15 +9,19 @@ properties override the host config's [driver:linux_bridge]):
   the driver derives the bridge name, creates the VLAN device and the bridge
   when missing, marks them (ifalias) and removes them when no port is left.
 
-Imports stay light: the plug of a vNIC whose network is in place reads
-netlink directly (rtnl.py); pyroute2 loads only to change something.
-See docs/linux-bridge-driver.md.
+All netlink reads and writes go through pyroute2 (netlink.py), each job
+bounded by the timeout. Resident in the agent (open()), the driver keeps
+its netlink sockets open and a fresh snapshot of the links for caps and
+stats (view.py). See docs/linux-bridge-driver.md.
 """
 
-import os
+from __future__ import annotations
 
-from vif_driver.core import validate
+import os
+from typing import Any
+
 from vif_driver.api import HookContext, HostError, InvalidInput, Option, VifDriver
+from vif_driver.core import validate
 from vif_driver.core.naming import tap_name
 from vif_driver.drivers.linux_bridge import naming
 from vif_driver.provider_client.options import PROVIDER_OPTIONS
@@ -53,6 +57,16 @@ class LinuxBridgeDriver(VifDriver):
                               "vlan (802.1Q); vxlan only stands in on kernels without 8021q", host_only=True),
     }
 
+    def open(self) -> None:
+        """Resident in the agent: keep the netlink sockets open across calls."""
+        from vif_driver.drivers.linux_bridge import netlink
+        netlink.keep_open()
+
+    def close(self) -> None:
+        from vif_driver.drivers.linux_bridge import netlink, view
+        view.close_all()
+        netlink.close_all()
+
     # -- helpers ------------------------------------------------------------
 
     @staticmethod
@@ -77,21 +91,33 @@ class LinuxBridgeDriver(VifDriver):
     @staticmethod
     def _network(target: naming.Target, ctx: HookContext):
         from vif_driver.drivers.linux_bridge.host import Network
-        return Network(target, namespace=ctx.options["netns"], lock_dir=ctx.options["lock_dir"],
+        options: Any = ctx.options
+        return Network(target, namespace=options["netns"], lock_dir=options["lock_dir"],
                        timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
 
-    def _prepare(self, target: naming.Target, ctx: HookContext) -> None:
+    def _prepare(self, target: naming.Target, ctx: HookContext, tap: str | None = None) -> None:
         """Build the network before the guest runs, and claim it for this
         vNIC until its tap is attached (a second claim of the same vNIC
-        changes nothing; the claim records which hook made it)."""
+        changes nothing; the claim records which hook made it). An update
+        (``tap``: the running vNIC's) that moves the vNIC to another
+        network notes in the claim the bridge it leaves."""
         with self._network(target, ctx) as network:
             network.ensure()
             if target.managed:
-                network.claim(ctx.vnic_id, ctx.hook_point)
+                left = network.bridge_of(tap) if tap else None
+                network.claim(ctx.vnic_id, ctx.hook_point, left if left != target.bridge else None)
+
+    def _leave(self, bridge: str, ctx: HookContext) -> None:
+        """A network change moved the vNIC off ``bridge``: remove that
+        network as an unplug would, if the driver built it and nothing uses it."""
+        target = _marked_target(bridge, ctx)
+        if target.managed:
+            with self._network(target, ctx) as network:
+                network.cleanup(None)
 
     def _confirm(self, target: naming.Target, ctx: HookContext) -> None:
         network = self._network(target, ctx)
-        network.wait_port(tap_name(ctx.vnic_id), ctx.options["plug_timeout"] or ctx.timeout)
+        network.wait_port(tap_name(_vnic(ctx)), ctx.options["plug_timeout"] or ctx.timeout)
         if target.managed:
             network.release(ctx.vnic_id)
 
@@ -106,16 +132,20 @@ class LinuxBridgeDriver(VifDriver):
         then check the tap is still on a bridge."""
         target = self._target(properties, None if properties.is_before else domxml)
         if properties.is_before:
-            rewrite(domxml, target.bridge, tap_name(properties.vnic_id), target.mtu,
-                    set_target=properties.hook_point != UPDATE)
-            self._prepare(target, properties)
+            update = properties.hook_point == UPDATE
+            rewrite(domxml, target.bridge, tap_name(_vnic(properties)), target.mtu, set_target=not update)
+            self._prepare(target, properties, _tap_of(domxml, _vnic(properties)) if update else None)
             return domxml
         if properties.failed:
             self._undo_failed(target, domxml, properties)
         elif properties.hook_point in _CONFIRMED:
             self._confirm(target, properties)
         elif properties.hook_point == "after_update_device" and target.managed:
-            self._network(target, properties).release(properties.vnic_id)
+            network = self._network(target, properties)
+            claim = network.claim_of(properties.vnic_id)
+            network.release(properties.vnic_id)
+            if len(claim) == 2 and claim[0] == UPDATE:
+                self._leave(claim[1], properties)
         return domxml
 
     def _undo_failed(self, target: naming.Target, domxml, ctx: HookContext) -> None:
@@ -123,7 +153,7 @@ class LinuxBridgeDriver(VifDriver):
             with self._network(target, ctx) as network:
                 if network.release(ctx.vnic_id, made_by=UPDATE):
                     network.cleanup(None)
-        tap = _tap_of(domxml, ctx.vnic_id)
+        tap = _tap_of(domxml, _vnic(ctx))
         self._network(target, ctx).check_attached(tap)
 
     def unplug_device(self, domxml, properties: HookContext) -> None:
@@ -132,7 +162,7 @@ class LinuxBridgeDriver(VifDriver):
         target = self._target(properties, domxml)
         with self._network(target, properties) as network:
             network.release(properties.vnic_id)
-            network.cleanup(tap_name(properties.vnic_id))
+            network.cleanup(tap_name(_vnic(properties)))
 
     def migration_source(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
@@ -154,7 +184,7 @@ class LinuxBridgeDriver(VifDriver):
 
     def get_caps(self, caps: dict, properties: HookContext) -> dict:
         from vif_driver.drivers.linux_bridge import stats
-        options = properties.options
+        options: Any = properties.options
         try:
             section: dict = {}
             bound = stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
@@ -173,13 +203,18 @@ class LinuxBridgeDriver(VifDriver):
 
     def get_stats(self, stats: dict, properties: HookContext) -> dict:
         from vif_driver.drivers.linux_bridge import stats as lb_stats
-        options = properties.options
+        options: Any = properties.options
         try:
             return lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
                                           configured=options["bridge"])
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
             return stats
+
+
+def _vnic(ctx: HookContext) -> str:
+    """The vNIC id of a vNIC hook (the framework gives one to every vNIC call)."""
+    return ctx.vnic_id or ""
 
 
 def _tap_of(domxml, vnic_id: str) -> str:
@@ -195,7 +230,7 @@ def _tap_of(domxml, vnic_id: str) -> str:
         raise InvalidInput(f"device XML <target dev>: {e}") from None
 
 
-def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
+def _target_of_bridge(domxml, ctx: HookContext) -> naming.Target | None:
     """The Target of the bridge named by the device XML's <source>, from the
     ownership mark this driver put on it; None without XML or bridge."""
     source = domxml.find("source") if domxml is not None else None
@@ -206,15 +241,21 @@ def _target_of_bridge(domxml, ctx: HookContext) -> "naming.Target | None":
         validate.ifname(bridge)
     except ValueError as e:
         raise InvalidInput(f"device XML <source bridge>: {e}") from None
-    from vif_driver.drivers.linux_bridge import rtnl
-    from vif_driver.core.netns import call_in
-    with call_in(ctx.options["netns"], rtnl.Rtnl, ctx.timeout) as nl:
-        found = nl.get(bridge)
+    return _marked_target(bridge, ctx)
+
+
+def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
+    """The Target of ``bridge`` as the driver's ownership mark on it says
+    (a plain Target, never removed, without the mark)."""
+    from vif_driver.drivers.linux_bridge import netlink
+    options: Any = ctx.options
+    found = netlink.run(lambda nl: nl.get(bridge), namespace=options["netns"], timeout=ctx.timeout,
+                        action=f"read bridge {bridge}")
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
-    interface = ctx.options["physical_interface_mappings"].get(mark[1])
-    return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=ctx.options["uplink_kind"])
+    interface = options["physical_interface_mappings"].get(mark[1])
+    return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=options["uplink_kind"])
 
 
 def _with_provider_network(ctx: HookContext) -> dict:
@@ -235,7 +276,7 @@ def _with_provider_network(ctx: HookContext) -> dict:
     return options
 
 
-def rewrite(interface, bridge: str, tap: str, mtu: "int | None", set_target: bool = True) -> None:
+def rewrite(interface, bridge: str, tap: str, mtu: int | None, set_target: bool = True) -> None:
     """The pure XML part of a plug: a bridge-type interface on ``bridge``
     with tap ``tap``, no <virtualport>; every other child is kept, so running
     it twice gives the same XML. ``set_target=False`` (update-device) keeps

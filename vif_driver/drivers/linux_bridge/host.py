@@ -10,20 +10,34 @@ under a VM that is starting. Claims go away when the post-plug check sees
 the tap attached or when the vNIC is unplugged; stale ones expire.
 """
 
+from __future__ import annotations
+
 import os
 import time
 
 from vif_driver.api import HostError, NotReady
-from vif_driver.drivers.linux_bridge import naming, rtnl
+from vif_driver.core.netns import netns
+from vif_driver.drivers.linux_bridge import naming, netlink, view
 
 CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
 _POLL = 0.05
+VERIFIED_TTL = 10.0  # seconds a whole check of a network stands in for the next ones (agent only)
+
+# The resident agent: (namespace, bridge) -> (bridge index, VLAN device index,
+# mtu checked, when) of networks a whole check (three pyroute2 reads, ~1 ms
+# each: over a plug's budget) found complete. Within VERIFIED_TTL a plug only
+# checks that the bridge and the VLAN device still exist with the same
+# indexes (the host interface too, or the kernel would have removed the VLAN
+# device). The driver's own changes drop the entry. What indexes cannot show
+# (someone else setting the bridge down, detaching the VLAN device, changing
+# an MTU) waits at most VERIFIED_TTL for the next whole check.
+_verified: dict = {}
 
 
 class Network:
     """One Target in one namespace, with its lock and claims."""
 
-    def __init__(self, target: naming.Target, *, namespace: "str | None", lock_dir: str,
+    def __init__(self, target: naming.Target, *, namespace: str | None, lock_dir: str,
                  timeout: float, record, dry_run: bool = False):
         self.target = target
         self.namespace = namespace or None
@@ -34,11 +48,11 @@ class Network:
         key = target.bridge + (f"@{namespace}" if namespace else "")
         self._lock_path = os.path.join(lock_dir, key + ".lock")
         self._claim_prefix = key + ".claim."
-        self._lock_fd = None
+        self._lock_fd: int | None = None
 
     # -- locking and claims -------------------------------------------------
 
-    def __enter__(self) -> "Network":
+    def __enter__(self) -> Network:
         import fcntl
         try:
             os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
@@ -68,11 +82,12 @@ class Network:
     def _claim_path(self, vnic_id: str) -> str:
         return os.path.join(self.lock_dir, self._claim_prefix + vnic_id)
 
-    def claim(self, vnic_id: str, made_by: str) -> bool:
+    def claim(self, vnic_id: str, made_by: str, left: str | None = None) -> bool:
         """Claim the network for ``vnic_id``; True when this call made the
         claim. Idempotent: one claim per vNIC and network, whatever the
         number of calls; a repeat only renews it and keeps who made it
-        (``made_by``, the hook point, is the file's content)."""
+        (``made_by``, the hook point, is the file's first word; ``left``,
+        the bridge a network change moves the vNIC away from, the second)."""
         if self.dry_run:
             return False
         path = self._claim_path(vnic_id)
@@ -82,31 +97,33 @@ class Network:
             os.utime(path)
             return False
         try:
-            os.write(fd, made_by.encode("ascii", "replace"))
+            os.write(fd, " ".join(filter(None, (made_by, left))).encode("ascii", "replace"))
         finally:
             os.close(fd)
         return True
 
-    def release(self, vnic_id: str, made_by: "str | None" = None) -> bool:
+    def claim_of(self, vnic_id: str) -> list[str]:
+        """The words of the vNIC's claim (made_by, left bridge), [] without one."""
+        try:
+            with open(self._claim_path(vnic_id), "rb") as f:
+                return f.read(64).decode("ascii", "replace").split()
+        except FileNotFoundError:
+            return []
+
+    def release(self, vnic_id: str, made_by: str | None = None) -> bool:
         """Drop the vNIC's claim (only if ``made_by`` made it, when given);
         True when a claim was dropped."""
         if self.dry_run:
             return False
-        path = self._claim_path(vnic_id)
-        if made_by is not None:
-            try:
-                with open(path, "rb") as f:
-                    if f.read(64).decode("ascii", "replace") != made_by:
-                        return False
-            except FileNotFoundError:
-                return False
+        if made_by is not None and self.claim_of(vnic_id)[:1] != [made_by]:
+            return False
         try:
-            os.unlink(path)
+            os.unlink(self._claim_path(vnic_id))
         except FileNotFoundError:
             return False
         return True
 
-    def live_claims(self) -> "list[str]":
+    def live_claims(self) -> list[str]:
         now = time.time()
         found = []
         for name in os.listdir(self.lock_dir):
@@ -118,12 +135,15 @@ class Network:
                     pass
         return found
 
-    def rtnl(self) -> rtnl.Rtnl:
-        from vif_driver.core.netns import call_in
+    def read(self, work, action: str):
+        """``work(netlink.Session)``: reads, bounded by the timeout."""
+        return netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=action)
+
+    def _write(self, work, action: str) -> None:
         try:
-            return call_in(self.namespace, rtnl.Rtnl, self.timeout)
-        except OSError as e:
-            raise HostError(f"cannot open a netlink socket: {e.strerror or e}") from None
+            netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=action)
+        finally:
+            view.invalidate(self.namespace)  # caps and stats see what this driver changed
 
     # -- plug ---------------------------------------------------------------
 
@@ -131,29 +151,35 @@ class Network:
         """Make the bridge (and for a provider network its VLAN) exist, be
         up and joined. Call under the lock. Cheap when all is in place."""
         t = self.target
-        with self.rtnl() as nl:
-            try:
-                bridge = nl.get(t.bridge)
-                if not t.managed:
-                    _check_admin_bridge(t, bridge)
-                    self.record(f"checked {t.describe()}: present and up")
-                    return
-                parent = nl.get(t.interface)
-                uplink = nl.get(t.uplink)
-                master = nl.get(index=uplink.master) if uplink and uplink.master and (
-                    not bridge or uplink.master != bridge.index) else None
-            except OSError as e:
-                raise HostError(f"netlink read failed: {e.strerror or e}") from None
+        key = (self.namespace, t.bridge)
+        if t.managed and self._still_whole(key):
+            self.record(f"checked {t.describe()}: present and up (unchanged since the last whole check)")
+            return
+
+        def current(nl: netlink.Session):
+            bridge = nl.get(t.bridge)
+            if not t.managed:
+                return bridge, None, None, None
+            parent, uplink = nl.get(t.interface), nl.get(t.uplink)
+            master = nl.get(index=uplink.master) if uplink and uplink.master and (
+                not bridge or uplink.master != bridge.index) else None
+            return bridge, parent, uplink, master
+        bridge, parent, uplink, master = self.read(current, f"check {t.describe()}")
+        if not t.managed:
+            _check_admin_bridge(t, bridge)
+            self.record(f"checked {t.describe()}: present and up")
+            return
         steps = _plan(t, parent, uplink, bridge, master)
         if not steps:
+            if netlink.resident():
+                _verified[key] = (bridge.index, uplink.index, t.mtu, time.monotonic())
             self.record(f"checked {t.describe()}: present and up")
             return
         for step in steps:
             self.record(step[0], write=True)
         if self.dry_run:
             return
-        from vif_driver.drivers.linux_bridge import netlink
-        created: "list[str]" = []
+        created: list[str] = []
 
         def work(session):
             try:
@@ -168,7 +194,31 @@ class Network:
                     except Exception:  # noqa: BLE001 - the original error matters more
                         pass
                 raise
-        netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=f"prepare {t.describe()}")
+        self._write(work, f"prepare {t.describe()}")
+
+    def _still_whole(self, key) -> bool:
+        """True when a whole check found this network complete less than
+        VERIFIED_TTL ago and its bridge and VLAN device still have the
+        indexes they had (two if_nametoindex calls, no netlink parsing: a
+        deleted or re-made device has none or another). Any doubt: False,
+        and the whole check runs."""
+        known = _verified.get(key)
+        if known is None:
+            return False
+        bridge_index, uplink_index, mtu, when = known
+        if time.monotonic() - when > VERIFIED_TTL or mtu != self.target.mtu:
+            _verified.pop(key, None)
+            return False
+        import socket
+        try:
+            with netns(self.namespace):
+                same = (socket.if_nametoindex(self.target.bridge) == bridge_index
+                        and socket.if_nametoindex(self.target.uplink or "") == uplink_index)
+        except (OSError, HostError):
+            same = False
+        if not same:
+            _verified.pop(key, None)
+        return same
 
     # -- post-plug ----------------------------------------------------------
 
@@ -176,31 +226,29 @@ class Network:
         """Wait until ``tap`` is an up port of the bridge; NotReady names
         what is missing."""
         deadline = time.monotonic() + timeout
-        with self.rtnl() as nl:
-            while True:
-                try:
-                    bridge, port = nl.get(self.target.bridge), nl.get(tap)
-                except OSError as e:
-                    raise HostError(f"netlink read failed: {e.strerror or e}") from None
-                problem = _port_problem(self.target.bridge, tap, bridge, port, nl)
-                if problem is None:
-                    self.record(f"checked tap {tap}: up, port of bridge {self.target.bridge}")
-                    return
-                if time.monotonic() >= deadline:
-                    raise NotReady(f"{problem} after {timeout:g} s; libvirt did not connect the vNIC "
-                                   f"(check the VM's libvirt log and that the bridge exists)")
-                time.sleep(_POLL)
+        bridge_name = self.target.bridge
+
+        def problem_of(nl: netlink.Session):
+            return _port_problem(bridge_name, tap, nl.get(bridge_name), nl.get(tap), nl)
+        while True:
+            problem = self.read(problem_of, f"check tap {tap} on bridge {bridge_name}")
+            if problem is None:
+                self.record(f"checked tap {tap}: up, port of bridge {bridge_name}")
+                return
+            if time.monotonic() >= deadline:
+                raise NotReady(f"{problem} after {timeout:g} s; libvirt did not connect the vNIC "
+                               f"(check the VM's libvirt log and that the bridge exists)")
+            time.sleep(_POLL)
 
     def check_attached(self, tap: str) -> None:
         """A running vNIC whose operation failed: its tap must still be an
         up port of a bridge (this one, or the one a failed network change
         left it on); NotReady names what is wrong. One read, no wait."""
-        with self.rtnl() as nl:
-            try:
-                port = nl.get(tap)
-                master = nl.get(index=port.master) if port is not None and port.master else None
-            except OSError as e:
-                raise HostError(f"netlink read failed: {e.strerror or e}") from None
+
+        def current(nl: netlink.Session):
+            port = nl.get(tap)
+            return port, nl.get(index=port.master) if port is not None and port.master else None
+        port, master = self.read(current, f"check tap {tap}")
         if port is None or master is None or master.kind != "bridge" or not port.up:
             why = ("does not exist" if port is None else "is not attached to a bridge" if master is None
                    or master.kind != "bridge" else "is down")
@@ -208,22 +256,28 @@ class Network:
                            "check the VM's libvirt log")
         self.record(f"checked tap {tap}: up, port of bridge {master.name}")
 
+    def bridge_of(self, tap: str) -> str | None:
+        """The bridge ``tap`` is a port of now, if any."""
+        def current(nl: netlink.Session):
+            port = nl.get(tap)
+            master = nl.get(index=port.master) if port is not None and port.master else None
+            return master.name if master is not None and master.kind == "bridge" else None
+        return self.read(current, f"check tap {tap}")
+
     # -- unplug -------------------------------------------------------------
 
-    def cleanup(self, tap: "str | None") -> None:
+    def cleanup(self, tap: str | None) -> None:
         """Detach a tap libvirt left on the bridge, then remove the bridge and
         VLAN if this driver created them and no port or claim remains.
         Call under the lock."""
         t = self.target
-        with self.rtnl() as nl:
-            try:
-                bridge = nl.get(t.bridge)
-                port = nl.get(tap) if tap else None
-                ports = nl.dump(master=bridge.index) if bridge else []
-                uplink = nl.get(t.uplink) if t.managed else None
-            except OSError as e:
-                raise HostError(f"netlink read failed: {e.strerror or e}") from None
-        steps = []
+
+        def current(nl: netlink.Session):
+            bridge = nl.get(t.bridge)
+            ports = [p for p in nl.links(master=bridge.index) if p.master == bridge.index] if bridge else []
+            return (bridge, nl.get(tap) if tap else None, ports, nl.get(t.uplink) if t.managed else None)
+        bridge, port, ports, uplink = self.read(current, f"check {t.describe()}")
+        steps: list[tuple] = []
         if port is not None and bridge is not None and port.master == bridge.index:
             steps.append((f"detach leftover tap {tap} from bridge {t.bridge}", "set",
                           (tap, f"detach {tap} from {t.bridge}"), {"master": 0}))
@@ -248,15 +302,15 @@ class Network:
             self.record(step[0], write=True)
         if self.dry_run:
             return
-        from vif_driver.drivers.linux_bridge import netlink
+        _verified.pop((self.namespace, t.bridge), None)
 
         def work(session):
             for _text, func, args, kwargs in steps:
                 getattr(session, func)(*args, **kwargs)
-        netlink.run(work, namespace=self.namespace, timeout=self.timeout, action=f"clean up {t.describe()}")
+        self._write(work, f"clean up {t.describe()}")
 
 
-def _ours(link: rtnl.Link, target: naming.Target, role: str) -> bool:
+def _ours(link: netlink.Link, target: naming.Target, role: str) -> bool:
     mark = naming.parse_alias(link.alias)
     return mark is not None and mark[0] == role
 
@@ -277,7 +331,7 @@ def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
     if parent is None:
         raise HostError(f"host interface {t.interface} of physical network {t.physnet} does not exist; "
                         f"fix physical_interface_mappings in [driver:linux_bridge] or create {t.interface}")
-    steps = []
+    steps: list[tuple] = []
     if bridge is not None:
         if bridge.kind != "bridge":
             raise HostError(f"{t.bridge} exists but is a {bridge.kind or 'plain'} device, not a bridge; "
@@ -313,7 +367,7 @@ def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
     return steps
 
 
-def _port_problem(bridge_name: str, tap: str, bridge, port, nl) -> "str | None":
+def _port_problem(bridge_name: str, tap: str, bridge, port, nl: netlink.Session) -> str | None:
     if bridge is None:
         return f"bridge {bridge_name} does not exist"
     if port is None:

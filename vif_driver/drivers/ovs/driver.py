@@ -6,8 +6,12 @@ through OvsDb (ovsdb.py), imported only when needed so the rewrite's hook
 process loads nothing but lxml.
 """
 
-from vif_driver.core import validate
+from __future__ import annotations
+
+import time
+
 from vif_driver.api import HostError, InvalidInput, NotReady, Option, VifDriver
+from vif_driver.core import validate
 from vif_driver.drivers.ovs import networks
 from vif_driver.drivers.ovs.remote import DEFAULT_REMOTE, parse_remote
 from vif_driver.provider_client.options import PROVIDER_OPTIONS
@@ -15,6 +19,10 @@ from vif_driver.provider_client.options import PROVIDER_OPTIONS
 NAME = "ovs"
 UPDATE = "before_update_device"
 EXAMPLE_UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
+# The agent's kernel counters: re-read every COUNTERS_REFRESH s while stats
+# are asked for, used while at most COUNTERS_AGE s old (sampleTime says when)
+COUNTERS_REFRESH = 2.0
+COUNTERS_AGE = 5.0
 
 
 class OvsDriver(VifDriver):
@@ -90,12 +98,18 @@ class OvsDriver(VifDriver):
         is claimed only when the backend is set up: OVSDB answers and the
         integration bridge exists; else the engine would bind ports here
         that no vNIC can use."""
-        from vif_driver.drivers.ovs import wire
+        from vif_driver.drivers.ovs.ovsdb import ERRORS
         bridge = properties.options["bridge"]
         try:
             with self._db(properties) as db:
                 system_id, has_bridge = db.host_info(bridge)
-        except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
+                mappings = properties.options["bridge_mappings"]
+                try:
+                    exists = db.bridges_exist(sorted(set(mappings.values()))) if mappings else None
+                except ERRORS as e:
+                    properties.warn(f"{e}; bridge_mappings not reported")
+                    exists = None
+        except ERRORS as e:
             properties.warn(f"{e}; caps not reported")
             return caps
         if system_id and has_bridge:
@@ -112,50 +126,37 @@ class OvsDriver(VifDriver):
         section = properties.caps_section(caps)
         section.update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
                        bridges={bridge: {"exists": has_bridge}})
-        try:
-            if properties.options["bridge_mappings"]:
-                with self._db(properties) as db:
-                    networks.caps(section, db, properties.options["bridge_mappings"])
-        except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
-            properties.warn(f"{e}; bridge_mappings not reported")
+        if exists is not None:
+            networks.caps(section, exists, mappings)
         return caps
 
     def get_stats(self, stats: dict, properties) -> dict:
-        """Counters of every external vNIC: the devices from one OVSDB read
-        (resident: the live view), their counters from the kernel in one
-        read (see stats.py). Resident, from the background snapshot while
-        it is at most ~1.5 s old (see snapshot.py)."""
-        from vif_driver.drivers.ovs import stats as vnic_stats, wire
-        view = self._live(properties)
-        netns = properties.options["netns"]
-        if view is not None and isinstance(stats.get("network", {}), dict):
-            refresher = self._refreshers.get((id(view), netns), view, netns)
-            snapshot = refresher.current() if refresher is not None else None
-            if snapshot is not None:
-                properties.record(f"read OVSDB {view.remote} and kernel counters of {len(snapshot.updates)} "
-                                  f"vNICs: the agent's snapshot of {snapshot.age():.2f} s ago")
-                return snapshot.serve(stats)
-        rows = view.interfaces() if view is not None else None
-        if rows is not None:
-            properties.record(f"read OVSDB {view.remote}: Interface {','.join(vnic_stats.COLUMNS)} "
-                              "of every row (the agent's live monitor)")
-        else:
-            try:
-                with self._db(properties) as db:
-                    rows = db.interfaces(vnic_stats.COLUMNS)
-            except (wire.OvsdbDown, wire.OvsdbTimeout, wire.OvsdbError) as e:
-                properties.warn(f"{e}; vNIC stats not reported")
-                return stats
-        counters = vnic_stats.read_counters(netns)
+        """Counters of every external vNIC: the devices from OVSDB (in the
+        agent: a memory read of its resident view), their counters from the
+        kernel in one read when asked (see stats.py), so sampleTime is the
+        time of this request's read."""
+        from vif_driver.drivers.ovs import stats as vnic_stats
+        from vif_driver.drivers.ovs.ovsdb import ERRORS
+        try:
+            with self._db(properties) as db:
+                rows = db.interfaces()
+        except ERRORS as e:
+            properties.warn(f"{e}; vNIC stats not reported")
+            return stats
+        counters, taken = self._counters(properties, rows)
         properties.record(f"read kernel counters of {len(counters)} devices")
-        vnic_stats.add(stats, rows, counters)
+        vnic_stats.add(stats, rows, counters, now=taken)
         return stats
 
     # -- helpers ------------------------------------------------------------------
-    @staticmethod
-    def _db(properties):
+    def _db(self, properties, resident: bool = True):
+        """The OVSDB access of this call: on the agent's resident view of the
+        configured remote while it is current (not in a dry run: that lists
+        the hook's own reads), else a connection of its own."""
         from vif_driver.drivers.ovs.ovsdb import OvsDb
-        return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run)
+        client = self._view(properties) if resident else None
+        return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run,
+                     client=client)
 
     def _still_connected(self, properties) -> None:
         """The vNIC of a running VM is still on the switch: found by its
@@ -172,45 +173,66 @@ class OvsDriver(VifDriver):
         dev = _device(domxml, properties.vnic_id)
         bridge, tag = _bridge_and_tag(domxml, properties)
         wait = properties.options["plug_timeout"]
-        view = self._live(properties)
-        if view is not None:
-            properties.record(f"read OVSDB {view.remote}: Interface/Port {dev}, Bridge {bridge} from the "
-                              f"agent's live monitor until ready, at most {wait:g} s")
-            left = view.wait_port(dev, bridge, properties.vnic_id, wait)
-            if not left:
-                if tag is not None:
-                    with self._db(properties) as db:
-                        networks.confirm_tag(db, dev, tag)
-                return
-            wait = left  # the view went stale: the hook's own check for the time left
-        from vif_driver.drivers.ovs import monitor
         with self._db(properties) as db:
-            monitor.wait_port(db, dev, bridge, properties.vnic_id, wait)
+            left = db.wait_port(dev, bridge, properties.vnic_id, wait)
+            if left is None:
+                if tag is not None:
+                    networks.confirm_tag(db, dev, tag)
+                return
+        # the agent's view stopped being current: a connection of its own for the time left
+        with self._db(properties, resident=False) as db:
+            db.wait_port(dev, bridge, properties.vnic_id, left)
             if tag is not None:
                 networks.confirm_tag(db, dev, tag)
 
+    def _counters(self, properties, rows) -> tuple[dict[str, list[str]], float]:
+        """The kernel's counters and when they were read: now in a hook
+        process; in the agent from a sample at most COUNTERS_AGE old, read
+        anew when a vNIC of ``rows`` is not in it (plugged since; one the
+        kernel did not show at the last such read is not asked for again)."""
+        from vif_driver.drivers.ovs import stats as vnic_stats
+        netns = properties.options["netns"]
+        if not self.resident:
+            return vnic_stats.read_counters(netns), time.time()
+        from vif_driver.core.sampler import Sampler
+        sampler = self._samplers.get(netns)
+        if sampler is None:
+            sampler = self._samplers.setdefault(netns, Sampler(
+                lambda timeout: vnic_stats.read_counters(netns), name=f"counters@{netns or 'host'}",
+                refresh=COUNTERS_REFRESH, max_age=COUNTERS_AGE))
+        try:
+            sample = sampler.get(properties.timeout)
+            absent = self._absent.get(netns, set())
+            if vnic_stats.missing(sample.value, rows) - absent:
+                sampler.invalidate()
+                sample = sampler.get(properties.timeout)
+                self._absent[netns] = vnic_stats.missing(sample.value, rows)
+        except TimeoutError as e:
+            raise HostError(f"{e}; the kernel did not list its devices in time") from None
+        return sample.value, sample.taken
+
     # -- resident (agent) state ----------------------------------------------------
     def open(self) -> None:
-        from vif_driver.drivers.ovs.live import Live, Registry
-        from vif_driver.drivers.ovs.snapshot import Refresher
-        self._views = Registry(lambda remote, timeout: Live(remote, timeout).start())
-        self._refreshers = Registry(Refresher)
+        from vif_driver.drivers.ovs.view import Registry, View
+        self._views = Registry(lambda remote, timeout: View(remote, timeout).start())
+        self._samplers: dict = {}
+        self._absent: dict = {}  # netns -> vNICs of OVSDB the kernel did not show
 
     def close(self) -> None:
-        refreshers = getattr(self, "_refreshers", None)
-        if refreshers is not None:
-            refreshers.close()
         views = getattr(self, "_views", None)
         if views is not None:
             views.close()
+        for sampler in getattr(self, "_samplers", {}).values():
+            sampler.close()
 
-    def _live(self, properties):
-        """The live OVSDB view of the configured remote, in the agent only;
-        not for dry runs (they list the hook's own reads)."""
+    def _view(self, properties):
+        """The current Client of the agent's view of the configured remote,
+        in the agent only (waiting, bounded, for its first connection)."""
         if not self.resident or properties.dry_run:
             return None
         remote = properties.options["ovsdb"]
-        return self._views.get(remote, remote, properties.timeout)
+        view = self._views.get(remote, remote, properties.timeout)
+        return view.client(properties.timeout) if view is not None else None
 
 
 def _uuid_vnic_id(properties) -> None:
@@ -260,5 +282,5 @@ def _checked(value: str, where: str) -> str:
     try:
         return validate.ifname(value)
     except ValueError as e:
-        raise InvalidInput(f"device XML {where}: {e}")
+        raise InvalidInput(f"device XML {where}: {e}") from None
 

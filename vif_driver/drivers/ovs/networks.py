@@ -19,8 +19,8 @@ A vNIC whose network type is unknown (no provider URL, no vNIC property)
 keeps the old placement: the configured bridge, no tag.
 """
 
-from vif_driver.core import validate
 from vif_driver.api import HostError, InvalidInput, Option
+from vif_driver.core import validate
 
 TYPES = ("local", "flat", "vlan")
 TUNNEL_TYPES = ("vxlan", "geneve", "gre")
@@ -129,7 +129,7 @@ def _provider_settings(properties) -> "dict[str, object]":
             try:
                 settings["segmentation_id"] = _TAG(settings["segmentation_id"])
             except ValueError as e:
-                raise lookup.bad_answer(properties, f"segmentation_id {e}")
+                raise lookup.bad_answer(properties, f"segmentation_id {e}") from None
         else:
             del settings["segmentation_id"]
     return settings
@@ -167,23 +167,17 @@ def confirm_tag(db, dev: str, tag: int) -> None:
     """The vNIC's port carries the network's tag (libvirt set it), else
     NotReady: an untagged port would join the bridge's native network."""
     from vif_driver.api import NotReady
-    from vif_driver.drivers.ovs.ovsdb import select, to_set
-    rows = db.read([select("Port", [["name", "==", dev]], ["tag"])], f"Port {dev} tag")[0]["rows"]
-    found = sorted(to_set(rows[0]["tag"])) if rows else []
+    found = db.port_tag(dev)
     if found != [tag]:
         raise NotReady(f"port {dev} has tag {found[0] if found else '(none)'}, expected {tag}: libvirt did "
                        "not apply the <vlan> of the device XML (is the NIC's XML the one plug wrote?)")
 
 
-def caps(section: dict, db, mappings: "dict[str, str]") -> None:
+def caps(section: dict, exists: "dict[str, bool]", mappings: "dict[str, str]") -> None:
     """The host's physnet mappings in caps, each with whether its bridge
-    exists (the administrator creates it and its uplink): one OVSDB read."""
-    from vif_driver.drivers.ovs.ovsdb import select
+    exists (the administrator creates it and its uplink; ``exists``: one
+    OVSDB read of those bridges)."""
     if not mappings:
         return
-    bridges = sorted(set(mappings.values()))
-    found = db.quick_read([select("Bridge", [["name", "==", b]], ["name"]) for b in bridges],
-                          f"Bridge {','.join(bridges)}")
-    exists = {b: bool(r["rows"]) for b, r in zip(bridges, found)}
     section["bridge_mappings"] = {physnet: {"bridge": bridge, "exists": exists[bridge]}
                                   for physnet, bridge in sorted(mappings.items())}

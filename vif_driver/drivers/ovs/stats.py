@@ -55,46 +55,40 @@ def read_counters(netns: "str | None") -> "dict[str, list[str]]":
     return call_in(netns, kernel_counters, "/proc/thread-self/net/dev")
 
 
-def vnic_updates(rows: "list[dict]", counters: "dict[str, list[str]]",
-                 sample_time: float) -> "dict[str, dict]":
-    """name -> the fields to set in VDSM's entry, for every external vNIC
-    among ``rows`` (in their order). A vNIC of this driver is a tap named as
-    our plug rewrite names it; one the kernel does not show is skipped."""
-    updates = {}
-    for row in rows:
-        name = row.get("name")
-        if not isinstance(name, str) or len(name) != TAP_LENGTH or not name.startswith(TAP_PREFIX):
-            continue
-        values = counters.get(name)
-        if values is None or len(values) < 16:
-            continue
-        updates[name] = dict(name=name, rx=values[0], rxErrors=values[2], rxDropped=values[3], tx=values[8],
-                             txErrors=values[10], txDropped=values[11], sampleTime=sample_time,
-                             state="up" if row.get("link_state") == "up" else "down")
-    return updates
+def is_vnic(name) -> bool:
+    """Whether an Interface name is a tap our plug rewrite names."""
+    return isinstance(name, str) and len(name) == TAP_LENGTH and name.startswith(TAP_PREFIX)
 
 
-def new_entry(update: dict) -> dict:
-    """The entry of a device VDSM did not report itself."""
-    return {"speed": SPEED, "duplex": "unknown", **update}
-
-
-def merge(network: dict, updates: "dict[str, dict]") -> None:
-    """Update VDSM's entries in place (keeping its other fields and their
-    order); devices it has no entry for are added after its own."""
-    for name, update in updates.items():
-        entry = network.get(name)
-        if isinstance(entry, dict):
-            entry.update(update)
-        else:
-            network[name] = new_entry(update)
+def missing(counters: "dict[str, list[str]]", rows: "list[dict]") -> "set[str]":
+    """The vNICs of ``rows`` that ``counters`` do not hold."""
+    return {row["name"] for row in rows if is_vnic(row.get("name")) and row["name"] not in counters}
 
 
 def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
         now: "float | None" = None) -> int:
     """Put the counters of every external vNIC among ``rows`` into
-    stats['network']; returns how many."""
+    stats['network'] in one pass; returns how many. A vNIC of this driver
+    is a tap named as our plug rewrite names it; one the kernel does not
+    show is skipped. VDSM's entry of a device is updated in place (its
+    other fields and their order kept); a device it has no entry for is
+    added after its own, with speed and duplex as VDSM gives unknown ones."""
     network = stats.setdefault("network", {})
-    updates = vnic_updates(rows, counters, time.time() if now is None else now)
-    merge(network, updates)
-    return len(updates)
+    sample_time = time.time() if now is None else now
+    found = 0
+    for row in rows:
+        name = row.get("name")
+        if not is_vnic(name):
+            continue
+        values = counters.get(name)
+        if values is None or len(values) < 16:
+            continue
+        entry = network.get(name)
+        if not isinstance(entry, dict):
+            entry = network[name] = {"speed": SPEED, "duplex": "unknown"}
+        entry["name"], entry["rx"], entry["rxErrors"], entry["rxDropped"] = name, values[0], values[2], values[3]
+        entry["tx"], entry["txErrors"], entry["txDropped"] = values[8], values[10], values[11]
+        entry["sampleTime"] = sample_time
+        entry["state"] = "up" if row.get("link_state") == "up" else "down"
+        found += 1
+    return found

@@ -50,6 +50,22 @@ class Attachment(NamedTuple):
     mtu: int | None
 
 
+_ENGINE_XML = """<?xml version='1.0' encoding='utf-8'?>
+<interface type="bridge">
+    <mac address="{mac}"/>
+    <model type="virtio"/>
+    <source bridge=";vdsmdummy;"/>
+    <link state="up"/>
+</interface>
+"""
+
+
+def engine_interface(mac: str) -> str:
+    """The device XML the engine sends for an external vNIC at VM start
+    (VDSM's placeholder bridge), which the plug hook rewrites."""
+    return _ENGINE_XML.format(mac=mac)
+
+
 def read_interface(xml: str | bytes) -> Attachment:
     """The parts of a plugged <interface> that libvirt applies to OVS."""
     from lxml import etree

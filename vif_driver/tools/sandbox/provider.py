@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Callable
 
 
 class ProviderError(Exception):
@@ -19,8 +20,10 @@ class ProviderError(Exception):
 
 
 class ProviderProcess:
-    def __init__(self, directory: str, *, timeout: float = 30.0):
-        self.dir, self.timeout = directory, timeout
+    def __init__(self, directory: str, *, timeout: float = 30.0, waiting: Callable[[], None] | None = None):
+        """``waiting`` runs between the polls of a start (the demo checks for
+        its signals there)."""
+        self.dir, self.timeout, self.waiting = directory, timeout, waiting
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -53,6 +56,8 @@ class ProviderProcess:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise ProviderError(f"the provider did not start; see {log_path}") from None
+                if self.waiting:
+                    self.waiting()
                 time.sleep(0.2)
 
     def stop(self) -> None:

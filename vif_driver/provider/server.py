@@ -104,7 +104,8 @@ class BufferedBody:
 
     def _read(self, stream: Any) -> bytes | None:
         """The body, or None when it is over the bound."""
-        parts, size = [], 0
+        parts: list[bytes] = []
+        size = 0
         while True:
             chunk = stream.read(min(65536, self.max_body + 1 - size))
             if not chunk:
@@ -122,7 +123,7 @@ class BufferedBody:
             return self._too_large(start_response)
         if chunked or (length.isdigit() and int(length)):
             try:
-                from gevent import Timeout
+                from gevent import Timeout  # type: ignore[import-untyped]
             except ImportError:  # pragma: no cover - not the provider's worker
                 body = self._read(environ["wsgi.input"])
             else:

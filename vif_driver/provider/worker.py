@@ -38,7 +38,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 
-import gevent
+import gevent  # type: ignore[import-untyped]
 from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 

@@ -370,3 +370,37 @@ def test_engine_flow_under_load_has_no_5xx_and_no_duplicates(start_provider):
     ips = [q["fixed_ips"][0]["ip_address"] for q in ports]
     assert len(set(ips)) == len(ips) == 24
     assert {q["binding:host_id"] for q in ports} == {"host-b"}
+
+
+def test_a_silent_tls_client_is_closed_at_the_idle_deadline(tmp_path,
+                                                           start_provider):
+    """gevent's server does the TLS handshake before gunicorn sees the
+    connection, with no deadline of its own: --idle-timeout bounds it,
+    and the failed handshake is no traceback in the log."""
+    import ssl
+    import subprocess
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    p = start_provider("--tls-cert", str(cert), "--tls-key", str(key),
+                       "--idle-timeout", "2", "--workers", "1",
+                       scheme="https")
+    silent = [connect(p, ATTACKER) for _ in range(3)]
+    try:
+        started = time.monotonic()
+        for s in silent:
+            assert read_all(s) == b""
+        assert time.monotonic() - started < 4
+    finally:
+        for s in silent:
+            s.close()
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    with ctx.wrap_socket(connect(p)) as s:
+        s.sendall(b"GET /v2.0/ports HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n")
+        status, _, body = answer(read_all(s))
+    assert status == 200 and body == {"ports": []}
+    assert "Traceback" not in p.db.with_suffix(".log").read_text()

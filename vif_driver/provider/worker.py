@@ -15,8 +15,10 @@ gunicorn's async workers).  What gunicorn lacks this module adds:
   so one client cannot take all ``worker_connections`` of a worker; a
   connection over the bound gets a 503 in Neutron's error shape and is
   closed;
-* an idle deadline on every socket operation (the TLS handshake, reads,
-  writes to a client that stops reading);
+* an idle deadline on every socket operation (the TLS handshake, which
+  gevent's server does before gunicorn sees the connection, reads, writes
+  to a client that stops reading), and a failed handshake is one debug
+  line, not a traceback;
 * a prompt stop: connections waiting for their next request are closed
   STOP_LINGER after SIGTERM, not at their header deadline (gunicorn's
   gevent worker waits for every connection, up to its graceful timeout),
@@ -35,10 +37,13 @@ import json
 import logging
 import os
 import signal
+import ssl
 from collections import Counter
 from collections.abc import Iterator
 
 import gevent  # type: ignore[import-untyped]
+from gevent.server import StreamServer  # type: ignore[import-untyped]
+from gunicorn.workers import ggevent
 from gunicorn.workers.base_async import AsyncWorker
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -65,6 +70,19 @@ def too_many_connections(addr: str, limit: int) -> bytes:
             + body)
 
 
+class BoundedStreamServer(StreamServer):
+    """gevent's server with the idle deadline on the TLS handshake."""
+
+    def wrap_socket_and_handle(self, client_socket, address):
+        client_socket.settimeout(LIMITS["idle_timeout"])
+        try:
+            return super().wrap_socket_and_handle(client_socket, address)
+        except (ssl.SSLError, OSError) as exc:  # timeouts are OSErrors
+            log.debug("TLS handshake with %s failed: %s", address, exc)
+            client_socket.close()
+            return None
+
+
 class ProviderWorker(GeventWorker):
     """gunicorn's gevent worker with a per-address connection bound."""
 
@@ -75,6 +93,8 @@ class ProviderWorker(GeventWorker):
         self.head_waits: dict = {}  # greenlet -> its header deadline
 
     def init_process(self) -> None:
+        # This process's GeventWorker.run builds its servers from here.
+        ggevent.StreamServer = BoundedStreamServer
         self.early_signals: list[int] = []
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, lambda sig, _frame:

@@ -254,7 +254,7 @@ class Tx(PortOps):
 class Store:
     """Opens per-thread connections to one SQLite file and hands out Tx.
 
-    ``read_only`` is the reason the database could not be written at
+    ``unwritable`` is the reason the database could not be written at
     start-up (a full disk, a read-only file system), or None: then the
     store serves reads from the file as it is and every write is a 503.
     """
@@ -262,7 +262,7 @@ class Store:
     def __init__(self, path: str, *, default_bridge: str = "br-int") -> None:
         self.path = path
         self.default_bridge = default_bridge
-        self.read_only: str | None = None
+        self.unwritable: str | None = None
         self._local = threading.local()
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
@@ -309,7 +309,7 @@ class Store:
     def _serve_as_is(self, cause: str) -> None:
         """Read-only service from the file as it is (SQLite's immutable
         mode: no lock, no -shm file to create, nothing written)."""
-        self.read_only = cause
+        self.unwritable = cause
         conn = self._connect()
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -348,7 +348,7 @@ class Store:
         conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
-        if self.read_only:
+        if self.unwritable:
             uri = "file:" + urllib.parse.quote(os.path.abspath(self.path))
             conn = sqlite3.connect(uri + "?immutable=1", uri=True,
                                    isolation_level=None,
@@ -387,9 +387,9 @@ class Store:
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         """Takes the write lock at once, so read-check-insert cannot race."""
-        if self.read_only:
+        if self.unwritable:
             raise NeutronError(f"The provider serves reads only: its "
-                               f"database cannot be written ({self.read_only})"
+                               f"database cannot be written ({self.unwritable})"
                                "; retry when the administrator has fixed it",
                                status=503, type="ServiceUnavailable")
         return self._tx("BEGIN IMMEDIATE")

@@ -254,8 +254,8 @@ class Tx(PortOps):
 class Store:
     """Opens per-thread connections to one SQLite file and hands out Tx.
 
-    ``unwritable`` is the reason the database could not be written at
-    start-up (a full disk, a read-only file system), or None: then the
+    ``unwritable`` is None, or the reason the database could not be
+    written at start-up (a full disk, a read-only file system): then the
     store serves reads from the file as it is and every write is a 503.
     """
 

@@ -90,6 +90,10 @@ def _cases(workdir, hooks, config, socket_path):
     yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=LIMIT,
                prepare=writer(stats, cases_ovs.stats_input()), check=cases_ovs.all_reported(stats))
+    unseen = cases_ovs.stats_input(taps_listed=False)
+    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs VDSM does not list", [hooks["after_get_stats"]],
+               env=dict(base, _hook_json=stats), limit=None,
+               prepare=writer(stats, unseen), check=cases_ovs.all_reported(stats, taps_listed=False))
 
 
 def _caps_reported(path):

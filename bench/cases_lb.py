@@ -77,11 +77,9 @@ def cases(workdir, python):
             section = json.load(f)["vif_driver"]["drivers"]["linux_bridge"]
         assert section["bridges"][bridge]["ports"] == TAPS, section["bridges"]
 
-    def counted():
+    def counted():  # VDSM lists every tap: its entries stand, its file is left as it wrote it
         with open(stats_file) as f:
-            network = json.load(f)["network"]
-        ours = [e for name, e in network.items() if name.startswith("tapbench") and e["sampleTime"] != 1732200000.0]
-        assert len(ours) == TAPS, f"stats reported {len(ours)} taps, expected {TAPS}"
+            assert f.read() == stats_input, "VDSM's stats were rewritten although it lists every tap"
 
     def case(name, point, env, file, prepare, check, limit):
         return Case(name, [hooks[point]], env=dict(env, **{"_hook_domxml" if file == xml else "_hook_json": file}),

@@ -194,16 +194,21 @@ class VifDriver:
         source host's device XML); raise to stop the migration.
         after: check the vNIC got connected."""
 
-    def get_caps(self, caps: dict, properties: HookContext) -> dict:
+    def get_caps(self, caps: dict, properties: HookContext) -> dict | None:
         """Add what the engine needs to know about this host's external
-        networks to VDSM's capabilities dict and return it. Must degrade
-        quietly (return caps unchanged) when the backend is down."""
+        networks to VDSM's capabilities dict and return it; None leaves
+        VDSM's document as it wrote it. Must degrade quietly (return caps
+        unchanged) when the backend is down."""
         return caps
 
-    def get_stats(self, stats: dict, properties: HookContext) -> dict:
-        """Add counters of external vNICs to ``stats['network']`` and return
-        the dict. Must degrade quietly when the backend is down."""
-        return stats
+    def get_stats(self, stats: dict, properties: HookContext) -> dict | None:
+        """Add counters of the external vNICs VDSM's ``stats['network']``
+        lacks and return the dict; None when there is nothing to add (VDSM
+        reports every link it sees, taps included, from the same kernel
+        counters: its entries stand, and the hook leaves its document as it
+        is, unparsed by VDSM and unencoded by us). Must degrade quietly when
+        the backend is down."""
+        return None
 
     def close(self) -> None:
         """Release connections (called when a resident agent stops)."""

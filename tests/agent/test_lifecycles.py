@@ -65,10 +65,11 @@ def test_ovs_lifecycle_as_vdsm_matches_in_process(ovs_box, shared_dir, stdlib_ho
 @pytest.mark.ovs
 def test_ovs_stats_through_the_agent_match_in_process_and_are_fresh(ovs_box, shared_dir, start_agent, hooks_root):
     """The agent reads the devices from its resident OVSDB view and the
-    counters when asked: its answer is the in-process one but for the
-    counters' progress, every entry's sampleTime is the time of the
-    request, and a new vNIC shows up as soon as the view has it. The very
-    first request waits for the view's initial contents (no fallback gap)."""
+    counters from a fresh sample: its answer is the in-process one but for
+    the counters' progress, sampleTime is the time of the read, and a new
+    vNIC shows up as soon as the view has it. The very first request waits
+    for the view's initial contents (no fallback gap). A vNIC VDSM reports
+    itself keeps VDSM's entry: then the document is left as VDSM wrote it."""
     import json
     import time
 
@@ -78,8 +79,7 @@ def test_ovs_stats_through_the_agent_match_in_process_and_are_fresh(ovs_box, sha
     config = ovs_box.write_config(os.path.join(shared_dir, "ovs.conf"), timeout=3, plug_timeout=3)
     ovs_box.plug_tap(TAP, iface_id=VNIC_ID, mac=MAC, vm_id=VM_ID)
     agent = start_agent(config)
-    vdsm = json.dumps({"network": {"eth0": {"name": "eth0", "rx": "5"}, TAP: {"name": TAP, "duplex": "full"}},
-                       "cpuUser": "1.5"})
+    vdsm = json.dumps({"network": {"eth0": {"name": "eth0", "rx": "5"}}, "cpuUser": "1.5"})
     req = Request("after_get_stats", vdsm, {})
     asked = time.time()
     served = client.call(req, agent.socket)
@@ -90,9 +90,15 @@ def test_ovs_stats_through_the_agent_match_in_process_and_are_fresh(ovs_box, sha
     assert in_process.rc == 0, in_process.stderr
     got, expected = json.loads(served.data), json.loads(in_process.text)
     assert without_freshness(got) == without_freshness(expected)
-    assert list(got["network"]) == list(expected["network"]) == ["eth0", TAP]  # VDSM's entry kept in place
-    assert got["network"][TAP]["duplex"] == "full" and got["network"]["eth0"] == {"name": "eth0", "rx": "5"}
+    assert list(got["network"]) == list(expected["network"]) == ["eth0", TAP]  # added after VDSM's own
+    assert got["network"][TAP]["duplex"] == "unknown" and got["network"]["eth0"] == {"name": "eth0", "rx": "5"}
     assert asked <= got["network"][TAP]["sampleTime"] <= time.time()
+    listed = json.dumps({"network": {TAP: {"name": TAP, "rx": "7"}}}, indent=1)
+    unchanged = client.call(Request("after_get_stats", listed, {}), agent.socket)
+    assert unchanged.exit_code == 0 and unchanged.data is None, unchanged.messages  # the hook leaves the file
+    alone = run(hooks_root, "after_get_stats", listed,
+                env=dict(os.environ, VIF_DRIVER_CONFIG=config, VIF_DRIVER_AGENT_SOCKET="/nonexistent"))
+    assert alone.rc == 0 and alone.text == listed, alone.stderr
     other = "tap0f1e2d3c-4b"
     ovs_box.plug_tap(other, iface_id="0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", mac="00:1a:4a:16:01:52", vm_id=VM_ID)
     deadline = time.monotonic() + 2

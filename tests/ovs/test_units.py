@@ -112,12 +112,14 @@ def test_stats_mapping_and_filter(tmp_path):
     assert counters["vnet0"][0] == "5"
     rows = [{"name": tap(), "link_state": "up"}, {"name": "tapdeadbeef-00", "link_state": "up"},
             {"name": "vnet0", "link_state": "up"}]
-    result = {"network": {tap(): {"name": tap(), "duplex": "full", "rx": "1"}}}
-    assert stats.add(result, rows, counters, now=5.0) == 1  # no kernel device, not ours: skipped
-    assert result["network"] == {tap(): {"name": tap(), "duplex": "full", "rx": "10", "tx": "20",
-                                         "rxDropped": "1", "txDropped": "0", "rxErrors": "0", "txErrors": "2",
+    vdsm = {"network": {tap(): {"name": tap(), "duplex": "full", "rx": "1"}, "vnet0": {"name": "vnet0"}}}
+    assert stats.unreported(vdsm, rows) == [rows[1]]  # VDSM's entry stands; vnet0 is not ours
+    result: dict = {"network": {}}
+    assert stats.add(result, stats.unreported(result, rows), counters, now=5.0) == 1  # no kernel device: skipped
+    assert result["network"] == {tap(): {"name": tap(), "rx": "10", "tx": "20", "rxDropped": "1", "txDropped": "0",
+                                         "rxErrors": "0", "txErrors": "2", "speed": "1000", "duplex": "unknown",
                                          "state": "up", "sampleTime": 5.0}}
-    fresh = {}
+    fresh: dict = {}
     stats.add(fresh, [{"name": tap(), "link_state": ["set", []]}], counters, now=1.0)
     assert fresh["network"][tap()]["speed"] == "1000" and fresh["network"][tap()]["state"] == "down"
     assert fresh["network"][tap()]["duplex"] == "unknown"

@@ -27,6 +27,8 @@ def test_group_and_help():
     for option in ("--host", "--port", "--auth-port", "--db", "--read-only",
                    "--username", "--password", "--tls-cert", "--tls-key",
                    "--workers", "--threads", "9696", "35357",
+                   "--connections", "--max-client-connections",
+                   "--header-timeout", "--body-timeout", "--idle-timeout",
                    "VIF_DRIVER_PROVIDER_PASSWORD"):
         assert option in out.stdout
 
@@ -35,6 +37,8 @@ def test_group_and_help():
     (["--username", "u"], "--username and --password go together"),
     (["--tls-cert", __file__], "--tls-cert and --tls-key go together"),
     (["--workers", "0"], "at least 1"),
+    (["--header-timeout", "0"], "at least 1"),
+    (["--max-client-connections", "0"], "at least 1"),
 ])
 def test_usage_errors_exit_2(args, message):
     out = run_cli("serve", "--db", ":temp:", *args)
@@ -123,7 +127,7 @@ import sys
 class Hide:
     # What an installation without the provider extra looks like.
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("flask", "gunicorn", "werkzeug"):
+        if name.split(".")[0] in ("flask", "gunicorn", "werkzeug", "gevent"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Hide())
 sys.argv = ["vif-driver", *sys.argv[1:]]

@@ -124,9 +124,10 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
                               timeout=config.timeout, dry_run=request.dry_run,
                               plugin_types=tuple(plugin_types), driver=driver_name)
             result = getattr(driver, hook_point.call)(data, ctx)
-            if not isinstance(result, dict):
-                raise VifDriverError(f"driver returned {type(result).__name__}, not a dict")
-            data, changed = result, True
+            if result is not None:  # None: nothing to change
+                if not isinstance(result, dict):
+                    raise VifDriverError(f"driver returned {type(result).__name__}, not a dict or None")
+                data, changed = result, True
         except Exception as e:  # noqa: BLE001
             messages.append(_message(prefix, e, config))
             failed = True

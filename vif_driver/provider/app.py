@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import rows, validation
+from . import hazards, rows, validation
 from .auth import Authenticator
 from .errors import BadRequest, Forbidden, NeutronError, Unauthorized
 from .store import Store
@@ -39,13 +39,17 @@ EXTENSIONS = [
      "the OVS bridge of a network's ports"),
 ]
 MAX_BODY = 1024 * 1024
+# Arrays and objects inside one another, at most: Neutron's documents nest a
+# few levels; deeper ones are refused before any code walks them.
+MAX_DEPTH = 32
 # Where a token is asked for: any version prefix an administrator may type
 # in the engine's auth URL (/v2.0/tokens, /v3/tokens), or none.
 TOKEN_PATH = re.compile(r"(/v[0-9]+(\.[0-9]+)*)?/tokens/?")  # fullmatch
 
 
 class _DropEmptySegments:
-    """WSGI wrapper: ``//`` in a path becomes ``/`` before routing.
+    """WSGI wrapper: ``//`` in a path becomes ``/`` before routing; a query
+    string that is not UTF-8 is a 400.
 
     The engine's httpclient drops empty segments itself, other clients do
     not; Werkzeug would answer such a path with a redirect, which no
@@ -57,6 +61,17 @@ class _DropEmptySegments:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        try:  # WSGI strings carry the raw bytes as latin-1
+            environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            # gunicorn 23 (Python 3.9) passes such a query on, newer ones
+            # refuse the request line; Werkzeug would raise on parsing it.
+            body = json.dumps(BadRequest(
+                "Bad Request: the query string is not UTF-8").body()).encode()
+            start_response("400 BAD REQUEST", [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body)))])
+            return [body]
         path = environ.get("PATH_INFO", "")
         if "//" in path:
             environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
@@ -72,14 +87,42 @@ def _error(err: NeutronError) -> Response:
     return _json(err.body(), err.status)
 
 
+def _too_deep(doc: Any) -> bool:
+    """Whether ``doc`` nests more than MAX_DEPTH arrays/objects (no
+    recursion: the point is not to recurse on a hostile document)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def _body() -> Any:
-    raw = request.get_data(cache=False)
+    # Read MAX_BODY + 1 bytes whatever the framing: a chunked body has no
+    # Content-Length for Flask's MAX_CONTENT_LENGTH to refuse up front.
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise NeutronError(f"Request Entity Too Large: the body is over "
+                           f"{MAX_BODY} bytes.", status=413,
+                           type="HTTPRequestEntityTooLarge")
     if not raw:
         raise BadRequest("Resource body required")
+    deep = BadRequest(f"Malformed request body: JSON nested deeper than "
+                      f"{MAX_DEPTH} levels")
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
+    except RecursionError:
+        raise deep from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Malformed request body: not valid JSON") from None
+    if isinstance(doc, (dict, list)) and _too_deep(doc):
+        raise deep
+    return doc
 
 
 def _only(item: dict, fields: list[str]) -> dict:
@@ -304,6 +347,8 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         items = validation.parse(resource, body)
         made = store.transact(lambda tx: [
             getattr(tx, f"create_{resource}")(i) for i in items])
+        for item in made:
+            hazards.warn(resource, item)
         if isinstance(body, dict) and coll in body:
             return _json({coll: made}, 201)
         return _json({resource: made[0]}, 201)
@@ -314,6 +359,7 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         changes = validation.parse(resource, _body(), update=True)[0]
         item = store.transact(lambda tx: getattr(tx, f"update_{resource}")(
             res_id, changes))
+        hazards.warn(resource, item)
         return _json({resource: item})
 
     @app.delete("/v2.0/<coll>/<res_id>")

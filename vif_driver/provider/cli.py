@@ -47,7 +47,8 @@ def _ovn_remote(value: str | None) -> str | None:
 
 
 # What serve needs beyond vif-driver's own dependencies (the provider extra).
-SERVER_MODULES = ("flask", "gunicorn", "werkzeug")
+SERVER_MODULES = ("flask", "gunicorn", "werkzeug", "gevent", "greenlet",
+                  "packaging")
 
 
 def _server_classes():
@@ -95,7 +96,22 @@ def _server_classes():
 @click.option("--workers", default=2, show_default=True, type=int,
               help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=int,
-              help="Threads per worker (keep-alive capable).")
+              help="Accepted for older command lines, no effect: each "
+                   "connection has a greenlet of its own (see --connections).")
+@click.option("--connections", default=256, show_default=True, type=int,
+              help="Open connections per worker process, at most.")
+@click.option("--max-client-connections", default=32, show_default=True,
+              type=int, help="Open connections of one client address per "
+                             "worker process; more are answered 503.")
+@click.option("--header-timeout", default=5, show_default=True, type=int,
+              help="Seconds for a request's line and headers to arrive (from "
+                   "connect or the previous answer); then the connection "
+                   "is closed.")
+@click.option("--body-timeout", default=10, show_default=True, type=int,
+              help="Seconds for a request's whole body to arrive (408).")
+@click.option("--idle-timeout", default=10, show_default=True, type=int,
+              help="Seconds any one read or write on a connection may wait "
+                   "(TLS handshake, a client that stops reading).")
 @click.option("--bridge", default="br-int", show_default=True, callback=lambda _c, _p, v: _bridge_name(v),
               help="OVS bridge reported in ports' binding:vif_details when "
                    "the network sets no vif_driver:bridge_name.")
@@ -120,7 +136,9 @@ def _server_classes():
 def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
           username: str | None, password: str | None, token_ttl: int,
           tls_cert: str | None, tls_key: str | None, workers: int,
-          threads: int, bridge: str, backend: str, ovn_nb: str | None,
+          threads: int, connections: int, max_client_connections: int,
+          header_timeout: int, body_timeout: int, idle_timeout: int,
+          bridge: str, backend: str, ovn_nb: str | None,
           ovn_nb_private_key: str | None, ovn_nb_certificate: str | None,
           ovn_nb_ca_cert: str | None, ovn_timeout: float,
           access_log: bool, log_level: str) -> None:
@@ -135,8 +153,11 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
                                "(authentication is on only with both).")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
-    if workers < 1 or threads < 1:
-        raise click.UsageError("--workers and --threads must be at least 1.")
+    if min(workers, threads, connections, max_client_connections,
+           header_timeout, body_timeout, idle_timeout) < 1:
+        raise click.UsageError(
+            "--workers, --threads, --connections, --max-client-connections "
+            "and the --*-timeout options must be at least 1.")
     if (backend == "ovn") != (ovn_nb is not None):
         raise click.UsageError("--backend ovn and --ovn-nb go together "
                                "(e.g. --backend ovn --ovn-nb tcp:127.0.0.1:6641).")
@@ -156,15 +177,23 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
         db=db, host=host, port=port, auth_port=auth_port,
         read_only=read_only, username=username, password=password,
         token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key,
-        workers=workers, threads=threads, bridge=bridge,
+        workers=workers, threads=threads, connections=connections,
+        max_client_connections=max_client_connections,
+        header_timeout=header_timeout, body_timeout=body_timeout,
+        idle_timeout=idle_timeout, bridge=bridge,
         access_log=access_log, log_level=log_level, backend=backend,
         ovn_nb=ovn_nb, ovn_timeout=ovn_timeout,
         ovn_ssl=(ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert))
     try:
+        from .store import UnwritableDatabase
         try:
             server = ProviderServer(config)
         except NeutronError as exc:  # the OVN NB database (one line)
             raise click.ClickException(str(exc)) from None
+        except UnwritableDatabase as exc:  # the message names the cause
+            raise click.ClickException(
+                f"cannot open database {db}: {exc} (choose another --db)"
+            ) from None
         except (OSError, sqlite3.Error, RuntimeError) as exc:
             raise click.ClickException(
                 f"cannot open database {db}: {exc} (choose another --db or "

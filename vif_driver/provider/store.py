@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import sqlite3
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from . import segments, validation
-from .errors import Conflict, InvalidInput, not_found
+from .errors import Conflict, InvalidInput, NeutronError, not_found
 from .ports import PortOps
 from .rows import SEGMENT_KEYS, TABLES, Page, cut_page, filter_sql, from_row, now, page_sql, to_row
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # 2: ports.doc, the port's encoded JSON (NULL = to be rendered); meta.
 SCHEMA_VERSION = 2
@@ -254,30 +257,79 @@ class Tx(PortOps):
 
 
 class Store:
-    """Opens per-thread connections to one SQLite file and hands out Tx."""
+    """Opens per-thread connections to one SQLite file and hands out Tx.
+
+    ``unwritable`` is None, or the reason the database could not be
+    written at start-up (a full disk, a read-only file system): then the
+    store serves reads from the file as it is and every write is a 503.
+    """
 
     def __init__(self, path: str, *, default_bridge: str = "br-int") -> None:
         self.path = path
         self.default_bridge = default_bridge
+        self.unwritable: str | None = None
         self._local = threading.local()
         parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
+        if not os.path.isdir(parent):
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                cause = unwritable_cause(parent)
+                if cause is None:
+                    raise
+                raise UnwritableDatabase(f"cannot create {parent}: {cause}"
+                                         ) from exc
+        try:
+            self._prepare()
+        except sqlite3.OperationalError as exc:
+            cause = unwritable_cause(parent)
+            if cause is None:
+                raise
+            if not os.path.isfile(path) or not os.path.getsize(path):
+                raise UnwritableDatabase(f"{exc}: {cause}") from None
+            self._serve_as_is(cause)
+
+    def _prepare(self) -> None:
+        """Schema, upgrades and stale documents; writes only what differs,
+        so a database already current is opened without a write."""
         conn = self._connect()
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(f"database {path} has schema version "
+                raise RuntimeError(f"database {self.path} has schema version "
                                    f"{version}, newer than this provider's "
                                    f"{SCHEMA_VERSION}; upgrade vif-driver")
             conn.executescript(SCHEMA + segments.SCHEMA)
             if "doc" not in [r["name"] for r in
                              conn.execute("PRAGMA table_info(ports)")]:
                 conn.execute("ALTER TABLE ports ADD COLUMN doc TEXT")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._refresh_docs(conn)
         finally:
             conn.close()
+
+    def _serve_as_is(self, cause: str) -> None:
+        """Read-only service from the file as it is (SQLite's immutable
+        mode: no lock, no -shm file to create, nothing written)."""
+        self.unwritable = cause
+        conn = self._connect()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+        if version != SCHEMA_VERSION:
+            raise UnwritableDatabase(
+                f"{cause}, and the database has schema version {version} "
+                f"(this provider needs {SCHEMA_VERSION}, which means writing)")
+        wal = self.path + "-wal"
+        lost = os.path.getsize(wal) if os.path.isfile(wal) else 0
+        log.warning("database %s cannot be written (%s): serving reads only, "
+                    "writes answer 503%s", self.path, cause,
+                    f"; the {lost} bytes of recent commits in {wal} are not "
+                    "seen until it can" if lost else "")
 
     def _refresh_docs(self, conn: sqlite3.Connection) -> None:
         """Encode the port documents a schema upgrade or another --bridge
@@ -301,6 +353,13 @@ class Store:
         conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
+        if self.unwritable:
+            uri = "file:" + urllib.parse.quote(os.path.abspath(self.path))
+            conn = sqlite3.connect(uri + "?immutable=1", uri=True,
+                                   isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            return conn
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -333,6 +392,11 @@ class Store:
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         """Takes the write lock at once, so read-check-insert cannot race."""
+        if self.unwritable:
+            raise NeutronError(f"The provider serves reads only: its "
+                               f"database cannot be written ({self.unwritable})"
+                               "; retry when the administrator has fixed it",
+                               status=503, type="ServiceUnavailable")
         return self._tx("BEGIN IMMEDIATE")
 
     def transact(self, body: Callable[[Tx], T]) -> T:
@@ -340,3 +404,26 @@ class Store:
         backend that must rerun a request (ovn_store.py) can."""
         with self.write() as tx:
             return body(tx)
+
+class UnwritableDatabase(sqlite3.OperationalError):
+    """The database cannot be created or brought up to date, and the
+    message says why (a full disk, a read-only file system)."""
+
+
+def unwritable_cause(directory: str) -> str | None:
+    """Why nothing can be written in ``directory`` (or the nearest
+    existing directory above it), if a reason shows: the one-line cause
+    named in start-up messages."""
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return f"{directory} is on a read-only file system"
+    if st.f_bavail == 0 or (st.f_favail == 0 and st.f_files):
+        return f"the disk of {directory} is full"
+    if not os.access(directory, os.W_OK):
+        return f"{directory} is not writable by this user"
+    return None

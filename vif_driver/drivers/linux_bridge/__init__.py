@@ -201,15 +201,16 @@ class LinuxBridgeDriver(VifDriver):
             properties.warn(f"bridges not read, caps not reported: {e}")
             return caps
 
-    def get_stats(self, stats: dict, properties: HookContext) -> dict:
+    def get_stats(self, stats: dict, properties: HookContext) -> dict | None:
         from vif_driver.drivers.linux_bridge import stats as lb_stats
         options: Any = properties.options
         try:
-            return lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
-                                          configured=options["bridge"])
+            added = lb_stats.collect_stats(stats, namespace=options["netns"], timeout=properties.timeout,
+                                           configured=options["bridge"])
         except Exception as e:  # noqa: BLE001 - stats degrade quietly
             properties.warn(f"counters not read, vNIC stats not reported: {e}")
-            return stats
+            return None
+        return stats if added else None
 
 
 def _vnic(ctx: HookContext) -> str:

@@ -33,29 +33,28 @@ def _ports(links: list[Link], managed: dict[int, tuple]) -> list[Link]:
     return [link for link in links if link.master in managed and link.name not in uplinks]
 
 
-def collect_stats(stats: dict, *, namespace, timeout: float, configured: str | None) -> dict:
+def collect_stats(stats: dict, *, namespace, timeout: float, configured: str | None) -> int:
     """Add VDSM-shaped counters of every port of a managed bridge (the
-    driver's own VLAN devices excepted) to ``stats['network']``; an entry
-    VDSM made already keeps its other fields. sampleTime is when the
-    snapshot was taken."""
+    driver's own VLAN devices excepted) that ``stats['network']`` lacks;
+    returns how many. VDSM's own entry of a device stands (its sample of
+    the same kernel counters). sampleTime is when the snapshot was taken."""
     snap = view.snapshot(namespace, timeout)
     entries = snap.memo.get(("stats", configured))
     if entries is None:  # once per snapshot: the agent serves many polls from one
         managed = _managed(snap.value, configured)
         entries = snap.memo[("stats", configured)] = [
-            (port.name, {"name": port.name, "speed": SPEED, "state": "up" if port.running else "down",
+            (port.name, {"name": port.name, "speed": SPEED, "duplex": "unknown",
+                         "state": "up" if port.running else "down",
                          **dict(zip(_KEYS, map(str, port.stats or _ZERO))), "sampleTime": snap.taken})
             for port in _ports(snap.value, managed)]
-    if not entries:
-        return stats
-    network = stats.setdefault("network", {})
-    for name, entry in entries:
-        known = network.get(name)
-        if isinstance(known, dict):
-            known.update(entry)
-        else:
-            network[name] = dict(entry)
-    return stats
+    network = stats.get("network")
+    if not isinstance(network, dict):
+        network = {}
+    missing = [(name, entry) for name, entry in entries if not isinstance(network.get(name), dict)]
+    if missing:
+        stats["network"] = network
+        network.update((name, dict(entry)) for name, entry in missing)
+    return len(missing)
 
 
 def collect_caps(caps: dict, section: dict, *, namespace, timeout: float, configured: str | None,

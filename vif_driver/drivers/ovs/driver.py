@@ -130,11 +130,13 @@ class OvsDriver(VifDriver):
             networks.caps(section, exists, mappings)
         return caps
 
-    def get_stats(self, stats: dict, properties) -> dict:
-        """Counters of every external vNIC: the devices from OVSDB (in the
-        agent: a memory read of its resident view), their counters from the
-        kernel in one read when asked (see stats.py), so sampleTime is the
-        time of this request's read."""
+    def get_stats(self, stats: dict, properties) -> dict | None:
+        """Counters of the external vNICs VDSM's report lacks (see
+        stats.unreported): the devices from OVSDB (in the agent: a memory
+        read of its resident view), their counters from the kernel in one
+        read (in the agent: a sample at most COUNTERS_AGE old, its read time
+        as sampleTime). None when VDSM reports them all: its document stays
+        as it wrote it."""
         from vif_driver.drivers.ovs import stats as vnic_stats
         from vif_driver.drivers.ovs.ovsdb import ERRORS
         try:
@@ -142,11 +144,13 @@ class OvsDriver(VifDriver):
                 rows = db.interfaces()
         except ERRORS as e:
             properties.warn(f"{e}; vNIC stats not reported")
-            return stats
+            return None
+        rows = vnic_stats.unreported(stats, rows)
+        if not rows:
+            return None
         counters, taken = self._counters(properties, rows)
         properties.record(f"read kernel counters of {len(counters)} devices")
-        vnic_stats.add(stats, rows, counters, now=taken)
-        return stats
+        return stats if vnic_stats.add(stats, rows, counters, now=taken) else None
 
     # -- helpers ------------------------------------------------------------------
     def _db(self, properties, resident: bool = True):
@@ -203,10 +207,10 @@ class OvsDriver(VifDriver):
         try:
             sample = sampler.get(properties.timeout)
             absent = self._absent.get(netns, set())
-            if vnic_stats.missing(sample.value, rows) - absent:
+            if _missing(sample.value, rows) - absent:
                 sampler.invalidate()
                 sample = sampler.get(properties.timeout)
-                self._absent[netns] = vnic_stats.missing(sample.value, rows)
+                self._absent[netns] = _missing(sample.value, rows)
         except TimeoutError as e:
             raise HostError(f"{e}; the kernel did not list its devices in time") from None
         return sample.value, sample.taken
@@ -235,6 +239,11 @@ class OvsDriver(VifDriver):
         return view.client(properties.timeout) if view is not None else None
 
 
+def _missing(counters: dict, rows: list[dict]) -> set[str]:
+    """The vNICs of ``rows`` the kernel's ``counters`` do not show."""
+    return {row["name"] for row in rows if row["name"] not in counters}
+
+
 def _uuid_vnic_id(properties) -> None:
     """libvirt parses <parameters interfaceid> as a UUID and fails the VM
     start on anything else ("cannot parse interfaceid parameter as a uuid"):
@@ -261,7 +270,7 @@ def _bridge(domxml, properties) -> str:
     return _bridge_and_tag(domxml, properties)[0]
 
 
-def _bridge_and_tag(domxml, properties) -> "tuple[str, int | None]":
+def _bridge_and_tag(domxml, properties) -> tuple[str, int | None]:
     """The bridge and port tag of the vNIC: from XML our rewrite produced
     (its <vlan>; none: untagged), else what plug chooses (networks.py)."""
     source = domxml.find("source") if _rewritten(domxml) else None

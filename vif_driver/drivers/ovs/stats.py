@@ -60,35 +60,32 @@ def is_vnic(name) -> bool:
     return isinstance(name, str) and len(name) == TAP_LENGTH and name.startswith(TAP_PREFIX)
 
 
-def missing(counters: "dict[str, list[str]]", rows: "list[dict]") -> "set[str]":
-    """The vNICs of ``rows`` that ``counters`` do not hold."""
-    return {row["name"] for row in rows if is_vnic(row.get("name")) and row["name"] not in counters}
+def unreported(stats: dict, rows: "list[dict]") -> "list[dict]":
+    """The rows of our vNICs that VDSM's stats['network'] has no entry for:
+    VDSM reports every link it sees, taps included, from the same kernel
+    counters, so its entries stand; the driver adds the others (a vNIC in
+    another namespace, one VDSM's sampling missed)."""
+    network = stats.get("network")
+    known = network if isinstance(network, dict) else {}
+    return [row for row in rows if is_vnic(row.get("name")) and not isinstance(known.get(row["name"]), dict)]
 
 
 def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
         now: "float | None" = None) -> int:
-    """Put the counters of every external vNIC among ``rows`` into
-    stats['network'] in one pass; returns how many. A vNIC of this driver
-    is a tap named as our plug rewrite names it; one the kernel does not
-    show is skipped. VDSM's entry of a device is updated in place (its
-    other fields and their order kept); a device it has no entry for is
-    added after its own, with speed and duplex as VDSM gives unknown ones."""
+    """Add an entry to stats['network'] for every vNIC among ``rows`` (see
+    unreported) the kernel shows; returns how many. Speed and duplex are
+    what VDSM gives devices it knows no speed of."""
     network = stats.setdefault("network", {})
     sample_time = time.time() if now is None else now
     found = 0
     for row in rows:
-        name = row.get("name")
-        if not is_vnic(name):
-            continue
+        name = row["name"]
         values = counters.get(name)
         if values is None or len(values) < 16:
             continue
-        entry = network.get(name)
-        if not isinstance(entry, dict):
-            entry = network[name] = {"speed": SPEED, "duplex": "unknown"}
-        entry["name"], entry["rx"], entry["rxErrors"], entry["rxDropped"] = name, values[0], values[2], values[3]
-        entry["tx"], entry["txErrors"], entry["txDropped"] = values[8], values[10], values[11]
-        entry["sampleTime"] = sample_time
-        entry["state"] = "up" if row.get("link_state") == "up" else "down"
+        network[name] = {"name": name, "rx": values[0], "tx": values[8], "rxDropped": values[3],
+                         "txDropped": values[11], "rxErrors": values[2], "txErrors": values[10],
+                         "speed": SPEED, "duplex": "unknown",
+                         "state": "up" if row.get("link_state") == "up" else "down", "sampleTime": sample_time}
         found += 1
     return found

@@ -89,12 +89,15 @@ class OvsDriver(VifDriver):
         ovirt-provider-ovn reports) and a vif_driver section. The host id
         is claimed only when the backend is set up: OVSDB answers and the
         integration bridge exists; else the engine would bind ports here
-        that no vNIC can use."""
+        that no vNIC can use. On an OVN chassis (external_ids:ovn-remote)
+        the system-id is the chassis name, which a provider writes as
+        requested-chassis; the section then says so (vif_driver.ovn)."""
         from vif_driver.drivers.ovs.ovsdb import ERRORS
         bridge = properties.options["bridge"]
         try:
             with self._db(properties) as db:
                 system_id, has_bridge = db.host_info(bridge)
+                ovn_remote = db.ovn_chassis()
                 mappings = properties.options["bridge_mappings"]
                 try:
                     exists = db.bridges_exist(sorted(set(mappings.values()))) if mappings else None
@@ -118,6 +121,8 @@ class OvsDriver(VifDriver):
         section = properties.caps_section(caps)
         section.update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
                        bridges={bridge: {"exists": has_bridge}})
+        if ovn_remote:  # an OVN chassis: the binding host id is its chassis name
+            section["ovn"] = {"chassis": system_id, "ovn_remote": ovn_remote}
         if exists is not None:
             networks.caps(section, exists, mappings)
         return caps
@@ -161,7 +166,8 @@ class OvsDriver(VifDriver):
 
     def _confirm(self, domxml, properties) -> None:
         """The port is on its bridge, opened, with the vNIC's iface-id and
-        (tagged networks) the network's tag."""
+        (tagged networks) the network's tag; on an OVN chassis also until
+        ovn-controller has installed its flows (all within plug_timeout)."""
         dev = _device(domxml, properties.vnic_id)
         bridge, tag = _bridge_and_tag(domxml, properties)
         wait = properties.options["plug_timeout"]

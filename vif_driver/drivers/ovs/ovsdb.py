@@ -490,8 +490,8 @@ def ovn_problem(tables, dev: str) -> str | None:
     iface = _named(tables, "Interface", dev)
     if iface is not None and iface.external_ids.get("ovn-installed") == "true":
         return None
-    return ("ovn-controller has not installed its flows (no external_ids:ovn-installed=true); is "
-            f"ovn-controller running and connected to {remote[:60]}? (ovn-appctl connection-status)")
+    return (f"ovn-controller has not installed its flows (no ovn-installed); is it running and connected "
+            f"to {remote[:50]}?")
 
 
 def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:

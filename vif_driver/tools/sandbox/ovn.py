@@ -81,9 +81,13 @@ class OvnHost(Host):
     def write_config(self, path: str, *, provider_url: str | None = None, timeout: float = 5,
                      plug_timeout: float = 5, mappings: bool = False) -> str:
         """The host's vif-driver config; no bridge_mappings (the physnet
-        bridge here is the underlay, not a provider network)."""
-        return super().write_config(path, provider_url=provider_url, timeout=timeout,
-                                    plug_timeout=plug_timeout, mappings=mappings)
+        bridge here is the underlay, not a provider network), vNIC MTU
+        1442 (Geneve over a 1500-byte underlay)."""
+        super().write_config(path, provider_url=provider_url, timeout=timeout, plug_timeout=plug_timeout,
+                             mappings=mappings)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"mtu = {GENEVE_MTU}\n")
+        return path
 
 
 class OvnCluster(Cluster):
@@ -168,6 +172,7 @@ class OvnCluster(Cluster):
         box.vsctl("set", "Open_vSwitch", ".", f"external_ids:ovn-remote=tcp:{CENTRAL}:{SB_PORT}",
                   f"external_ids:ovn-encap-type={self.encap}", f"external_ids:ovn-encap-ip={ip}",
                   "external_ids:ovn-bridge-datapath-type=netdev", "external_ids:ovn-remote-probe-interval=5000")
+        self.stack.callback(host.stop_controller)  # before the switch stops (callbacks run last first)
         host.start_controller()
         return host
 
@@ -212,6 +217,97 @@ class OvnCluster(Cluster):
         return name_of("chassis"), name_of("additional_chassis")
 
 
+# A DHCPDISCOVER on an AF_PACKET socket (the guest's eth0 has no address
+# yet) and the first matching OFFER, printed as JSON: no DHCP client is
+# installed here, and this is all a test needs of one.
+_DHCP = r"""
+import json, random, socket, struct, sys, time
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+xid = random.getrandbits(32)
+bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000, bytes(4), bytes(4),
+                    bytes(4), bytes(4), mac + bytes(10), b"", b"")
+bootp += bytes([0x63, 0x82, 0x53, 0x63, 53, 1, 1, 55, 4, 1, 3, 26, 51, 255])
+udp = struct.pack("!HHHH", 68, 67, 8 + len(bootp), 0) + bootp
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), b"\xff" * 4)
+words = struct.unpack("!10H", ip)
+total = sum(words)
+total = (total & 0xffff) + (total >> 16)
+ip = ip[:10] + struct.pack("!H", ~total & 0xffff) + ip[12:]
+frame = b"\xff" * 6 + mac + b"\x08\x00" + ip + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(("eth0", 0))
+s.settimeout(0.5)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    s.send(frame)
+    until = time.monotonic() + 1
+    while time.monotonic() < until:
+        try:
+            data = s.recv(2048)
+        except socket.timeout:
+            continue
+        ihl = (data[14] & 15) * 4
+        if data[12:14] != b"\x08\x00" or data[23] != 17:
+            continue
+        udp_at = 14 + ihl
+        reply = data[udp_at + 8:]
+        if struct.unpack("!H", data[udp_at + 2:udp_at + 4])[0] != 68 or len(reply) < 240:
+            continue
+        if reply[0] != 2 or struct.unpack("!I", reply[4:8])[0] != xid:
+            continue
+        options, i = {}, 240
+        while i < len(reply) and reply[i] != 255:
+            if reply[i] == 0:
+                i += 1
+                continue
+            options[reply[i]] = reply[i + 2:i + 2 + reply[i + 1]].hex()
+            i += 2 + reply[i + 1]
+        print(json.dumps({"yiaddr": socket.inet_ntoa(reply[16:20]), "options": options}))
+        sys.exit(0)
+sys.exit(1)
+"""
+
+# What QEMU's announce sends after a migration: RARP requests from the
+# guest's MAC (ethertype 0x8035); OVN's activation-strategy=rarp waits for one.
+_RARP = r"""
+import socket, struct, sys, time
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+frame = b"\xff" * 6 + mac + b"\x80\x35" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 3) + mac + bytes(4) + mac + bytes(4)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for n in range(int(sys.argv[2])):
+    s.send(frame + bytes(60 - len(frame)))
+    time.sleep(0.05)
+"""
+
+
+def dhcp_offer(guest, mac: str, timeout: float = 5.0) -> dict | None:
+    """What OVN's native DHCP offers the guest's eth0 (MAC ``mac``):
+    {"yiaddr": IP, "ip": same, "netmask", "router", "mtu"}, None without
+    an offer within ``timeout``."""
+    import json
+    import socket
+    import sys
+    proc = guest.ns.exec([sys.executable, "-c", _DHCP, mac, str(timeout)], timeout=timeout + 5, check=False)
+    if proc.returncode != 0:
+        return None
+    answer = json.loads(proc.stdout)
+    options = answer["options"]
+
+    def ip_of(code: str) -> str | None:
+        value = options.get(code)
+        return socket.inet_ntoa(bytes.fromhex(value[:8])) if value else None
+    answer.update(netmask=ip_of("1"), router=ip_of("3"),
+                  mtu=int(options["26"], 16) if "26" in options else None)
+    return answer
+
+
+def send_rarp(guest, mac: str, count: int = 3) -> None:
+    """``count`` RARP frames from the guest's eth0, as QEMU's announce does."""
+    import sys
+    guest.ns.exec([sys.executable, "-c", _RARP, mac, str(count)], timeout=10)
+
+
 def _read_pid(path: str) -> int | None:
     try:
         with open(path, encoding="ascii") as f:
@@ -246,4 +342,4 @@ def _run(argv: list[str], env: dict, timeout: float) -> str:
     return proc.stdout
 
 
-__all__ = ["GENEVE_MTU", "OvnCluster", "OvnHost", "TOOLS"]
+__all__ = ["GENEVE_MTU", "OvnCluster", "OvnHost", "TOOLS", "dhcp_offer", "send_rarp"]

@@ -1,0 +1,152 @@
+"""vNICs on a simulated OVN cluster through the installed hooks: overlay
+connectivity across hosts, isolation between networks, OVN's native DHCP,
+port security, the post-plug wait for ovn-installed and a live migration
+with OVN's multi-chassis binding (requested-chassis "SRC,DST" +
+activation-strategy=rarp, then DST)."""
+
+import json
+import time
+
+import pytest
+
+from ovn_helpers import Vm, dhcp_options, network, wait_for
+
+pytestmark = [pytest.mark.ovn, pytest.mark.ovs, pytest.mark.netns, pytest.mark.root]
+
+
+def test_one_network_across_hosts_ping_and_tcp_other_network_isolated(ovn, boot):
+    h1, h2, h3 = ovn.hosts.values()
+    net_a, net_b = network(ovn, "neta"), network(ovn, "netb")
+    a1 = boot(h1, net_a, "a1", 11)
+    a2 = boot(h2, net_a, "a2", 12)
+    b3 = boot(h3, net_b, "b3", 13)  # same IP subnet, another network: only OVN keeps them apart
+    assert a1.installed() and a2.installed() and b3.installed()
+    assert b'<mtu size="1442"/>' in a1.plugged.data.replace(b"'", b'"')
+    assert a1.guest.ping(a2.ip) and a2.guest.ping(a1.ip)
+    assert a1.guest.tcp_echo(a2.guest)
+    assert not a1.guest.ping(b3.ip, count=1) and not a1.guest.arp_resolved(b3.ip)
+    assert not b3.guest.ping(a2.ip, count=1) and not b3.guest.arp_resolved(a2.ip)
+    # the packets crossed the overlay: host1 has a Geneve tunnel port to host2
+    assert any(p.startswith("ovn-") for p in h1.box.ports("br-int"))
+
+
+def test_dhcp_offers_the_fixed_ip_and_spoofed_source_is_dropped(ovn, boot):
+    from vif_driver.tools.sandbox.ovn import dhcp_offer
+    h1, h2, _ = ovn.hosts.values()
+    net = network(ovn, "netd")
+    dhcp = dhcp_options(ovn, "10.77.0.0/24", "10.77.0.1")
+    vm = None
+    try:
+        server = boot(h2, net, "d2", 22)
+        vm = Vm(ovn, h1, net, "d1", 21, h1.write_config(str(ovn.dir) + "/d1.conf"))
+        vm.create_lsp(dhcp=dhcp)
+        vm.guest = ovn.add_guest("d1")
+        xml = (f"<interface type='bridge'><mac address='{vm.mac}'/><source bridge='br-int'/>"
+               f"<target dev='tapd1{ovn.run_id}'/><mtu size='1442'/><virtualport type='openvswitch'>"
+               f"<parameters interfaceid='{vm.port_id}'/></virtualport></interface>")
+        vm.attachment = h1.attach(vm.guest, xml, "192.0.2.1/32", vm.vm_id)
+        vm.guest.ns.ip("addr", "flush", "dev", "eth0")
+        assert wait_for(vm.installed)
+        offer = dhcp_offer(vm.guest, vm.mac)
+        print("DHCP offer:", json.dumps(offer))
+        assert offer is not None, "no DHCP offer from OVN"
+        assert (offer["yiaddr"], offer["netmask"], offer["router"], offer["mtu"]) == (
+            vm.ip, "255.255.255.0", "10.77.0.1", 1442)
+        vm.guest.ns.address("eth0", vm.cidr)
+        vm.guest.address = vm.cidr
+        assert vm.guest.ping(server.ip)
+        # a source address other than the port's: port security drops it
+        vm.guest.ns.address("eth0", "10.77.0.99/24")
+        spoofed = vm.guest.ns.exec(["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-I", "10.77.0.99",
+                                    server.ip], timeout=10, check=False)
+        assert spoofed.returncode != 0
+        assert vm.guest.ping(server.ip)  # the port's own address still passes
+    finally:
+        if vm is not None:
+            vm.remove()
+        ovn.nbctl("destroy", "DHCP_Options", dhcp)
+
+
+def test_post_plug_returns_only_after_ovn_installed(ovn, boot, run_hook):
+    """The port is plugged before its LSP exists: post-plug waits, and
+    returns once ovn-controller has installed the flows (NB row made 1 s in)."""
+    import threading
+    h1 = list(ovn.hosts.values())[0]
+    net = network(ovn, "netw")
+    vm = boot(h1, net, "w1", 31, lsp=False, confirm=False)
+    assert not vm.installed()
+    timer = threading.Timer(1.0, vm.create_lsp)
+    start = time.monotonic()
+    timer.start()
+    try:
+        done = run_hook("after_device_create", "", config=vm.config, device_properties=vm.props, vm_id=vm.vm_id)
+    finally:
+        timer.join()
+    took = time.monotonic() - start
+    assert done.rc == 0, done.stderr
+    assert took >= 1.0, took
+    assert vm.installed(), "post-plug returned before ovn-installed"
+    print(f"post-plug returned {took - 1.0:.2f} s after the NB row was written")
+
+
+def test_post_plug_fails_within_plug_timeout_naming_ovn_controller(ovn, boot, run_hook):
+    h3 = list(ovn.hosts.values())[2]
+    net = network(ovn, "nets")
+    h3.stop_controller()
+    try:
+        vm = boot(h3, net, "s3", 41, confirm=False, plug_timeout=2)
+        start = time.monotonic()
+        done = run_hook("after_device_create", "", config=vm.config, device_properties=vm.props, vm_id=vm.vm_id)
+        took = time.monotonic() - start
+    finally:
+        h3.start_controller()
+    lines = done.stderr.strip().splitlines()
+    print(f"post-plug failed after {took:.2f} s: {done.stderr.strip()}")
+    assert done.rc != 0
+    assert len(lines) == 1 and "ovn-controller" in lines[0] and " ... " not in lines[0], done.stderr
+    assert took < 2 + 1.5, took
+    assert not vm.installed()
+    assert wait_for(vm.installed, 15)  # restarted: the port is installed after all
+
+
+def test_live_migration_no_duplicates_no_flapping_few_lost(ovn, boot, run_hook):
+    from vif_driver.tools.sandbox.hosts import pings_during
+    from vif_driver.tools.sandbox.ovn import send_rarp
+    h1, h2, h3 = ovn.hosts.values()
+    net = network(ovn, "netm")
+    client = boot(h1, net, "m1", 51)
+    vm = boot(h2, net, "m2", 52)
+    assert client.guest.ping(vm.ip)
+    logs = {h.name: len(h.controller_log()) for h in (h2, h3)}
+    src, dst = h2.system_id, h3.system_id
+    dest_guest = ovn.add_guest("m2-dst")
+
+    def migrate():
+        # the engine moved binding:host_id: the provider binds both chassis, the destination inactive
+        ovn.nbctl("lsp-set-options", vm.port_id, f"requested-chassis={src},{dst}", "activation-strategy=rarp")
+        before = run_hook("before_device_migrate_destination", vm.plugged.data, config=vm.config.replace(
+            h2.name, h3.name), device_properties=vm.props, vm_id=vm.vm_id)
+        assert before.rc == 0, before.stderr
+        h3.attach(dest_guest, vm.plugged.data, vm.cidr, vm.vm_id)  # the incoming QEMU's tap
+        assert wait_for(lambda: vm.installed(h3), 5), "destination port not installed"
+        assert ovn.port_chassis(vm.port_id) == (src, dst)
+        time.sleep(0.5)  # memory copy
+        h2.detach(vm.dev)  # switch-over: the source QEMU stops
+        send_rarp(dest_guest, vm.mac, 3)
+        after = run_hook("after_device_migrate_destination", "", config=vm.config.replace(h2.name, h3.name),
+                         device_properties=vm.props, vm_id=vm.vm_id)
+        assert after.rc == 0, after.stderr
+        ovn.nbctl("lsp-set-options", vm.port_id, f"requested-chassis={dst}")
+
+    config_h3 = h3.write_config(vm.config.replace(h2.name, h3.name), plug_timeout=5)
+    assert config_h3
+    sent, lost, dups = pings_during(client.guest, vm.ip, migrate, interval=0.1, before=1.0, after=3.0)
+    print(f"live migration {src} -> {dst}: {sent} pings every 100 ms, {lost} lost, {dups} duplicates")
+    assert dups == 0
+    assert lost <= 5
+    assert wait_for(lambda: ovn.port_chassis(vm.port_id) == (dst, ""), 5), ovn.port_chassis(vm.port_id)
+    changes = [line for h in (h2, h3) for line in h.controller_log()[logs[h.name]:].splitlines()
+               if "Changing chassis" in line]
+    print("chassis changes in ovn-controller logs:", changes)
+    assert not changes
+    assert client.guest.ping(vm.ip)

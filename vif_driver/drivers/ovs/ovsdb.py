@@ -490,8 +490,7 @@ def ovn_problem(tables, dev: str) -> str | None:
     iface = _named(tables, "Interface", dev)
     if iface is not None and iface.external_ids.get("ovn-installed") == "true":
         return None
-    return (f"ovn-controller has not installed its flows (no ovn-installed); is it running and connected "
-            f"to {remote[:50]}?")
+    return f"ovn-controller has not installed its flows; is it running, connected to {remote[:32]}?"
 
 
 def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:

@@ -199,11 +199,24 @@ class OvnCluster(Cluster):
                 len([p for p in h.box.ports("br-int") if p.startswith("ovn-")]) >= len(want) - 1
                 for h in self.hosts.values())
             if tunnels_ok:
+                self._resolve_endpoints()
                 return
             if time.monotonic() > deadline:
                 raise SandboxError(f"OVN chassis not all up after {timeout:g} s: have {sorted(names)}, "
                                    f"want {sorted(want)}")
             time.sleep(0.1)
+
+    def _resolve_endpoints(self) -> None:
+        """Each host pings every other host's tunnel endpoint once: the ARP
+        answers teach ovs-vswitchd (which snoops them on br-phys1) where the
+        remote endpoints are, so a guest's first packet into a tunnel is not
+        dropped while that resolution happens."""
+        hosts = list(self.hosts.values())
+        for i, host in enumerate(hosts, start=1):
+            for j, _ in enumerate(hosts, start=1):
+                if i != j:
+                    host.ns.exec(["ping", "-n", "-q", "-c", "1", "-W", "1", UNDERLAY.format(j)], timeout=5,
+                                 check=False)
 
     def port_chassis(self, lsp: str) -> tuple[str, str]:
         """(chassis, additional_chassis) names of the port's SB binding."""

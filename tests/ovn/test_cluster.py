@@ -150,3 +150,22 @@ def test_live_migration_no_duplicates_no_flapping_few_lost(ovn, boot, run_hook):
     print("chassis changes in ovn-controller logs:", changes)
     assert not changes
     assert client.guest.ping(vm.ip)
+
+
+def test_caps_name_the_chassis_and_overlay_vnics_go_to_br_int(ovn, run_hook, tmp_path):
+    from vif_driver.tools.sandbox.hosts import engine_interface, read_interface
+    h2 = list(ovn.hosts.values())[1]
+    config = h2.write_config(str(tmp_path / "caps.conf"))
+    caps = run_hook("after_get_caps", {}, config=config)
+    assert caps.rc == 0, caps.stderr
+    doc = caps.json()
+    assert doc["openstack_binding_host_ids"] == {"OPEN_VSWITCH": h2.system_id, "OVIRT_PROVIDER_OVN": h2.system_id}
+    assert doc["vif_driver"]["drivers"]["ovs"]["ovn"] == {
+        "chassis": h2.system_id, "ovn_remote": f"tcp:172.31.254.254:{6642}"}
+    props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN",
+             "vnic_id": "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13", "network_type": "geneve"}
+    plugged = run_hook("before_device_create", engine_interface("02:77:00:00:09:01"), config=config,
+                       device_properties=props)
+    assert plugged.rc == 0, plugged.stderr
+    attachment = read_interface(plugged.data)
+    assert (attachment.bridge, attachment.tag, attachment.mtu) == ("br-int", None, 1442)

@@ -45,6 +45,8 @@ class OvsDriver(VifDriver):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
             where = networks.place(properties)
+            if where.network_type in networks.TUNNEL_TYPES:
+                self._require_ovn(properties, where.network_type)
             rewrite.plug(domxml, properties.vnic_id, where.bridge, where.mtu,
                          set_target=properties.hook_point != UPDATE)
             return networks.apply_tag(domxml, where.tag)
@@ -154,6 +156,16 @@ class OvsDriver(VifDriver):
         client = self._view(properties) if resident else None
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run,
                      client=client)
+
+    def _require_ovn(self, properties, network_type: str) -> None:
+        """An overlay network is carried by OVN's ovn-controller from
+        br-int: refuse it before libvirt plugs anything unless this host is
+        an OVN chassis (one OVSDB read, for overlay vNICs only)."""
+        with self._db(properties) as db:
+            if db.ovn_chassis():
+                return
+        raise HostError(f"network type {network_type} of vNIC {properties.vnic_id} needs OVN on this host: set "
+                        "Open_vSwitch external_ids:ovn-remote and run ovn-controller; or use vlan, flat or local")
 
     def _still_connected(self, properties) -> None:
         """The vNIC of a running VM is still on the switch: found by its

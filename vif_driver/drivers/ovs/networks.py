@@ -76,7 +76,7 @@ def place(properties) -> Placement:
     ntype, mtu = choose("network_type"), choose("mtu")
     if ntype is None:
         return Placement(choose("bridge"), None, mtu)
-    if ntype in TUNNEL_TYPES:  # an overlay: OVN's ovn-controller carries it from br-int (post-plug checks)
+    if ntype in TUNNEL_TYPES:  # an overlay: OVN's ovn-controller carries it from br-int (driver checks OVN)
         return Placement(choose("bridge"), None, mtu, ntype)
     if ntype == "local":
         tag = choose("local_tag")

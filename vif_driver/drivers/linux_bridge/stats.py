@@ -41,11 +41,11 @@ def collect_stats(stats: dict, *, namespace, timeout: float, configured: str | N
     snap = view.snapshot(namespace, timeout)
     entries = snap.memo.get(("stats", configured))
     if entries is None:  # once per snapshot: the agent serves many polls from one
-        managed = _managed(snap.links, configured)
+        managed = _managed(snap.value, configured)
         entries = snap.memo[("stats", configured)] = [
             (port.name, {"name": port.name, "speed": SPEED, "state": "up" if port.running else "down",
                          **dict(zip(_KEYS, map(str, port.stats or _ZERO))), "sampleTime": snap.taken})
-            for port in _ports(snap.links, managed)]
+            for port in _ports(snap.value, managed)]
     if not entries:
         return stats
     network = stats.setdefault("network", {})
@@ -66,11 +66,11 @@ def collect_caps(caps: dict, section: dict, *, namespace, timeout: float, config
     only when the backend is set up (a mapped interface exists, or the
     configured bridge does); returns None when it is not."""
     snap = view.snapshot(namespace, timeout)
-    names = {link.name for link in snap.links}
-    managed = _managed(snap.links, configured)
+    names = {link.name for link in snap.value}
+    managed = _managed(snap.value, configured)
     usable = sorted(physnet for physnet, interface in mappings.items() if interface in names)
     counts: dict[int, int] = {}
-    for port in _ports(snap.links, managed):
+    for port in _ports(snap.value, managed):
         counts[port.master] = counts.get(port.master, 0) + 1
     bridges = {}
     for index, (bridge, mark) in sorted(managed.items(), key=lambda item: item[1][0].name):

@@ -6,12 +6,10 @@ the kernel's 64-bit counters of every device, read at one moment
 in pure Python: ~0.3 s for 1,000 links, twenty times a hook's budget.
 
 A hook process takes its snapshot when asked. The resident agent keeps one
-per namespace fresh on a background thread of its own (own netlink
-channel, so plugs never wait behind a dump): it dumps every REFRESH
-seconds while caps or stats were asked for in the last IDLE seconds, and
-a request served from it sees data at most MAX_AGE old — an older snapshot
-(the first request, a refresher that fell behind) is retaken on the spot,
-bounded by the timeout like every netlink call. Link events were
+per namespace fresh (vif_driver.core.sampler) on a netlink channel of its
+own, so plugs never wait behind a dump: re-dumped every REFRESH seconds
+while caps or stats were asked for in the last IDLE seconds, at most
+MAX_AGE old when used, bounded by the timeout like every netlink call. Link events were
 considered instead: pyroute2 0.9 turns an ENOBUFS of the event socket (a
 burst of 1,000 new taps) into a permanent error, and a view that can miss
 events is not one stats can trust.
@@ -19,91 +17,47 @@ events is not one stats can trust.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 from vif_driver.api import HostError
+from vif_driver.core.sampler import Sample, Sampler
 from vif_driver.drivers.linux_bridge import netlink
-
-log = logging.getLogger(__name__)
 
 REFRESH = 10.0  # seconds between background dumps
 MAX_AGE = 15.0  # seconds; an older snapshot is retaken before it is used
 IDLE = 600.0  # seconds without a caps or stats request before the refresher stops
 
-
-class Snapshot:
-    __slots__ = ("taken", "links", "memo")
-
-    def __init__(self, taken: float, links: list[netlink.Link]):
-        self.taken, self.links = taken, links
-        self.memo: dict = {}  # what callers derive from it once (stats entries)
+Snapshot = Sample  # .value: the links; .taken: when they were read; .memo
 
 
-def _take(session: netlink.Session) -> Snapshot:
-    links = session.links()
-    return Snapshot(time.time(), links)
+def _take(session: netlink.Session) -> list[netlink.Link]:
+    return session.links()
 
 
 class _View:
-    """The kept snapshot of one namespace and its refresher thread."""
+    """The kept snapshot of one namespace: its own netlink channel (plugs
+    never wait behind a dump) and a Sampler refreshing it."""
 
     def __init__(self, namespace: str | None):
         self.channel = netlink.Channel(namespace)
-        self.snapshot: Snapshot | None = None
-        self._lock = threading.Lock()  # one dump at a time
-        self._asked = 0.0
-        self._timeout = 10.0
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.generation = 0  # bumped by invalidate(): a dump begun before is not kept
+        self.sampler: Sampler[list[netlink.Link]] = Sampler(
+            self._read, name=f"links@{namespace or 'host'}", refresh=REFRESH, max_age=MAX_AGE, idle=IDLE)
 
-    def get(self, timeout: float) -> Snapshot:
-        self._asked, self._timeout = time.monotonic(), timeout
-        self._start()
-        snap = self.snapshot
-        if snap is not None and time.time() - snap.taken <= MAX_AGE:
-            return snap
-        deadline = time.monotonic() + timeout
-        if not self._lock.acquire(timeout=timeout):  # another dump runs: it has the same bound
-            raise HostError(f"the list of network devices was not read within {timeout:g} s; "
-                            "check the host's load (RTNL lock) or raise timeout in [vif-driver]")
-        try:
-            snap = self.snapshot
-            if snap is None or time.time() - snap.taken > MAX_AGE:
-                snap = self._refresh(max(deadline - time.monotonic(), 0.1))
-        finally:
-            self._lock.release()
-        return snap
-
-    def _refresh(self, timeout: float) -> Snapshot:
+    def _read(self, timeout: float) -> list[netlink.Link]:
         if self.channel.broken:
             self.channel = netlink.Channel(self.channel.namespace)
-        generation = self.generation
-        snap = self.channel.call(_take, timeout=timeout, action="list the network devices")
-        if generation == self.generation:
-            self.snapshot = snap
-        return snap
+        return self.channel.call(_take, timeout=timeout, action="list the network devices")
 
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._loop, daemon=True,
-                                            name=f"vif-driver-links@{self.channel.namespace or 'host'}")
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(REFRESH):
-            if time.monotonic() - self._asked > IDLE:
-                return  # nobody asks: no dumps on an idle agent
-            try:
-                with self._lock:
-                    self._refresh(self._timeout)
-            except Exception as e:  # noqa: BLE001 - the next request retakes it and reports
-                log.debug("background link dump failed: %s", e)
+    def get(self, timeout: float) -> Sample[list[netlink.Link]]:
+        try:
+            return self.sampler.get(timeout)
+        except TimeoutError:  # another dump runs: it has the same bound
+            raise HostError(f"the list of network devices was not read within {timeout:g} s; "
+                            "check the host's load (RTNL lock) or raise timeout in [vif-driver]") from None
 
     def close(self) -> None:
-        self._stop.set()
+        self.sampler.close()
         self.channel.close()
 
 
@@ -111,10 +65,12 @@ _views: dict[str | None, _View] = {}
 _views_lock = threading.Lock()
 
 
-def snapshot(namespace: str | None, timeout: float) -> Snapshot:
+def snapshot(namespace: str | None, timeout: float) -> Sample[list[netlink.Link]]:
     """Every link of ``namespace``: kept fresh in the agent, taken now in a hook."""
     if not netlink.resident():
-        return netlink.run(_take, namespace=namespace, timeout=timeout, action="list the network devices")
+        taken = time.time()
+        links = netlink.run(_take, namespace=namespace, timeout=timeout, action="list the network devices")
+        return Sample(taken, links)
     with _views_lock:
         view = _views.get(namespace or None)
         if view is None:
@@ -127,8 +83,7 @@ def invalidate(namespace: str | None) -> None:
     request retakes the snapshot (changes by others wait for the refresh)."""
     view = _views.get(namespace or None)
     if view is not None:
-        view.generation += 1
-        view.snapshot = None
+        view.sampler.invalidate()
 
 
 def close_all() -> None:

@@ -6,6 +6,10 @@ through OvsDb (ovsdb.py), imported only when needed so the rewrite's hook
 process loads nothing but lxml.
 """
 
+from __future__ import annotations
+
+import time
+
 from vif_driver.api import HostError, InvalidInput, NotReady, Option, VifDriver
 from vif_driver.core import validate
 from vif_driver.drivers.ovs import networks
@@ -15,6 +19,10 @@ from vif_driver.provider_client.options import PROVIDER_OPTIONS
 NAME = "ovs"
 UPDATE = "before_update_device"
 EXAMPLE_UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
+# The agent's kernel counters: re-read every COUNTERS_REFRESH s while stats
+# are asked for, used while at most COUNTERS_AGE s old (sampleTime says when)
+COUNTERS_REFRESH = 2.0
+COUNTERS_AGE = 5.0
 
 
 class OvsDriver(VifDriver):
@@ -142,9 +150,9 @@ class OvsDriver(VifDriver):
         except ERRORS as e:
             properties.warn(f"{e}; vNIC stats not reported")
             return stats
-        counters = vnic_stats.read_counters(properties.options["netns"])
+        counters, taken = self._counters(properties, rows)
         properties.record(f"read kernel counters of {len(counters)} devices")
-        vnic_stats.add(stats, rows, counters)
+        vnic_stats.add(stats, rows, counters, now=taken)
         return stats
 
     # -- helpers ------------------------------------------------------------------
@@ -195,15 +203,45 @@ class OvsDriver(VifDriver):
             if tag is not None:
                 networks.confirm_tag(db, dev, tag)
 
+    def _counters(self, properties, rows) -> tuple[dict[str, list[str]], float]:
+        """The kernel's counters and when they were read: now in a hook
+        process; in the agent from a sample at most COUNTERS_AGE old, read
+        anew when a vNIC of ``rows`` is not in it (plugged since; one the
+        kernel did not show at the last such read is not asked for again)."""
+        from vif_driver.drivers.ovs import stats as vnic_stats
+        netns = properties.options["netns"]
+        if not self.resident:
+            return vnic_stats.read_counters(netns), time.time()
+        from vif_driver.core.sampler import Sampler
+        sampler = self._samplers.get(netns)
+        if sampler is None:
+            sampler = self._samplers.setdefault(netns, Sampler(
+                lambda timeout: vnic_stats.read_counters(netns), name=f"counters@{netns or 'host'}",
+                refresh=COUNTERS_REFRESH, max_age=COUNTERS_AGE))
+        try:
+            sample = sampler.get(properties.timeout)
+            absent = self._absent.get(netns, set())
+            if vnic_stats.missing(sample.value, rows) - absent:
+                sampler.invalidate()
+                sample = sampler.get(properties.timeout)
+                self._absent[netns] = vnic_stats.missing(sample.value, rows)
+        except TimeoutError as e:
+            raise HostError(f"{e}; the kernel did not list its devices in time") from None
+        return sample.value, sample.taken
+
     # -- resident (agent) state ----------------------------------------------------
     def open(self) -> None:
         from vif_driver.drivers.ovs.view import Registry, View
         self._views = Registry(lambda remote, timeout: View(remote, timeout).start())
+        self._samplers: dict = {}
+        self._absent: dict = {}  # netns -> vNICs of OVSDB the kernel did not show
 
     def close(self) -> None:
         views = getattr(self, "_views", None)
         if views is not None:
             views.close()
+        for sampler in getattr(self, "_samplers", {}).values():
+            sampler.close()
 
     def _view(self, properties):
         """The current Client of the agent's view of the configured remote,

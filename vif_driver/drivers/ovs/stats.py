@@ -55,6 +55,16 @@ def read_counters(netns: "str | None") -> "dict[str, list[str]]":
     return call_in(netns, kernel_counters, "/proc/thread-self/net/dev")
 
 
+def is_vnic(name) -> bool:
+    """Whether an Interface name is a tap our plug rewrite names."""
+    return isinstance(name, str) and len(name) == TAP_LENGTH and name.startswith(TAP_PREFIX)
+
+
+def missing(counters: "dict[str, list[str]]", rows: "list[dict]") -> "set[str]":
+    """The vNICs of ``rows`` that ``counters`` do not hold."""
+    return {row["name"] for row in rows if is_vnic(row.get("name")) and row["name"] not in counters}
+
+
 def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
         now: "float | None" = None) -> int:
     """Put the counters of every external vNIC among ``rows`` into
@@ -68,7 +78,7 @@ def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
     found = 0
     for row in rows:
         name = row.get("name")
-        if not isinstance(name, str) or len(name) != TAP_LENGTH or not name.startswith(TAP_PREFIX):
+        if not is_vnic(name):
             continue
         values = counters.get(name)
         if values is None or len(values) < 16:

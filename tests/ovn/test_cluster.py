@@ -8,7 +8,6 @@ import json
 import time
 
 import pytest
-
 from ovn_helpers import Vm, dhcp_options, network, wait_for
 
 pytestmark = [pytest.mark.ovn, pytest.mark.ovs, pytest.mark.netns, pytest.mark.root]

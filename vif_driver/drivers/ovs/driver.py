@@ -279,7 +279,7 @@ def _bridge(domxml, properties) -> str:
     return _bridge_and_tag(domxml, properties)[0]
 
 
-def _bridge_and_tag(domxml, properties) -> "tuple[str, int | None]":
+def _bridge_and_tag(domxml, properties) -> tuple[str, int | None]:
     """The bridge and port tag of the vNIC: from XML our rewrite produced
     (its <vlan>; none: untagged), else what plug chooses (networks.py)."""
     source = domxml.find("source") if _rewritten(domxml) else None

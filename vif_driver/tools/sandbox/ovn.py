@@ -98,6 +98,9 @@ class OvnCluster(Cluster):
         self.encap = encap
         self.hosts: dict[str, OvnHost] = {}  # type: ignore[assignment]
 
+    def __enter__(self) -> OvnCluster:
+        return self.start()
+
     @property
     def nb_socket(self) -> str:
         return os.path.join(self.dir, "nb.sock")

@@ -31,12 +31,13 @@ def boot(run_hook, ovn, tmp_path):
     configs = {}
     vms = []
 
-    def start(host, network, name, index, *, confirm=True, plug_timeout=5, lsp=True):
+    def start(host, network, name, index, *, confirm=True, plug_timeout=5, lsp=True, props=None):
         if (host.name, plug_timeout) not in configs:
             configs[host.name, plug_timeout] = host.write_config(
                 str(tmp_path / f"{host.name}-{plug_timeout}.conf"), plug_timeout=plug_timeout)
         vm = Vm(ovn, host, network, name, index, configs[host.name, plug_timeout])
         vms.append(vm)
+        vm.props.update(props or {})
         if lsp:
             vm.create_lsp()
         vm.plugged = run_hook("before_device_create", vm.engine_xml, config=vm.config,

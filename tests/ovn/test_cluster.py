@@ -168,3 +168,14 @@ def test_caps_name_the_chassis_and_overlay_vnics_go_to_br_int(ovn, run_hook, tmp
     assert plugged.rc == 0, plugged.stderr
     attachment = read_interface(plugged.data)
     assert (attachment.bridge, attachment.tag, attachment.mtu) == ("br-int", None, 1442)
+
+
+def test_a_port_off_the_integration_bridge_is_not_waited_for(ovn, boot):
+    """On an OVN chassis only ports on ovn-bridge (br-int) get flows from
+    ovn-controller: a vNIC on another bridge is confirmed without it."""
+    h1 = list(ovn.hosts.values())[0]
+    h1.box.add_bridge("br-loc")
+    start = time.monotonic()
+    vm = boot(h1, network(ovn, "netl"), "l1", 61, lsp=False, props={"bridge": "br-loc"})
+    assert vm.attachment.bridge == "br-loc"
+    assert time.monotonic() - start < 4 and not vm.installed()

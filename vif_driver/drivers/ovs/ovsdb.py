@@ -413,7 +413,7 @@ class OvsDb:
         client = self.client()
         end = time.monotonic() + wait
         problem = client.wait(lambda tables: port_problem(tables, dev, bridge, vnic_id)
-                              or ovn_problem(tables, dev), wait)
+                              or ovn_problem(tables, dev, bridge), wait)
         if problem is None:
             return None
         left = end - time.monotonic()
@@ -479,13 +479,15 @@ def interface_rows(tables, cache: dict | None = None) -> list[dict]:
     return found
 
 
-def ovn_problem(tables, dev: str) -> str | None:
-    """On an OVN chassis: why ovn-controller has not marked ``dev`` as
-    installed (external_ids:ovn-installed="true", set once all its flows
-    are in place: the port then carries traffic), or None."""
+def ovn_problem(tables, dev: str, bridge: str) -> str | None:
+    """On an OVN chassis, for a port on its integration bridge
+    (external_ids:ovn-bridge, default br-int): why ovn-controller has not
+    marked ``dev`` as installed (external_ids:ovn-installed="true", set once
+    all its flows are in place: the port then carries traffic), or None."""
     rows = list(tables["Open_vSwitch"].rows.values())
-    remote = rows[0].external_ids.get("ovn-remote") if rows else None
-    if not remote:
+    ids = rows[0].external_ids if rows else {}
+    remote = ids.get("ovn-remote")
+    if not remote or bridge != ids.get("ovn-bridge", "br-int"):
         return None
     iface = _named(tables, "Interface", dev)
     if iface is not None and iface.external_ids.get("ovn-installed") == "true":

@@ -135,10 +135,27 @@ def neutron_client(provider: Provider, *, auth: bool = False):
                          timeout=10)
 
 
+BACKENDS = ["sqlite", "ovn"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    """The store behind the provider: ``(name, extra serve args)``; for
+    ovn a throw-away NB ovsdb-server (ovn_nb.py) for the module."""
+    if request.param == "sqlite":
+        yield "sqlite", ()
+        return
+    from ovn_nb import NbServer
+    nb = NbServer()
+    yield "ovn", ("--backend", "ovn", "--ovn-nb", nb.remote)
+    nb.stop()
+
+
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory):
-    """Auth off, read-write."""
-    p = Provider(tmp_path_factory.mktemp("prov") / "p.sqlite").start()
+def provider(tmp_path_factory, backend):
+    """Auth off, read-write, on each backend."""
+    p = Provider(tmp_path_factory.mktemp("prov") / "p.sqlite", *backend[1]).start()
+    p.backend = backend[0]
     yield p
     p.stop()
 

@@ -31,13 +31,17 @@ def test_create_show_update_delete(neutron):
         neutron.delete_network(net["id"])
 
 
-def test_default_mtu_follows_network_type(neutron):
+def test_default_mtu_follows_network_type(neutron, provider):
     local = neutron.create_network({"network": {}})["network"]
     vlan = neutron.create_network({"network": {
         "provider:network_type": "vlan", "provider:physical_network": "p",
         "provider:segmentation_id": 501}})["network"]
-    assert local["provider:network_type"] == "local"
-    assert (local["mtu"], vlan["mtu"]) == (1500, 1500)
+    if provider.backend == "ovn":  # the default is OVN's overlay
+        assert local["provider:network_type"] == "geneve"
+        assert (local["mtu"], vlan["mtu"]) == (1442, 1500)
+    else:
+        assert local["provider:network_type"] == "local"
+        assert (local["mtu"], vlan["mtu"]) == (1500, 1500)
 
 
 @pytest.mark.parametrize("attrs", [

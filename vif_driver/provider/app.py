@@ -302,8 +302,8 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         resource = writable(coll)
         body = _body()
         items = validation.parse(resource, body)
-        with store.write() as tx:
-            made = [getattr(tx, f"create_{resource}")(i) for i in items]
+        made = store.transact(lambda tx: [
+            getattr(tx, f"create_{resource}")(i) for i in items])
         if isinstance(body, dict) and coll in body:
             return _json({coll: made}, 201)
         return _json({resource: made[0]}, 201)
@@ -312,15 +312,14 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
     def update(coll: str, res_id: str) -> Response:
         resource = writable(coll)
         changes = validation.parse(resource, _body(), update=True)[0]
-        with store.write() as tx:
-            item = getattr(tx, f"update_{resource}")(res_id, changes)
+        item = store.transact(lambda tx: getattr(tx, f"update_{resource}")(
+            res_id, changes))
         return _json({resource: item})
 
     @app.delete("/v2.0/<coll>/<res_id>")
     def delete(coll: str, res_id: str) -> Response:
         resource = writable(coll)
-        with store.write() as tx:
-            getattr(tx, f"delete_{resource}")(res_id)
+        store.transact(lambda tx: getattr(tx, f"delete_{resource}")(res_id))
         return Response(status=204)
 
     return app

@@ -31,6 +31,21 @@ def _bridge_name(value: str) -> str:
         raise click.BadParameter(str(e)) from None
 
 
+def _ovn_remote(value: str | None) -> str | None:
+    """--ovn-nb: unix:/path, tcp:HOST:PORT or ssl:HOST:PORT."""
+    if value is None:
+        return None
+    from vif_driver.drivers.ovs.remote import parse_remote
+    kind, _, rest = value.partition(":")
+    try:
+        if kind == "ssl":
+            parse_remote("tcp:" + rest)
+            return value
+        return parse_remote(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{e} (or ssl:HOST:PORT)") from None
+
+
 # What serve needs beyond vif-driver's own dependencies (the provider extra).
 SERVER_MODULES = ("flask", "gunicorn", "werkzeug")
 
@@ -84,19 +99,37 @@ def _server_classes():
 @click.option("--bridge", default="br-int", show_default=True, callback=lambda _c, _p, v: _bridge_name(v),
               help="OVS bridge reported in ports' binding:vif_details when "
                    "the network sets no vif_driver:bridge_name.")
+@click.option("--backend", default="sqlite", show_default=True,
+              type=click.Choice(["sqlite", "ovn"]),
+              help="Where state lives: the --db file, or the OVN northbound "
+                   "database --ovn-nb.")
+@click.option("--ovn-nb", callback=lambda _c, _p, v: _ovn_remote(v),
+              help="OVN NB database for --backend ovn: tcp:HOST:PORT, "
+                   "unix:PATH or ssl:HOST:PORT.")
+@click.option("--ovn-nb-private-key", type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key for an ssl: --ovn-nb.")
+@click.option("--ovn-nb-certificate", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate for an ssl: --ovn-nb.")
+@click.option("--ovn-nb-ca-cert", type=click.Path(exists=True, dir_okay=False),
+              help="PEM CA certificate that signed the NB server's.")
+@click.option("--ovn-timeout", default=10.0, show_default=True, type=float,
+              help="Seconds any OVSDB request may take.")
 @click.option("--access-log", is_flag=True, help="Log every request.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
           username: str | None, password: str | None, token_ttl: int,
           tls_cert: str | None, tls_key: str | None, workers: int,
-          threads: int, bridge: str, access_log: bool, log_level: str
-          ) -> None:
+          threads: int, bridge: str, backend: str, ovn_nb: str | None,
+          ovn_nb_private_key: str | None, ovn_nb_certificate: str | None,
+          ovn_nb_ca_cert: str | None, ovn_timeout: float,
+          access_log: bool, log_level: str) -> None:
     """Serve the Neutron v2.0 API until SIGTERM or Ctrl-C.
 
     Example: vif-driver provider serve --db :temp: --auth-port 0
     """
     ProviderServer, ServeConfig = _server_classes()
+    from .errors import NeutronError
     if (username is None) != (password is None):
         raise click.UsageError("--username and --password go together "
                                "(authentication is on only with both).")
@@ -104,6 +137,15 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
         raise click.UsageError("--tls-cert and --tls-key go together.")
     if workers < 1 or threads < 1:
         raise click.UsageError("--workers and --threads must be at least 1.")
+    if (backend == "ovn") != (ovn_nb is not None):
+        raise click.UsageError("--backend ovn and --ovn-nb go together "
+                               "(e.g. --backend ovn --ovn-nb tcp:127.0.0.1:6641).")
+    if ovn_nb and ovn_nb.startswith("ssl:") and not (
+            ovn_nb_private_key and ovn_nb_certificate and ovn_nb_ca_cert):
+        raise click.UsageError("an ssl: --ovn-nb needs --ovn-nb-private-key, "
+                               "--ovn-nb-certificate and --ovn-nb-ca-cert.")
+    if ovn_timeout <= 0:
+        raise click.UsageError("--ovn-timeout must be greater than 0.")
     tmp, owner = None, os.getpid()
     if db in TEMP_DBS:
         # mkdtemp, not TemporaryDirectory: its atexit finalizer would run
@@ -115,10 +157,14 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
         read_only=read_only, username=username, password=password,
         token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key,
         workers=workers, threads=threads, bridge=bridge,
-        access_log=access_log, log_level=log_level)
+        access_log=access_log, log_level=log_level, backend=backend,
+        ovn_nb=ovn_nb, ovn_timeout=ovn_timeout,
+        ovn_ssl=(ovn_nb_private_key, ovn_nb_certificate, ovn_nb_ca_cert))
     try:
         try:
             server = ProviderServer(config)
+        except NeutronError as exc:  # the OVN NB database (one line)
+            raise click.ClickException(str(exc)) from None
         except (OSError, sqlite3.Error, RuntimeError) as exc:
             raise click.ClickException(
                 f"cannot open database {db}: {exc} (choose another --db or "

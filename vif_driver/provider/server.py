@@ -55,6 +55,10 @@ class ServeConfig:
     bridge: str = "br-int"
     access_log: bool = False
     log_level: str = "info"
+    backend: str = "sqlite"  # or "ovn": ovn_nb names the NB database
+    ovn_nb: str | None = None
+    ovn_ssl: tuple = (None, None, None)  # private key, certificate, CA cert
+    ovn_timeout: float = 10.0
     extra: dict = field(default_factory=dict)
 
     def binds(self) -> list[str]:
@@ -72,7 +76,7 @@ class ProviderServer(BaseApplication):
         self.config = config
         # Made here, in the arbiter, so the schema exists before any worker
         # starts and every forked worker shares the token-signing secret.
-        self.store = Store(config.db, default_bridge=config.bridge)
+        self.store = _open_store(config)
         self.auth = Authenticator(config.username, config.password,
                                   ttl=config.token_ttl)
         super().__init__()
@@ -111,6 +115,16 @@ class ProviderServer(BaseApplication):
         return create_app(self.store, self.auth,
                           read_only=self.config.read_only,
                           neutron_port=self.config.port)
+
+
+def _open_store(config: ServeConfig):
+    if config.backend == "ovn":
+        from .ovn_store import OvnStore
+        key, cert, ca = config.ovn_ssl
+        return OvnStore(config.ovn_nb or "", default_bridge=config.bridge,
+                        timeout=config.ovn_timeout, ssl_key=key,
+                        ssl_cert=cert, ssl_ca=ca)
+    return Store(config.db, default_bridge=config.bridge)
 
 
 def serve(config: ServeConfig) -> None:

@@ -19,12 +19,14 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from . import segments, validation
 from .errors import Conflict, InvalidInput, not_found
 from .ports import PortOps
 from .rows import SEGMENT_KEYS, TABLES, Page, cut_page, filter_sql, from_row, now, page_sql, to_row
+
+T = TypeVar("T")
 
 # 2: ports.doc, the port's encoded JSON (NULL = to be rendered); meta.
 SCHEMA_VERSION = 2
@@ -143,6 +145,10 @@ class Tx(PortOps):
             (net_id,))])
         return net
 
+    def _check_backend(self, net: dict) -> None:
+        """Refuse (or adapt) what this backend cannot make real."""
+        segments.check_backend(net)
+
     def _check_segment_free(self, net: dict, own_id: str = "") -> None:
         ntype, phys, seg = (net[k] for k in SEGMENT_KEYS)
         if ntype == "local":
@@ -158,7 +164,7 @@ class Tx(PortOps):
                            f"by network {row['id']}.", type=kind)
 
     def create_network(self, attrs: dict) -> dict:
-        segments.check_backend(attrs)
+        self._check_backend(attrs)
         self._check_segment_free(attrs)
         stamp = now()
         net_id = str(uuid.uuid4())
@@ -181,7 +187,7 @@ class Tx(PortOps):
                                type="NetworkInUse")
             merged = {**current, **changes}
             validation.check_segment(merged)
-            segments.check_backend(merged)
+            self._check_backend(merged)
             self._check_segment_free(merged, net_id)
             segments.ensure_local_tag(self.q, net_id,
                                       merged["provider:network_type"])
@@ -328,3 +334,9 @@ class Store:
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         """Takes the write lock at once, so read-check-insert cannot race."""
         return self._tx("BEGIN IMMEDIATE")
+
+    def transact(self, body: Callable[[Tx], T]) -> T:
+        """``body`` in one write transaction; what the app calls, so a
+        backend that must rerun a request (ovn_store.py) can."""
+        with self.write() as tx:
+            return body(tx)

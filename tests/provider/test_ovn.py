@@ -1,0 +1,190 @@
+"""The OVN backend's NB rows: what ovn-northd, ovn-controller and
+ovirt-provider-ovn see, read back with ovn-nbctl (the API suite itself runs
+on both backends through conftest's ``backend`` fixture)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from ovn_nb import NbServer
+
+
+@pytest.fixture(scope="module")
+def nb():
+    server = NbServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ovn(nb, start_provider, make_neutron):
+    p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote)
+    return p, make_neutron(p)
+
+
+def rows(nb, table: str, *cond: str) -> list[dict]:
+    out = json.loads(nb.nbctl("--format=json", "--data=json", "find", table, *cond))
+    return [dict(zip(out["headings"], r)) for r in out["data"]]
+
+
+def omap(value) -> dict:
+    return dict(value[1])
+
+
+def oset(value) -> list:
+    return value[1] if isinstance(value, list) and value[0] == "set" else [value]
+
+
+def lsp(nb, name: str) -> dict:
+    found = rows(nb, "Logical_Switch_Port", f"name={name}")
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_network_subnet_port_rows_and_nothing_left(nb, ovn):
+    _, neutron = ovn
+    net = neutron.create_network({"network": {
+        "name": "blue", "provider:network_type": "vlan", "provider:physical_network": "phys1",
+        "provider:segmentation_id": 42, "port_security_enabled": True}})["network"]
+    ls = rows(nb, "Logical_Switch", f"name=ovirt-blue-{net['id']}")
+    assert len(ls) == 1 and ls[0]["_uuid"][1] == net["id"]
+    ext = omap(ls[0]["external_ids"])
+    assert (ext["ovirt_network_name"], ext["mtu"], ext["ovirt_port_security"]) == ("blue", "1500", "true")
+    localnet = rows(nb, "Logical_Switch_Port", "type=localnet")
+    assert len(localnet) == 1 and omap(localnet[0]["options"]) == {"network_name": "phys1"}
+    assert localnet[0]["tag"] == 42
+    sub = neutron.create_subnet({"subnet": {
+        "network_id": net["id"], "cidr": "10.20.0.0/24", "dns_nameservers": ["10.20.0.53"],
+        "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.20.0.254"}]}})["subnet"]
+    (dhcp,) = rows(nb, "DHCP_Options", f"cidr={sub['cidr']}")
+    assert dhcp["_uuid"][1] == sub["id"]
+    opts = omap(dhcp["options"])
+    assert opts["router"] == "10.20.0.1" and opts["dns_server"] == "{10.20.0.53}"
+    assert opts["server_id"] == "10.20.0.1" and opts["lease_time"] == "86400" and opts["mtu"] == "1500"
+    assert opts["classless_static_route"] == "{192.168.0.0/16,10.20.0.254, 0.0.0.0/0,10.20.0.1}"
+    assert omap(dhcp["external_ids"])["ovirt_network_id"] == net["id"]
+    port = neutron.create_port({"port": {
+        "network_id": net["id"], "name": "nic1", "device_owner": "oVirt", "device_id": "vm1",
+        "mac_address": "00:1a:4a:16:01:59", "binding:host_id": "host1"}})["port"]
+    row = lsp(nb, port["id"])
+    ip = port["fixed_ips"][0]["ip_address"]
+    assert row["addresses"] == f"00:1a:4a:16:01:59 {ip}" == row["port_security"]
+    assert row["enabled"] is True and row["dhcpv4_options"][1] == sub["id"]
+    assert omap(row["options"]) == {"requested-chassis": "host1"}
+    ext = omap(row["external_ids"])
+    assert (ext["ovirt_nic_name"], ext["ovirt_device_id"], ext["ovirt_device_owner"]) == ("nic1", "vm1", "oVirt")
+    off = neutron.update_port(port["id"], {"port": {"port_security_enabled": False,
+                                                    "admin_state_up": False}})["port"]
+    row = lsp(nb, port["id"])
+    assert off["status"] == "DOWN" and oset(row["port_security"]) == [] and row["enabled"] is False
+    neutron.delete_port(port["id"])
+    neutron.delete_subnet(sub["id"])
+    neutron.delete_network(net["id"])
+    for table in ("Logical_Switch", "Logical_Switch_Port", "DHCP_Options"):
+        assert rows(nb, table) == [], table
+
+
+def wait_for(what, seconds: float = 5.0):
+    end = time.monotonic() + seconds
+    while True:
+        got = what()
+        if got or time.monotonic() > end:
+            return got
+        time.sleep(0.05)
+
+
+def test_status_follows_ovn_up_and_live_migration(nb, ovn):
+    _, neutron = ovn
+    net = neutron.create_network({"network": {"name": "mig"}})["network"]
+    assert net["provider:network_type"] == "geneve" and net["mtu"] == 1442
+    port = neutron.create_port({"port": {"network_id": net["id"], "binding:host_id": "src"}})["port"]
+    assert port["status"] == "DOWN"
+    nb.nbctl("set", "Logical_Switch_Port", port["id"], "up=true")  # what ovn-northd writes
+    assert wait_for(lambda: neutron.show_port(port["id"])["port"]["status"] == "ACTIVE")
+    # The engine moves the binding while the VM still runs on the source.
+    moved = neutron.update_port(port["id"], {"port": {"mac_address": port["mac_address"],
+                                                      "binding:host_id": "dst"}})["port"]
+    assert moved["binding:host_id"] == "dst"
+    opts = omap(lsp(nb, port["id"])["options"])
+    assert opts == {"requested-chassis": "src,dst", "activation-strategy": "rarp"}
+    # After the switch-over the destination binds it again: narrowed, never back to src.
+    neutron.update_port(port["id"], {"port": {"binding:host_id": "dst"}})
+    assert omap(lsp(nb, port["id"])["options"]) == {"requested-chassis": "dst"}
+    neutron.update_port(port["id"], {"port": {"binding:host_id": "dst"}})
+    assert omap(lsp(nb, port["id"])["options"]) == {"requested-chassis": "dst"}
+    # A port not running moves at once.
+    nb.nbctl("set", "Logical_Switch_Port", port["id"], "up=false")
+    assert wait_for(lambda: neutron.show_port(port["id"])["port"]["status"] == "DOWN")
+    neutron.update_port(port["id"], {"port": {"binding:host_id": "third"}})
+    assert omap(lsp(nb, port["id"])["options"]) == {"requested-chassis": "third"}
+    neutron.delete_port(port["id"])
+    neutron.delete_network(net["id"])
+
+
+def test_rows_written_by_ovirt_provider_ovn_are_served(nb, ovn):
+    """Rows as ovirt-provider-ovn's neutron_api.py writes them (ovn-nbctl)."""
+    _, neutron = ovn
+    ls = nb.nbctl("create", "Logical_Switch", "name=ovirt-legacy-1234",
+                  'external_ids:ovirt_network_name=legacy', "external_ids:mtu=1442",
+                  "external_ids:ovirt_port_security=true", "other_config:subnet=10.30.0.0/24")
+    dhcp = nb.nbctl("create", "DHCP_Options", "cidr=10.30.0.0/24",
+                    "options:router=10.30.0.1", "options:server_id=10.30.0.1",
+                    'options:server_mac="02:00:00:00:00:00"', "options:lease_time=86400",
+                    'options:dns_server="{8.8.8.8}"', "options:mtu=1442",
+                    f"external_ids:ovirt_network_id={ls}", "external_ids:ovirt_name=legacy-sub",
+                    "external_ids:ip_version=4")
+    nb.nbctl("lsp-add", ls, "11111111-2222-3333-4444-555555555555", "--",
+             "lsp-set-addresses", "11111111-2222-3333-4444-555555555555", "00:1a:4a:00:00:01 dynamic",
+             "--", "set", "Logical_Switch_Port", "11111111-2222-3333-4444-555555555555",
+             'dynamic_addresses="00:1a:4a:00:00:01 10.30.0.2"', "external_ids:ovirt_nic_name=nic1",
+             "external_ids:ovirt_device_id=vm-legacy", "external_ids:ovirt_device_owner=oVirt",
+             f"dhcpv4_options={dhcp}", 'port_security="00:1a:4a:00:00:01"')
+    nb.nbctl("lsp-add", ls, "66666666-2222-3333-4444-555555555555", "--",
+             "lsp-set-addresses", "66666666-2222-3333-4444-555555555555", "00:1a:4a:00:00:02 10.30.0.3")
+    net = wait_for(lambda: [n for n in neutron.list_networks(id=ls)["networks"]])
+    assert net and net[0]["name"] == "legacy" and net[0]["mtu"] == 1442
+    assert net[0]["port_security_enabled"] is True and net[0]["provider:network_type"] == "geneve"
+    (sub,) = neutron.list_subnets(network_id=ls)["subnets"]
+    assert (sub["id"], sub["name"], sub["gateway_ip"], sub["dns_nameservers"]) == (
+        dhcp, "legacy-sub", "10.30.0.1", ["8.8.8.8"])
+    ports = {p["id"]: p for p in neutron.list_ports(network_id=ls)["ports"]}
+    old = ports["11111111-2222-3333-4444-555555555555"]
+    assert old["device_id"] == "vm-legacy" and old["mac_address"] == "00:1a:4a:00:00:01"
+    assert old["fixed_ips"] == [{"subnet_id": dhcp, "ip_address": "10.30.0.2"}]
+    assert ports["66666666-2222-3333-4444-555555555555"]["fixed_ips"][0]["ip_address"] == "10.30.0.3"
+    new = neutron.create_port({"port": {"network_id": ls, "device_owner": "oVirt",
+                                        "device_id": "vm-new", "binding:host_id": "h1"}})["port"]
+    assert new["fixed_ips"][0]["ip_address"] == "10.30.0.4"  # after the legacy ones
+    row = lsp(nb, new["id"])
+    assert row["addresses"] == f"{new['mac_address']} 10.30.0.4" and row["dhcpv4_options"][1] == dhcp
+    neutron.delete_port(new["id"])
+    assert rows(nb, "Logical_Switch_Port", f"name={new['id']}") == []
+
+
+def test_every_worker_reads_the_last_write(nb, start_provider, make_neutron):
+    p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "3", "--threads", "1")
+    neutron = make_neutron(p)
+    net = neutron.create_network({"network": {"name": "ryw"}})["network"]
+    for i in range(30):
+        port = neutron.create_port({"port": {"network_id": net["id"], "name": f"p{i}"}})["port"]
+        status, _, body = p.request("GET", f"/v2.0/ports/{port['id']}")  # a new connection: any worker
+        assert status == 200 and body["port"]["name"] == f"p{i}"
+        status, _, _ = p.request("DELETE", f"/v2.0/ports/{port['id']}")
+        assert status == 204
+        assert p.request("GET", f"/v2.0/ports/{port['id']}")[0] == 404
+    neutron.delete_network(net["id"])
+
+
+def test_nb_unreachable_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn",
+                          "--ovn-nb", f"unix:{tmp_path}/none.sock", "--ovn-timeout", "2"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "OVN northbound database" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run([sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "--ovn-nb" in out.stderr

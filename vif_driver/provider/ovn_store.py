@@ -1,0 +1,190 @@
+"""The OVN northbound backend: all state in the NB database.
+
+Why a mirror: the API's semantics (filters, sorting, pagination, IPAM,
+every validation and error answer) live in the SQL of store.py and
+ports.py.  Each worker process keeps an in-memory SQLite copy of the NB
+rows it serves (ovn_mapping.py says how rows map), filled from ovsdbapp's
+IDL as it applies changes, and runs the very same Tx code on it; so the
+answers are those of the SQLite backend.  A write runs the request on the
+mirror inside a transaction that is always rolled back: the rows it
+touched (found by temp triggers) become one OVSDB transaction through
+ovsdbapp, and the mirror then takes the change from the IDL like any other.
+
+Several workers (processes, hosts) may serve one NB database:
+- serialisation: every write verifies and bumps
+  NB_Global external_ids ``vif_driver:generation``; a write computed on an
+  older mirror gets TRY_AGAIN and the whole request body runs again on the
+  caught-up mirror (bounded), the equivalent of SQLite's BEGIN IMMEDIATE;
+- read your writes: every request first asks the server for the current
+  generation (one small select on a connection of its own) and waits until
+  its IDL has applied it, so a write answered by one worker is seen by the
+  next request in any worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Callable, TypeVar
+
+from . import ovn_mapping as m
+from . import segments
+from .errors import NeutronError
+from .ovn_rpc import Rpc
+from .rows import to_row
+from .store import SCHEMA, Tx
+
+log = logging.getLogger(__name__)
+logging.getLogger("ovsdbapp").addHandler(logging.NullHandler())
+
+T = TypeVar("T")
+GEN = m.P + "generation"
+TABLES = ("NB_Global", "Logical_Switch", "Logical_Switch_Port", "DHCP_Options")
+FOREIGN_ROWID = 1 << 50  # rows without vif_driver:seq (ovirt-provider-ovn's) sort after ours
+WRITE_ATTEMPTS = 20
+MIRROR_SCHEMA = SCHEMA + segments.SCHEMA + """
+ALTER TABLE ports ADD COLUMN ovn_up INTEGER NOT NULL DEFAULT 0;
+CREATE TEMP TABLE dirty (kind TEXT, id TEXT, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+""" + "".join(
+    f"CREATE TEMP TRIGGER dirty_{t}_{op} AFTER {op} ON main.{t} BEGIN "
+    f"INSERT OR IGNORE INTO dirty VALUES ('{kind}', {row}.{col}); END;\n"
+    for t, kind, col in (("networks", "network", "id"), ("subnets", "subnet", "id"),
+                         ("ports", "port", "id"), ("fixed_ips", "port", "port_id"))
+    for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")))
+
+
+def unavailable(remote: str, why: str) -> NeutronError:
+    return NeutronError(f"OVN northbound database {remote} unavailable: {why}; retry later",
+                        status=503, type="ServiceUnavailable")
+
+
+class _Stale(Exception):
+    """The mirror the request ran on is older than the database."""
+
+
+class OvnTx(Tx):
+    """Tx on the mirror: OVN decides a port's status, rows get ordered ids."""
+
+    def __init__(self, conn: sqlite3.Connection, default_bridge: str, gen: int) -> None:
+        super().__init__(conn, default_bridge)
+        self.next_rowid = (gen + 1) * 4096
+
+    def _check_backend(self, net: dict) -> None:
+        # OVN switches every type; "local" (the API default) is the overlay.
+        if net.get("provider:network_type") == "local":
+            net["provider:network_type"] = "geneve"
+            if net.get("mtu") in (None, 1500):
+                net["mtu"] = m.OVIRT_DEFAULT_MTU
+
+    def _check_segment_free(self, net: dict, own_id: str = "") -> None:
+        # An overlay without a segmentation id gets its tunnel key from OVN.
+        if net.get("provider:network_type") == "flat" or \
+                net.get("provider:segmentation_id") is not None:
+            super()._check_segment_free(net, own_id)
+
+    def _insert(self, resource: str, attrs: dict) -> None:
+        if resource == "port":
+            attrs = {**attrs, "status": "DOWN"}  # until ovn-northd says up
+        row = to_row(resource, attrs)
+        self.next_rowid += 1
+        table = {"network": "networks", "subnet": "subnets", "port": "ports"}[resource]
+        self.q(f"INSERT INTO {table} (rowid, {','.join(row)}) VALUES "
+               f"(?, {','.join('?' * len(row))})", [self.next_rowid, *row.values()])
+
+    def _update(self, resource: str, res_id: str, attrs: dict) -> None:
+        if resource == "port" and "status" in attrs:
+            r = self.q("SELECT ovn_up, admin_state_up FROM ports WHERE id = ?", (res_id,)).fetchone()
+            admin = attrs.get("admin_state_up", r["admin_state_up"])
+            attrs = {**attrs, "status": "ACTIVE" if r["ovn_up"] and admin else "DOWN"}
+        super()._update(resource, res_id, attrs)
+
+    def delete_port(self, port_id: str) -> None:
+        self.q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))  # no FK cascade in the mirror
+        super().delete_port(port_id)
+
+
+class OvnStore:
+    """The Store interface (read(), write(), transact()) on an OVN NB database.
+
+    Made in the gunicorn arbiter; each worker opens its own connections on
+    first use (an IDL thread does not survive a fork).
+    """
+
+    def __init__(self, remote: str, *, default_bridge: str = "br-int", timeout: float = 10.0,
+                 ssl_key: str | None = None, ssl_cert: str | None = None,
+                 ssl_ca: str | None = None) -> None:
+        self.remote, self.default_bridge, self.timeout = remote, default_bridge, timeout
+        self.ssl = (ssl_key, ssl_cert, ssl_ca)
+        self._worker: _Worker | None = None
+        self._pid = 0
+        self._open_lock = threading.Lock()
+        Rpc(remote, timeout, self.ssl).close_after(lambda rpc: rpc.call("get_schema", ["OVN_Northbound"]))
+
+    def worker(self) -> _Worker:
+        with self._open_lock:
+            if self._worker is None or self._pid != os.getpid():
+                self._worker, self._pid = _Worker(self), os.getpid()
+            return self._worker
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Tx]:
+        w = self.worker()
+        with w.lock:
+            w.catch_up()
+            w.db.execute("BEGIN")
+            try:
+                yield OvnTx(w.db, self.default_bridge, w.gen)
+            finally:
+                w.db.execute("ROLLBACK")
+
+    def transact(self, body: Callable[[Tx], T]) -> T:
+        """Run ``body`` in a write transaction, again if another writer
+        came first; returns what the body returned."""
+        w = self.worker()
+        for _ in range(WRITE_ATTEMPTS):
+            with w.lock:
+                w.catch_up()
+                gen = w.gen
+                w.db.execute("BEGIN")
+                try:
+                    w.db.execute("DELETE FROM dirty")
+                    result = body(OvnTx(w.db, self.default_bridge, gen))
+                    plan = w.plan()
+                finally:
+                    w.db.execute("ROLLBACK")
+                try:
+                    w.commit(plan, gen)
+                except _Stale:
+                    continue
+                w.sync()
+                return result
+        raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        """For callers that cannot rerun: one attempt (transact() retries)."""
+        w = self.worker()
+        with w.lock:
+            w.catch_up()
+            gen = w.gen
+            w.db.execute("BEGIN")
+            try:
+                w.db.execute("DELETE FROM dirty")
+                yield OvnTx(w.db, self.default_bridge, gen)
+                plan = w.plan()
+            finally:
+                w.db.execute("ROLLBACK")
+            try:
+                w.commit(plan, gen)
+            except _Stale:
+                raise unavailable(self.remote, "another writer came first") from None
+            w.sync()
+
+
+# The worker's connections, mirror and sync live in ovn_worker.py.
+from .ovn_worker import _Worker  # noqa: E402
+

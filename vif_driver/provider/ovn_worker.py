@@ -1,0 +1,288 @@
+"""One worker process's view of the NB database: IDL, mirror, commits.
+
+See ovn_store.py for why the mirror exists.  The IDL runs in ovsdbapp's
+connection thread; ``notify`` only records which rows changed, and
+``sync`` (in the request's thread, under ovsdbapp's lock) copies those
+rows into the mirror, skipping rows whose columns did not change so a port
+create does not re-render 10,000 port documents because the switch's
+``ports`` column grew.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sqlite3
+import threading
+import time
+import uuid
+from typing import Any
+
+from ovs.db import idl as ovs_idl
+from ovsdbapp.backend.ovs_idl import command, connection
+from ovsdbapp.schema.ovn_northbound import impl_idl
+
+from . import ipam
+from . import ovn_mapping as m
+from .ovn_rpc import Rpc
+from .ovn_store import FOREIGN_ROWID, GEN, MIRROR_SCHEMA, TABLES, OvnTx, _Stale, unavailable
+
+PROBE_MS = 5000
+
+
+def generation(nb_global: Any) -> int:
+    value = nb_global.external_ids.get(GEN, "0")
+    return int(value) if value.isdigit() else 0
+
+
+def _api_class() -> type:
+    # ovsdbapp keeps the connection in a class attribute: one class per store.
+    return type("NbApi", (impl_idl.OvnNbApiIdlImpl,), {"_ovsdb_connection": None})
+
+
+class _Apply(command.BaseCommand):
+    """The planned writes, as one ovsdbapp command (one OVSDB transaction)."""
+
+    def __init__(self, api: Any, plan: dict, gen: int) -> None:
+        super().__init__(api)
+        self.plan, self.gen = plan, gen
+
+    def run_idl(self, txn: Any) -> None:
+        tables = self.api.idl.tables
+        nbg = next(iter(tables["NB_Global"].rows.values()), None)
+        if nbg is None:
+            raise _Stale()
+        if generation(nbg) != self.gen:
+            raise _Stale()  # ovsdbapp retried after TRY_AGAIN: recompute
+        nbg.verify("external_ids")
+        nbg.setkey("external_ids", GEN, str(self.gen + 1))
+        lss, lsps, dhcps = (tables[t].rows for t in
+                            ("Logical_Switch", "Logical_Switch_Port", "DHCP_Options"))
+        for net_id, net in self.plan["network"]:
+            ls = lss.get(uuid.UUID(net_id))
+            if net is None:
+                if ls is not None:
+                    ls.delete()
+            else:
+                m.write_network(txn, tables, net, ls, net["rowid"])
+        for sub_id, sub, mtu in self.plan["subnet"]:
+            dhcp = dhcps.get(uuid.UUID(sub_id))
+            if sub is None:
+                if dhcp is not None:
+                    dhcp.delete()
+            else:
+                m.write_subnet(txn, tables, sub, mtu, dhcp, sub["rowid"])
+        for _port_id, port, ips, subnet_of, lsp_uuid, ls_uuid in self.plan["port"]:
+            lsp = lsps.get(lsp_uuid) if lsp_uuid else None
+            if port is None:
+                if lsp is not None:
+                    owner = lss.get(ls_uuid) if ls_uuid else None
+                    if owner is not None:
+                        owner.delvalue("ports", lsp)
+                    lsp.delete()
+                continue
+            ls = lss.get(uuid.UUID(port["network_id"]))
+            if ls is None:
+                raise _Stale()
+            dhcp = {v: dhcps.get(uuid.UUID(s)) for v, s in subnet_of.items()}
+            m.write_port(txn, tables, port, ips, dhcp, ls, lsp, port["rowid"])
+
+
+class _Worker:
+    def __init__(self, store: Any) -> None:
+        self.store, self.remote = store, store.remote
+        self.rpc = Rpc(store.remote, store.timeout, store.ssl)
+        schema = self.rpc.call("get_schema", ["OVN_Northbound"])
+        helper = ovs_idl.SchemaHelper(None, schema)
+        for table in TABLES:
+            helper.register_table(table)
+        dirty: set = set()
+        self.dirty = dirty
+
+        class Idl(connection.OvsdbIdl):
+            def cooperative_yield(self) -> None:
+                """No eventlet here: ovsdbapp's sleep per row only slows the dump."""
+
+            def notify(self, event: Any, row: Any, updates: Any = None) -> None:
+                dirty.add((row._table.name, row.uuid))
+
+        self.idl = Idl(store.remote, helper, probe_interval=PROBE_MS)
+        self.conn = connection.Connection(self.idl, store.timeout)
+        try:
+            self.api = _api_class()(self.conn, start=True, auto_index=False)
+        except Exception as exc:
+            raise unavailable(store.remote, f"cannot monitor ({exc})") from None
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.executescript(MIRROR_SCHEMA)
+        self.gen = 0
+        self.lsp_net: dict = {}    # LSP uuid -> LS uuid
+        self.lsp_port: dict = {}   # LSP uuid -> port id
+        self.port_lsp: dict = {}   # port id -> LSP uuid
+        self.foreign = FOREIGN_ROWID
+        self._ensure_nb_global()
+        with self.conn.lock:
+            for t in TABLES:
+                dirty.update((t, u) for u in self.idl.tables[t].rows)
+        self.sync()
+
+    def _ensure_nb_global(self) -> None:
+        if not self.idl.tables["NB_Global"].rows:  # a bare database; ovn-nbctl init makes it
+            try:
+                with self.api.transaction(check_error=True) as txn:
+                    txn.add(self.api.db_create("NB_Global"))
+            except Exception as exc:  # another worker made it first
+                if self.idl.tables["NB_Global"].rows:
+                    return
+                raise unavailable(self.remote, f"cannot create NB_Global ({exc})") from None
+
+    # -- reading the IDL into the mirror -----------------------------------
+    def catch_up(self) -> None:
+        """Wait until the IDL holds every write the server has committed."""
+        target = self.rpc.generation(GEN)
+        deadline = time.monotonic() + self.store.timeout
+        while True:
+            self.sync()
+            if self.gen >= target:
+                return
+            if time.monotonic() > deadline:
+                raise unavailable(self.remote, "the monitor lags behind the database")
+            time.sleep(0.0005)
+
+    def sync(self) -> None:
+        with self.conn.lock:
+            if not self.dirty:
+                return
+            todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
+            self.dirty.clear()
+            nets, subs, ports = [], [], []
+            for table, row_uuid in todo:
+                row = self.idl.tables[table].rows.get(row_uuid)
+                if table == "NB_Global":
+                    if row is not None:
+                        self.gen = generation(row)
+                elif table == "Logical_Switch":
+                    if row is not None:
+                        for p in row.ports:
+                            self.lsp_net[p.uuid] = row.uuid
+                    nets.append((str(row_uuid), None if row is None else (
+                        m.network_columns(row), m.seq(row.external_ids))))
+                elif table == "DHCP_Options":
+                    subs.append((str(row_uuid), None if row is None else (
+                        m.subnet_columns(row), m.seq(row.external_ids))))
+                elif row is None or row.type == "":
+                    ports.append((row_uuid, None if row is None else (
+                        *m.port_columns(row, str(self.lsp_net.get(row_uuid, ""))),
+                        m.seq(row.external_ids))))
+        render: set = set()
+        q = self.db.execute
+        q("BEGIN")
+        try:
+            for net_id, got in nets:
+                if got is None:
+                    q("DELETE FROM networks WHERE id = ?", (net_id,))
+                elif self._upsert("networks", got[0], got[1]):
+                    render.update(r[0] for r in q("SELECT id FROM ports WHERE network_id = ?",
+                                                  (net_id,)))
+            for sub_id, got in subs:
+                if got is None:
+                    q("DELETE FROM subnets WHERE id = ?", (sub_id,))
+                else:
+                    self._upsert("subnets", got[0], got[1])
+            for lsp_uuid, got in ports:
+                if got is None:
+                    port_id = self.lsp_port.pop(lsp_uuid, None)
+                    self.lsp_net.pop(lsp_uuid, None)
+                    if port_id is not None and self.port_lsp.get(port_id) == lsp_uuid:
+                        del self.port_lsp[port_id]
+                        q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
+                        q("DELETE FROM ports WHERE id = ?", (port_id,))
+                        render.discard(port_id)
+                    continue
+                cols, ips, seqno = got
+                self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]] = cols["id"], lsp_uuid
+                changed = self._upsert("ports", cols, seqno)
+                if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
+                    render.add(cols["id"])
+            if render:
+                ids = list(render)
+                tx = OvnTx(self.db, self.store.default_bridge, self.gen)
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i:i + 500]
+                    tx.render_port_docs(f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)
+        except BaseException:
+            q("ROLLBACK")
+            raise
+        q("COMMIT")
+
+    def _upsert(self, table: str, cols: dict, seqno: int | None) -> bool:
+        cur = self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (cols["id"],)).fetchone()
+        if cur is not None:
+            if all(cur[k] == v for k, v in cols.items()):
+                return False
+            sets = ",".join(f"{k} = ?" for k in cols)
+            self.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*cols.values(), cols["id"]])
+            return True
+        if seqno is None:
+            self.foreign += 1
+            seqno = self.foreign
+        self.db.execute(f"INSERT INTO {table} (rowid, {','.join(cols)}) VALUES "
+                        f"(?, {','.join('?' * len(cols))})", [seqno, *cols.values()])
+        return True
+
+    def _set_ips(self, port_id: str, net_id: str, ips: list[str]) -> bool:
+        have = [r[0] for r in self.db.execute(
+            "SELECT ip_address FROM fixed_ips WHERE port_id = ? ORDER BY rowid", (port_id,))]
+        if have == ips:
+            return False
+        self.db.execute("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
+        subnets = [(r["id"], ipaddress.ip_network(r["cidr"])) for r in self.db.execute(
+            "SELECT id, cidr FROM subnets WHERE network_id = ? ORDER BY rowid", (net_id,))]
+        for ip in ips:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            sid = next((s for s, n in subnets if addr in n), None)
+            if sid is not None:
+                self.db.execute("INSERT OR IGNORE INTO fixed_ips (port_id, subnet_id, ip_address, "
+                                "ip_key) VALUES (?, ?, ?, ?)", (port_id, sid, ip, ipam.ip_key(addr)))
+        return True
+
+    # -- writing -------------------------------------------------------------
+    def plan(self) -> dict:
+        """What the request changed in the mirror (still inside its transaction)."""
+        q = self.db.execute
+        plan: dict = {"network": [], "subnet": [], "port": []}
+        for kind, res_id in q("SELECT kind, id FROM dirty").fetchall():
+            if kind == "network":
+                row = q("SELECT *, rowid FROM networks WHERE id = ?", (res_id,)).fetchone()
+                plan["network"].append((res_id, row))
+            elif kind == "subnet":
+                row = q("SELECT s.*, s.rowid, n.mtu AS net_mtu FROM subnets s LEFT JOIN networks n "
+                        "ON n.id = s.network_id WHERE s.id = ?", (res_id,)).fetchone()
+                plan["subnet"].append((res_id, row, row["net_mtu"] if row else 0))
+            else:
+                row = q("SELECT *, rowid FROM ports WHERE id = ?", (res_id,)).fetchone()
+                ips, subnet_of = [], {}
+                if row is not None:
+                    for f in q("SELECT f.ip_address, f.subnet_id, s.ip_version FROM fixed_ips f "
+                               "JOIN subnets s ON s.id = f.subnet_id WHERE f.port_id = ? "
+                               "ORDER BY f.rowid", (res_id,)):
+                        ips.append(f["ip_address"])
+                        subnet_of.setdefault(f["ip_version"], f["subnet_id"])
+                lsp_uuid = self.port_lsp.get(res_id)
+                plan["port"].append((res_id, row, ips, subnet_of, lsp_uuid,
+                                     self.lsp_net.get(lsp_uuid)))
+        return plan
+
+    def commit(self, plan: dict, gen: int) -> None:
+        if not any(plan.values()):
+            return
+        try:
+            with self.api.transaction(check_error=True, log_errors=False) as txn:
+                txn.add(_Apply(self.api, plan, gen))
+        except _Stale:
+            raise
+        except Exception as exc:
+            raise unavailable(self.remote, f"transaction failed ({exc})") from None

@@ -82,10 +82,13 @@ class OvsDriver(VifDriver):
 
     def migration_destination(self, domxml, properties) -> None:
         """before: stop the migration if the bridge libvirt will plug into is
-        missing here. after: confirm the port like after a plug."""
+        missing here. after: confirm the port like after a plug; on an OVN
+        chassis with a provider configured, bind the port to this chassis
+        alone (see _bind_here)."""
         _uuid_vnic_id(properties)
         if not properties.is_before:
             self._confirm(domxml, properties)
+            self._bind_here(properties)
             return
         bridge = _bridge(domxml, properties)
         with self._db(properties) as db:
@@ -164,6 +167,38 @@ class OvsDriver(VifDriver):
         client = self._view(properties) if resident else None
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run,
                      client=client)
+
+    def _bind_here(self, properties) -> None:
+        """The VM runs here now (VDSM runs after_device_migrate_destination
+        after the switch-over): PUT binding:host_id = this chassis, so the
+        provider narrows OVN's requested-chassis from "SRC,DST" (the
+        multi-chassis binding it made when the engine moved the port) to
+        this one and drops activation-strategy. Only on an OVN chassis with
+        provider_url set. A failure is a warning: the VM runs and the port
+        carries traffic here (the RARP activated it); it only stays bound
+        to both chassis until the next update."""
+        from vif_driver.provider_client.http import ProviderError, update_port
+        options = properties.options
+        url = options.get("provider_url")
+        if not url:
+            return
+        with self._db(properties) as db:
+            if not db.ovn_chassis():
+                return
+            system_id, _ = db.host_info(options["bridge"])
+        if not system_id:
+            return
+        properties.record(f"provider: PUT {url.rstrip('/')}/v2.0/ports/{properties.vnic_id} "
+                          f"binding:host_id={system_id}", write=True)
+        if properties.dry_run:
+            return
+        try:
+            update_port(url, properties.vnic_id, {"binding:host_id": system_id},
+                        username=options.get("provider_username"), password=options.get("provider_password"),
+                        timeout=properties.timeout, auth_url=options.get("provider_auth_url"),
+                        cafile=options.get("provider_cafile"))
+        except ProviderError as e:
+            properties.warn(f"{e}; the port stays bound to both chassis until binding:host_id is set again")
 
     def _require_ovn(self, properties, network_type: str) -> None:
         """An overlay network is carried by OVN's ovn-controller from

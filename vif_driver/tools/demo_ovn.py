@@ -11,11 +11,13 @@ subnet), a guest taking its address from OVN's native DHCP, the stats
 hook's counters growing, and a live migration with 100 ms pings and its
 lost-ping count. Everything is removed at the end.
 
-The provider's OVN backend writes the northbound rows; until it serves
-here, ``NbProvider`` makes the same rows with ovn-nbctl for each engine
-call (a Logical_Switch per network, DHCP_Options per subnet, a port named
-by its id with addresses and port_security "MAC IP", requested-chassis
-from binding:host_id, multi-chassis binding during a migration).
+The reference provider runs on its OVN backend (`serve --backend ovn
+--ovn-nb` on the cluster's northbound database): it makes a Logical_Switch
+per network, DHCP_Options per subnet, a port named by its id with
+addresses and port_security "MAC IP", requested-chassis from
+binding:host_id and, when the engine moves a running port, the
+multi-chassis binding a live migration needs; the destination's
+after_device_migrate_destination binds the port to its chassis alone.
 """
 
 from __future__ import annotations
@@ -32,68 +34,25 @@ SUBNET = "10.202.0.{}"  # one IP subnet for all: only OVN keeps the networks apa
 ROUTER = SUBNET.format(1)
 
 
-class NbProvider:
-    """The engine's calls to the provider as northbound rows."""
+POOLS = {"blue": ("10.202.0.10", "10.202.0.99"), "red": ("10.202.0.100", "10.202.0.199")}
 
-    def __init__(self, ovn, echo):
-        self.ovn, self.echo = ovn, echo
-        self.networks: dict[str, dict] = {}
-        self.ports: dict[str, dict] = {}
 
-    def _call(self, what: str, *nbctl: str) -> str:
-        self.echo(f"engine: {what}")
-        return self.ovn.nbctl(*nbctl)
+class Engine:
+    """The engine's calls to the provider (its OVN backend), one line each."""
 
-    def create_network(self, name: str) -> dict:
-        net = {"id": str(uuid.uuid4()), "name": name}
-        self._call(f"POST /v2.0/networks {name} (geneve) -> Logical_Switch", "ls-add", net["id"],
-                   "--", "set", "Logical_Switch", net["id"], f"external_ids:ovirt_network_name={name}",
-                   "external_ids:mtu=1442")
-        self.networks[net["id"]] = net
-        return net
+    def __init__(self, url: str, echo):
+        from vif_driver.provider_client.http import call
+        self.api, self.echo, self._call = url + "/v2.0", echo, call
 
-    def create_subnet(self, net: dict, cidr: str) -> str:
-        dhcp = self._call(f"POST /v2.0/subnets {cidr} on {net['name']} -> DHCP_Options", "create", "DHCP_Options",
-                          f"cidr={cidr}", f'options:server_id="{ROUTER}"', 'options:server_mac="02:00:00:00:00:fe"',
-                          'options:lease_time="86400"', f'options:router="{ROUTER}"', 'options:mtu="1442"',
-                          f"external_ids:ovirt_network_id={net['id']}").strip()
-        net["dhcp"] = dhcp
-        return dhcp
+    def __call__(self, method: str, path: str, body: dict | None = None, *, quiet: bool = False) -> dict:
+        answer = self._call(method, self.api + path, body, timeout=10)
+        if not quiet:
+            self.echo(f"engine: {method} /v2.0{path}")
+        return answer
 
-    def create_port(self, net: dict, name: str, index: int, host_id: str) -> dict:
-        port = {"id": str(uuid.uuid4()), "name": name, "network_id": net["id"],
-                "mac_address": f"02:20:20:00:00:{index:02x}", "ip": SUBNET.format(index),
-                "binding:host_id": host_id}
-        pair = f"{port['mac_address']} {port['ip']}"
-        args = ["lsp-add", net["id"], port["id"], "--", "lsp-set-addresses", port["id"], pair,
-                "--", "lsp-set-port-security", port["id"], pair,
-                "--", "lsp-set-options", port["id"], f"requested-chassis={host_id}"]
-        if net.get("dhcp"):
-            args += ["--", "lsp-set-dhcpv4-options", port["id"], net["dhcp"]]
-        self._call(f"POST /v2.0/ports {name} binding:host_id={host_id} -> Logical_Switch_Port {port['id']}",
-                   *args)
-        self.ports[port["id"]] = port
-        return port
 
-    def migrating(self, port: dict, source: str, destination: str) -> None:
-        self._call(f"PUT /v2.0/ports/{port['id']} binding:host_id={destination} (migration starts) -> "
-                   f"requested-chassis={source},{destination} activation-strategy=rarp",
-                   "lsp-set-options", port["id"], f"requested-chassis={source},{destination}",
-                   "activation-strategy=rarp")
-
-    def migrated(self, port: dict, destination: str) -> None:
-        self._call(f"the VM runs on {destination} -> requested-chassis={destination}",
-                   "lsp-set-options", port["id"], f"requested-chassis={destination}")
-
-    def delete_all(self) -> None:
-        for port_id in list(self.ports):
-            self._call(f"DELETE /v2.0/ports/{port_id}", "--if-exists", "lsp-del", port_id)
-            del self.ports[port_id]
-        for net_id, net in list(self.networks.items()):
-            if net.get("dhcp"):
-                self._call("DELETE /v2.0/subnets (DHCP_Options)", "destroy", "DHCP_Options", net["dhcp"])
-            self._call(f"DELETE /v2.0/networks/{net_id}", "--if-exists", "ls-del", net_id)
-            del self.networks[net_id]
+def _options(ovn, port_id: str) -> str:
+    return ovn.nbctl("--bare", "--columns=options", "list", "Logical_Switch_Port", port_id).strip()
 
 
 def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) -> dict:
@@ -120,23 +79,43 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
                     f"{time.monotonic() - start:.1f} s")
         hooks = os.path.join(workdir, "hooks")
         install.install_hooks(hooks, sys.executable, hooks_dir="")
-        configs = {h.name: h.write_config(os.path.join(workdir, f"{h.name}.conf"), timeout=10, plug_timeout=10)
-                   for h in chassis}
-        provider = NbProvider(ovn, demo.detail)
 
-        demo.step("Engine: two overlay networks (geneve) and a subnet on blue (OVN's native DHCP)")
-        nets = {name: provider.create_network(name) for name in NETWORKS}
-        provider.create_subnet(nets["blue"], SUBNET.format(0) + "/24")
+        demo.step("Provider: the reference provider on its OVN backend (the cluster's northbound database)")
+        from vif_driver.tools.sandbox.provider import ProviderError, ProviderProcess
+        server = ProviderProcess(os.path.join(workdir, "provider"), waiting=demo.checkpoint, ovn_nb=ovn.nb_remote)
+        demo.stack.callback(server.stop)
+        try:
+            server.start()
+        except ProviderError as e:
+            raise DemoError(str(e)) from None
+        demo.detail(f"serving on {server.url}: vif-driver provider serve --backend ovn --ovn-nb {ovn.nb_remote}")
+        engine = Engine(server.url, demo.detail)
+        configs = {h.name: h.write_config(os.path.join(workdir, f"{h.name}.conf"), provider_url=server.url,
+                                          timeout=10, plug_timeout=10) for h in chassis}
+
+        demo.step("Engine: two overlay networks (geneve), each with a subnet (OVN's native DHCP) in one IP range")
+        nets = {}
+        for name in NETWORKS:
+            net = nets[name] = engine("POST", "/networks", {"network": {"name": f"demo-{name}"}})["network"]
+            first, last = POOLS[name]
+            engine("POST", "/subnets", {"subnet": {
+                "network_id": net["id"], "cidr": SUBNET.format(0) + "/24", "ip_version": 4, "gateway_ip": ROUTER,
+                "name": f"demo-{name}-sub", "allocation_pools": [{"start": first, "end": last}]}})
+            demo.detail(f"{name}: {net['provider:network_type']}, MTU {net['mtu']}, Logical_Switch for {net['id']}")
 
         # (vm, network, host index, address by DHCP)
         layout = [("vm1", "blue", 0, False), ("vm2", "blue", 1, False), ("vm3", "red", hosts - 1, False),
                   ("vm4", "blue", hosts - 1, True)]
         vms = []
-        for index, (name, net, host_index, by_dhcp) in enumerate(layout, start=11):
+        for name, net, host_index, by_dhcp in layout:
             host, vm_id = chassis[host_index], str(uuid.uuid4())
             demo.step(f"Start {name} on {host.name}, network {net}: the engine creates the port, VDSM runs "
                       "the hooks")
-            port = provider.create_port(nets[net], f"{name}-nic1", index, host.system_id)
+            port = engine("POST", "/ports", {"port": {"network_id": nets[net]["id"], "device_id": vm_id,
+                                                      "device_owner": "oVirt", "name": f"{name}-nic1",
+                                                      "binding:host_id": host.system_id}})["port"]
+            port["ip"] = port["fixed_ips"][0]["ip_address"]
+            demo.detail(f"port {port['id']} {port['mac_address']} {port['ip']}, status {port['status']}")
             props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN",
                      "vnic_id": port["id"]}
             run = demo.run_hook(hooks, "before_device_create", engine_interface(port["mac_address"]), props,
@@ -149,6 +128,11 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
             demo.run_hook(hooks, "after_device_create", "", props, vm_id, configs[host.name])
             demo.detail(f"post-plug returned after ovn-controller installed the flows "
                         f"({time.monotonic() - start:.2f} s)")
+            status, end = port["status"], time.monotonic() + 5
+            while status != "ACTIVE" and time.monotonic() < end:
+                time.sleep(0.1)
+                status = engine("GET", f"/ports/{port['id']}", quiet=True)["port"]["status"]
+            demo.detail(f"provider: port status {status} ({time.monotonic() - start:.2f} s after the plug)")
             if by_dhcp:
                 guest.ns.ip("addr", "flush", "dev", "eth0")
                 offer = dhcp_offer(guest, port["mac_address"])
@@ -194,7 +178,8 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
         dest_guest = ovn.add_guest(moving["name"] + "-dst")
 
         def migrate():
-            provider.migrating(moving["port"], source.system_id, destination.system_id)
+            engine("PUT", f"/ports/{moving['port']['id']}", {"port": {"binding:host_id": destination.system_id}})
+            demo.detail(f"OVN: {_options(ovn, moving['port']['id'])}")
             demo.run_hook(hooks, "before_device_migrate_destination", moving["xml"], moving["props"],
                           moving["vm_id"], configs[destination.name])
             destination.attach(dest_guest, moving["xml"], moving["port"]["ip"] + "/24", moving["vm_id"])
@@ -203,7 +188,7 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
             send_rarp(dest_guest, moving["port"]["mac_address"], 3)  # QEMU's announce
             demo.run_hook(hooks, "after_device_migrate_destination", "", moving["props"], moving["vm_id"],
                           configs[destination.name])
-            provider.migrated(moving["port"], destination.system_id)
+            demo.detail(f"OVN after the destination's hook: {_options(ovn, moving['port']['id'])}")
 
         sent, lost, dups = pings_during(client["guest"], moving["port"]["ip"], migrate, interval=0.1,
                                         before=1.0, after=3.0)
@@ -227,12 +212,16 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
             if vm["dev"] in vm["host"].box.ports("br-int"):
                 raise DemoError(f"{vm['dev']} is still on br-int of {vm['host'].name} after the unplug")
 
-        demo.step("Engine: delete the ports, the subnet and the networks")
-        provider.delete_all()
-        left = ovn.nbctl("--bare", "--columns=name", "list", "Logical_Switch_Port").split()
-        demo.detail(f"northbound ports left: {len(left)}")
-        if left:
-            raise DemoError(f"northbound ports left behind: {left}")
+        demo.step("Engine: delete the ports and the networks (their subnets with them)")
+        for vm in vms:
+            engine("DELETE", f"/ports/{vm['port']['id']}")
+        for net in nets.values():
+            engine("DELETE", f"/networks/{net['id']}")
+        left = {table: ovn.nbctl("--bare", "--columns=_uuid", "list", table).split()
+                for table in ("Logical_Switch", "Logical_Switch_Port", "DHCP_Options")}
+        demo.detail("northbound rows left: " + ", ".join(f"{t} {len(rows)}" for t, rows in left.items()))
+        if any(left.values()):
+            raise DemoError(f"northbound rows left behind: {left}")
         demo.step("Clean up: stop ovn-controller, the switches, northd and the databases; remove the namespaces")
     return result
 

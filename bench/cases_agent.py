@@ -9,6 +9,7 @@ is held to 1.3x a bare interpreter (ovirt-provider-ovn's in-process hook:
 """
 
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -18,10 +19,10 @@ from vif_driver.tools.sandbox.ovs import OvsSandbox
 
 import cases_ovs
 from cases_core import FOREIGN_XML
-from hookbench import ENGINE_XML, Case, writer
+from hookbench import ENGINE_XML, REPO, Case, writer
 
 LIMIT = 1.3
-POINTS = ["before_device_create", "after_device_create", "after_get_stats"]
+POINTS = ["before_device_create", "after_device_create", "after_get_caps", "after_get_stats"]
 
 
 @contextlib.contextmanager
@@ -62,8 +63,10 @@ def cases(workdir, python):
 
 
 def _cases(workdir, hooks, config, socket_path):
-    xml, empty, stats, foreign = (os.path.join(workdir, name)
-                                  for name in ("device.xml", "empty.xml", "stats.json", "foreign.xml"))
+    xml, empty, stats, foreign, caps = (os.path.join(workdir, name) for name in
+                                        ("device.xml", "empty.xml", "stats.json", "foreign.xml", "caps.json"))
+    with open(os.path.join(REPO, "tests", "fixtures", "json", "caps.json"), encoding="utf-8") as f:
+        caps_input = f.read()
     base = dict(os.environ, VIF_DRIVER_CONFIG=config, VIF_DRIVER_AGENT_SOCKET=socket_path,
                 vmId=cases_ovs.VM_ID)
     vnic_env = dict(base, provider_type="EXTERNAL_NETWORK", plugin_type="OPEN_VSWITCH",
@@ -82,6 +85,16 @@ def _cases(workdir, hooks, config, socket_path):
     yield Case("agent: post-plug confirmation (after_device_create, empty XML)",
                [hooks["after_device_create"]], env=dict(vnic_env, _hook_domxml=empty), limit=LIMIT,
                prepare=writer(empty, ""))
+    yield Case("agent: OVS after_get_caps", [hooks["after_get_caps"]], env=dict(base, _hook_json=caps),
+               limit=LIMIT, prepare=writer(caps, caps_input), check=_caps_reported(caps))
     yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=LIMIT,
                prepare=writer(stats, cases_ovs.stats_input()), check=cases_ovs.all_reported(stats))
+
+
+def _caps_reported(path):
+    def check():
+        with open(path, encoding="utf-8") as f:
+            caps = json.load(f)
+        assert caps["openstack_binding_host_ids"].get("OPEN_VSWITCH"), "no binding host id reported"
+    return check

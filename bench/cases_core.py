@@ -3,9 +3,9 @@
 import contextlib
 import os
 
-from hookbench import Case
-
 from vif_driver.tools import install
+
+from hookbench import Case
 
 FOREIGN_XML = """<?xml version='1.0' encoding='utf-8'?>
 <interface type="bridge">

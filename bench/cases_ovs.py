@@ -105,7 +105,7 @@ def cases(workdir, python):
         with netns(box.netns):
             yield [
                 Case("OVS plug rewrite (before_device_create)", [hooks["before_device_create"]],
-                     env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=1.2,
+                     env=dict(vnic_env, _hook_domxml=xml), baseline="lxml", limit=None,
                      prepare=writer(xml, ENGINE_XML), check=rewritten(xml)),
                 Case(f"after_get_stats {N_VNICS:,} vNICs", [hooks["after_get_stats"]],
                      env=dict(os.environ, VIF_DRIVER_CONFIG=config, _hook_json=stats), baseline="bare", limit=None,

@@ -18,6 +18,8 @@ still run). Any other exception is reported as an internal error of the
 driver.
 """
 
+from __future__ import annotations
+
 
 class VifDriverError(Exception):
     """An expected failure; the message is shown to the oVirt administrator."""
@@ -66,10 +68,10 @@ class HookContext:
     import costs every stats poll ~0.2x an interpreter start.)
     """
 
-    def __init__(self, *, hook_point: str, phase: str, properties: "dict[str, str]",
-                 options: "dict[str, object]", timeout: float, dry_run: bool = False,
-                 vnic_id: "str | None" = None, plugin_type: "str | None" = None,
-                 vm_id: "str | None" = None, plugin_types: "tuple[str, ...]" = (), driver: str = ""):
+    def __init__(self, *, hook_point: str, phase: str, properties: dict[str, str],
+                 options: dict[str, object], timeout: float, dry_run: bool = False,
+                 vnic_id: str | None = None, plugin_type: str | None = None,
+                 vm_id: str | None = None, plugin_types: tuple[str, ...] = (), driver: str = ""):
         self.hook_point = hook_point
         self.phase = phase  # "before" or "after"
         self._properties = properties
@@ -81,8 +83,8 @@ class HookContext:
         self.vm_id = vm_id
         self.plugin_types = plugin_types  # caps/stats: the plugin types mapped to this driver
         self.driver = driver  # the name the driver is configured under
-        self.actions: "list[str]" = []
-        self.warnings: "list[str]" = []
+        self.actions: list[str] = []
+        self.warnings: list[str] = []
 
     def __getitem__(self, key: str) -> str:
         return self._properties[key]
@@ -146,7 +148,7 @@ class VifDriver:
     """
 
     #: option name -> Option; parsed values reach the calls as properties.options
-    options: "dict[str, Option]" = {}
+    options: dict[str, Option] = {}
 
     #: True once open() was called: this instance serves many calls in a
     #: long-running process (the agent), so warm state (a live backend

@@ -88,7 +88,7 @@ def test_agent_answers_what_the_hook_rewrote(both_ways):
                                     {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "TEST_SDN",
                                      "vnic_id": VNIC_ID})
     assert as_vdsm.rc == 0 and '<source bridge="br-test"/>' in as_vdsm.text
-    assert "uid %d" % pwd.getpwnam(AGENT_USER).pw_uid in both_ways.agent.log()
+    assert f"uid {pwd.getpwnam(AGENT_USER).pw_uid}" in both_ways.agent.log()
 
 
 def test_vdsm_hook_python_has_no_lxml(stdlib_hooks, users):

@@ -40,7 +40,7 @@ def test_a_plugin_type_the_agent_maps_to_nothing_leaves_the_file_untouched(users
         result = run(root, point, ODD_XML, props=props, user=AGENT_USER, env=env)
         assert result.rc == 0 and result.stderr == "", (point, result.stderr)
         assert result.data == ODD_XML.encode(), point  # byte for byte
-    assert "before_device_create vnic {}: exit 0".format(VNIC_ID) in agent.log()  # the agent decided
+    assert f"before_device_create vnic {VNIC_ID}: exit 0" in agent.log()  # the agent decided
     mapped = run(root, "before_device_create", ENGINE_XML, props=PROPS, user=AGENT_USER, env=env)
     assert mapped.rc == 0 and 'bridge="br-test"' in mapped.text
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from vif_driver.core import registry, validate
 from vif_driver.api import Option, VifDriver
+from vif_driver.core import registry, validate
 from vif_driver.drivers.linux_bridge import LinuxBridgeDriver
 from vif_driver.drivers.ovs import OvsDriver
 

@@ -4,8 +4,6 @@ Each case asserts the exact line."""
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import pytest

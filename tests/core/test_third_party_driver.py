@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support import FIXTURES, external_props
 
 ENGINE_XML = open(os.path.join(FIXTURES, "xml", "engine-nic.xml")).read()

@@ -9,6 +9,8 @@ in parallel. Socket activation (LISTEN_FDS, fd 3) or
 function the in-process path calls, with the agent's own config.
 """
 
+from __future__ import annotations
+
 import argparse
 import logging
 import os
@@ -19,10 +21,10 @@ import sys
 import threading
 import time
 
-from vif_driver.core import config as config_mod
 from vif_driver.agent import auth, validation
-from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
 from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
+from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
+from vif_driver.core import config as config_mod
 from vif_driver.hook import client
 from vif_driver.hook.entry import CAPTURE_ENV
 from vif_driver.hook.points import HOOK_POINTS
@@ -38,11 +40,11 @@ CLOSE_GRACE = 5.0  # drivers get this long to close their backends at a stop
 
 
 class Agent:
-    def __init__(self, config_path: "str | None"):
+    def __init__(self, config_path: str | None):
         self.config_path = config_path  # None: the default path, optional
         self._config_lock = threading.Lock()
-        self._config = None
-        self._config_error = None
+        self._config: config_mod.HostConfig | None = None
+        self._config_error: str | None = None
         self._stamp = object()
         self.locks = KeyedLocks()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -159,7 +161,7 @@ class Agent:
             self._idle.wait_for(lambda: self._active == 0, timeout)
             return self._active
 
-    def _exchange(self, ticket: "Ticket") -> None:
+    def _exchange(self, ticket: Ticket) -> None:
         conn = ticket.conn
         peer = auth.peer_of(conn)
         cfg, error = self.config()
@@ -199,7 +201,7 @@ class Agent:
                 (time.monotonic() - started) * 1000, "".join(f"; {m}" for m in response.messages))
         self._send(conn, response, debug=bool(cfg and cfg.debug))
 
-    def answer(self, request, cfg, error: "str | None", ticket: "Ticket | None" = None) -> "Response | None":
+    def answer(self, request, cfg, error: str | None, ticket: Ticket | None = None) -> Response | None:
         """The Response to a validated request; None when the request ran
         past its deadline and the watchdog has answered it instead."""
         from vif_driver.core import dispatch
@@ -239,7 +241,7 @@ class Agent:
             log.info("could not announce the deadline (the hook went away?): %s", e)
 
     @staticmethod
-    def _capture(request, cfg, point) -> "str | None":
+    def _capture(request, cfg, point) -> str | None:
         """capture_dir of the config: save this owned run as a fixture, as
         the hook process does without an agent (with $VIF_DRIVER_CAPTURE_DIR
         the hook has saved it already). A failure is one message, never
@@ -255,7 +257,7 @@ class Agent:
         return None
 
     def _run(self, request, cfg, point, key, deadline: float, deadline_s: float,
-             ticket: "Ticket | None") -> "Response | None":
+             ticket: Ticket | None) -> Response | None:
         """The driver call, on this (pooled) thread. The watchdog answers
         for it at the deadline if it is still running then; the call's own
         answer is dropped when it finally comes."""
@@ -292,7 +294,7 @@ class Agent:
             return None
         return response
 
-    def _late(self, ticket: "Ticket", response: Response) -> None:
+    def _late(self, ticket: Ticket, response: Response) -> None:
         """Watchdog: the driver call of ``ticket`` passed its deadline."""
         with self._hung_lock:
             self._hung += 1

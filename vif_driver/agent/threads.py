@@ -8,6 +8,8 @@ pooled thread now reads, runs and answers its request itself, and a single
 watchdog thread steps in only when a call overruns its deadline.
 """
 
+from __future__ import annotations
+
 import heapq
 import logging
 import queue
@@ -29,7 +31,7 @@ class ThreadStderr:
     def capture(self) -> None:
         self._local.lines = []
 
-    def captured(self) -> "list[str]":
+    def captured(self) -> list[str]:
         text = "".join(getattr(self._local, "lines", None) or [])
         self._local.lines = None
         return [line for line in text.splitlines() if line.strip()]
@@ -53,7 +55,7 @@ class KeyedLocks:
 
     def __init__(self):
         self._guard = threading.Lock()
-        self._locks: "dict[object, list]" = {}  # key -> [lock, users]
+        self._locks: dict[object, list] = {}  # key -> [lock, users]
 
     def acquire(self, key, timeout: float) -> bool:
         with self._guard:
@@ -83,7 +85,7 @@ class Pool:
 
     def __init__(self, max_idle: int):
         self._max_idle = max_idle
-        self._tasks: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._waiting = 0
 

@@ -17,6 +17,8 @@ process makes before anything else are in vif_driver.hook.ownership.
     bridge = br-int           ; custom property of the same name overrides
 """
 
+from __future__ import annotations
+
 import os
 
 from vif_driver.hook.ownership import (  # noqa: F401 - part of this module's API
@@ -84,7 +86,7 @@ class HostConfig:
 
     def drivers(self):
         """Each configured driver name with the plugin_types mapped to it."""
-        result = {}
+        result: dict[str, list[str]] = {}
         for plugin_type, driver in sorted(self.plugin_types.items()):
             result.setdefault(driver, []).append(plugin_type)
         return result
@@ -93,7 +95,7 @@ class HostConfig:
         """Raw option strings from the [driver:NAME] section."""
         return self.driver_options.get(driver, {})
 
-    def where(self, section: str, key: "str | None" = None) -> str:
+    def where(self, section: str, key: str | None = None) -> str:
         """'config PATH: line N' of a key (or a section header), for messages."""
         line = self.lines.get((section, key))
         return f"config {self.path}" + (f": line {line}" if line else "")
@@ -113,17 +115,18 @@ def load(environ=None):
             text = f.read()
     except FileNotFoundError:
         if explicit:
-            raise ConfigError(f"config {path}: no such file (set {CONFIG_ENV} to an existing file or unset it)")
+            raise ConfigError(f"config {path}: no such file "
+                              f"(set {CONFIG_ENV} to an existing file or unset it)") from None
         return HostConfig()
     except OSError as e:
         raise ConfigError(f"config {path}: cannot read: {e.strerror or e}; make it readable by the "
-                          f"hooks' user (vdsm, uid {os.geteuid()} here), e.g. mode 0644")
+                          f"hooks' user (vdsm, uid {os.geteuid()} here), e.g. mode 0644") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"config {path}: the byte at offset {e.start} is not UTF-8; save the file as UTF-8")
+        raise ConfigError(f"config {path}: the byte at offset {e.start} is not UTF-8; save the file as UTF-8") from None
     return parse(text, path)
 
 
-def read_ini(text, source="<string>") -> "dict[str, dict[str, str]]":
+def read_ini(text, source="<string>") -> dict[str, dict[str, str]]:
     """Sections of an INI text, read by the standard configparser:
     ``[section]``, ``key = value``, comments starting with '#' or ';' (also
     after a value or a section header, following whitespace), no
@@ -154,7 +157,8 @@ def _read(text, source):
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.lines = {}
+            self.lines: dict = {}
+            self.name: str | None = None
             created.append(self)
 
         def __setitem__(self, key, value):
@@ -169,7 +173,7 @@ def _read(text, source):
         delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"),
         strict=True, empty_lines_in_values=False, interpolation=None, dict_type=Recording,
         default_section="\n")  # no line can name it: [DEFAULT] is an ordinary (unknown) section
-    parser.optionxform = str  # keep the case
+    parser.optionxform = str  # type: ignore[assignment, method-assign] # keep the case
     where = f"config {source}: line"
     number = None  # the line configparser could not read
     try:
@@ -213,7 +217,8 @@ class _Lines:
         self.number = 0
 
     def __iter__(self):
-        for self.number, line in enumerate(self._lines, 1):
+        for number, line in enumerate(self._lines, 1):
+            self.number = number
             yield line
 
     def text_of(self, number: int) -> str:

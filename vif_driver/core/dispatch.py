@@ -6,10 +6,12 @@ callers), validates the input, calls the driver and maps errors to VDSM's
 exit codes. The domain-XML rewrite itself is the driver's pure function.
 """
 
+from __future__ import annotations
+
 import sys
 
-from vif_driver.core import registry, validate
 from vif_driver.api import HookContext, InvalidInput, VifDriverError
+from vif_driver.core import registry, validate
 from vif_driver.core.config import HostConfig
 from vif_driver.hook.points import HOOK_POINTS, HookPoint
 from vif_driver.hook.protocol import Request, Response, one_line
@@ -180,7 +182,7 @@ def _encode(data: dict) -> str:
     return dumps(data)
 
 
-def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> "dict[str, object]":
+def resolve_options(driver, config: HostConfig, driver_name: str, properties) -> dict[str, object]:
     """Driver options: declared defaults, then the host config's
     [driver:NAME] section, then the vNIC's provider custom properties
     (refused for host-only options)."""
@@ -206,7 +208,7 @@ def resolve_options(driver, config: HostConfig, driver_name: str, properties) ->
     return values
 
 
-def _known(name: str, known: "list[str]") -> str:
+def _known(name: str, known: list[str]) -> str:
     """What to write instead of an unknown option: the closest known one,
     else the known ones if they fit in a short line."""
     if not known:
@@ -237,7 +239,7 @@ def _parse(raw: str, parse, where: str):
     try:
         return parse(raw)
     except ValueError as e:
-        raise InvalidInput(f"{where}: {e}")
+        raise InvalidInput(f"{where}: {e}") from None
 
 
 def _message(prefix: str, error: Exception, config: HostConfig) -> str:

@@ -5,6 +5,8 @@ outside; output is what VDSM reads back: an XML declaration and one
 element, pretty-printed so that running a hook twice gives the same bytes.
 """
 
+from __future__ import annotations
+
 from lxml import etree
 
 from vif_driver.api import InvalidInput
@@ -37,7 +39,7 @@ def serialize_device(element) -> str:
     return DECLARATION.decode() + body
 
 
-def only_child(parent, tag: str, attributes: "dict[str, str] | None" = None, before: "str | None" = None):
+def only_child(parent, tag: str, attributes: dict[str, str] | None = None, before: str | None = None):
     """Make ``tag`` one empty child of ``parent`` with exactly these
     attributes and return it: in the place of the first existing one, else
     before the first ``before`` child, else last. Running a rewrite on its

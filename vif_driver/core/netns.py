@@ -7,6 +7,8 @@ opens them; the thread is moved back right after, which keeps a resident
 agent's other threads unaffected.
 """
 
+from __future__ import annotations
+
 import os
 
 from vif_driver.api import HostError
@@ -30,11 +32,11 @@ class netns:
     """``with netns(name): ...`` runs the block in namespace ``name``
     (an `ip netns` name); an empty name means the current namespace."""
 
-    def __init__(self, name: "str | None"):
+    def __init__(self, name: str | None):
         self.name = name
-        self._home = None
+        self._home: int | None = None
 
-    def __enter__(self) -> "netns":
+    def __enter__(self) -> netns:
         if not self.name:
             return self
         path = os.path.join(NETNS_RUN_DIR, self.name)
@@ -46,11 +48,11 @@ class netns:
         except OSError as e:
             raise HostError(f"cannot open network namespace {path}: {e.strerror}; run as root") from None
         try:
-            self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            self._home = home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
                 _setns(target)
             except OSError as e:
-                os.close(self._home)
+                os.close(home)
                 self._home = None
                 raise HostError(f"cannot enter network namespace {self.name!r}: {e.strerror}; "
                                 f"the netns option needs CAP_SYS_ADMIN (root)") from None
@@ -67,7 +69,7 @@ class netns:
                 self._home = None
 
 
-def call_in(name: "str | None", func, *args):
+def call_in(name: str | None, func, *args):
     """``func(*args)`` run inside network namespace ``name`` (the current
     one when empty): how a driver opens a netlink or other socket of that
     namespace, since a socket stays in the namespace it was created in."""

@@ -5,6 +5,8 @@ exit code is 1 when anything failed (a warning alone keeps it 0). It only reads:
 socket (one harmless caps request) and OVSDB (one read through the driver's client).
 """
 
+from __future__ import annotations
+
 import grp
 import os
 import pwd
@@ -48,7 +50,7 @@ class Report:
         click.echo(f"WARN  {text}\n      fix: {fix}")
 
 
-def check_config(report: Report, path: "str | None"):
+def check_config(report: Report, path: str | None):
     env = dict(os.environ)
     if path:
         env[config_mod.CONFIG_ENV] = path
@@ -84,7 +86,7 @@ def install_interpreter(hooks_dir: str) -> str:
     return sys.executable
 
 
-def check_hooks(report: Report, hooks_dir: str, user: "pwd.struct_passwd | None") -> None:
+def check_hooks(report: Report, hooks_dir: str, user: pwd.struct_passwd | None) -> None:
     missing, unusable = [], []
     for point in sorted(HOOK_POINTS):
         path = os.path.join(hooks_dir, point, SCRIPT_NAME)
@@ -112,7 +114,7 @@ def check_hooks(report: Report, hooks_dir: str, user: "pwd.struct_passwd | None"
                   f"{user.pw_name if user else 'everyone'}")
 
 
-def hook_handlers(hooks_dir: str, cfg) -> "dict[str, dict[tuple, list[str]]]":
+def hook_handlers(hooks_dir: str, cfg) -> dict[str, dict[tuple, list[str]]]:
     """plugin type -> (script, owner) -> the hook points it runs in, for
     every executable script VDSM would run in our hook points: ours for each
     mapped plugin type (owner "vif-driver"), the known scripts of other
@@ -123,6 +125,7 @@ def hook_handlers(hooks_dir: str, cfg) -> "dict[str, dict[tuple, list[str]]]":
     for _package, types in KNOWN_HOOKS.values():
         names.update(types)
     found: dict[str, dict[tuple, list[str]]] = {}
+    handled: dict[str, tuple[str, str | None, str | None]]
     for point in sorted(HOOK_POINTS):
         directory = os.path.join(hooks_dir, point)
         try:
@@ -145,7 +148,7 @@ def hook_handlers(hooks_dir: str, cfg) -> "dict[str, dict[tuple, list[str]]]":
     return found
 
 
-def _named_in(path: str, names) -> "list[str]":
+def _named_in(path: str, names) -> list[str]:
     try:
         with open(path, "rb") as f:
             text = f.read(_SCAN)
@@ -185,7 +188,7 @@ def check_handlers(report: Report, hooks_dir: str, cfg) -> None:
                     "every vNIC is rewritten twice", f"keep one: remove {remove} {unmap}".strip())
 
 
-def _points(points: "list[str]") -> str:
+def _points(points: list[str]) -> str:
     return ", ".join(points) if len(points) <= 3 else f"{len(points)} hook points"
 
 
@@ -200,7 +203,7 @@ def _can_write(st, user: pwd.struct_passwd) -> bool:
     return bool(st.st_mode & 0o002)
 
 
-def check_agent(report: Report, cfg, user: "pwd.struct_passwd | None") -> None:
+def check_agent(report: Report, cfg, user: pwd.struct_passwd | None) -> None:
     from vif_driver.agent import auth
     from vif_driver.hook import client
     from vif_driver.hook.ownership import agent_socket_path
@@ -263,9 +266,10 @@ def check_drivers(report: Report, cfg) -> None:
         if name == "ovs":
             check_ovs(report, options, cfg.timeout)
         elif name == "linux_bridge" and not options.get("netns"):
-            if options.get("bridge"):
-                _check_link(report, name, options["bridge"])
-            for uplink in (options.get("physical_interface_mappings") or {}).values():
+            bridge, mappings = options.get("bridge"), options.get("physical_interface_mappings")
+            if isinstance(bridge, str) and bridge:
+                _check_link(report, name, bridge)
+            for uplink in (mappings.values() if isinstance(mappings, dict) else ()):
                 _check_link(report, name, uplink)
 
 

@@ -5,6 +5,8 @@ Pure functions, standard library only. Names derived here are deterministic
 always valid Linux interface names (<= 15 characters).
 """
 
+from __future__ import annotations
+
 from vif_driver.core import validate
 
 MARK = "vif-driver:managed"
@@ -21,11 +23,11 @@ class Target:
 
     __slots__ = ("bridge", "physnet", "vlan", "interface", "uplink", "mtu", "kind")
 
-    def __init__(self, bridge: str, physnet: "str | None" = None, vlan: "int | None" = None,
-                 interface: "str | None" = None, mtu: "int | None" = None, kind: str = "vlan"):
+    def __init__(self, bridge: str, physnet: str | None = None, vlan: int | None = None,
+                 interface: str | None = None, mtu: int | None = None, kind: str = "vlan"):
         self.bridge = bridge
         self.physnet, self.vlan, self.interface = physnet, vlan, interface
-        self.uplink = uplink_name(interface, vlan) if interface else None
+        self.uplink = uplink_name(interface, vlan) if interface and vlan is not None else interface
         self.mtu = mtu
         self.kind = kind
 
@@ -44,7 +46,7 @@ class Target:
         return f"bridge {self.bridge} (physical network {self.physnet}, VLAN {self.vlan} on {self.interface})"
 
 
-def parse_mappings(value: str) -> "dict[str, str]":
+def parse_mappings(value: str) -> dict[str, str]:
     """'physnet1:eth1,physnet2:eth2' -> {'physnet1': 'eth1', ...}."""
     return validate.mappings(value, "interface", "physnet1:eth1")
 
@@ -76,7 +78,7 @@ def uplink_name(interface: str, vlan: int) -> str:
     return name if len(name) <= validate.IFNAME_LENGTH else f"vl{vlan}-{_hash(interface)}"
 
 
-def parse_alias(alias: "str | None") -> "tuple[str, str, str, str] | None":
+def parse_alias(alias: str | None) -> tuple[str, str, str, str] | None:
     """(role, physnet, vlan, uplink) of a device marked by this driver, else None."""
     if not alias:
         return None

@@ -97,10 +97,10 @@ def run_ovn_demo(workdir: str, echo=click.echo, signals=None, hosts: int = 3) ->
         nets = {}
         for name in NETWORKS:
             net = nets[name] = engine("POST", "/networks", {"network": {"name": f"demo-{name}"}})["network"]
-            first, last = POOLS[name]
+            pool_start, pool_end = POOLS[name]
             engine("POST", "/subnets", {"subnet": {
                 "network_id": net["id"], "cidr": SUBNET.format(0) + "/24", "ip_version": 4, "gateway_ip": ROUTER,
-                "name": f"demo-{name}-sub", "allocation_pools": [{"start": first, "end": last}]}})
+                "name": f"demo-{name}-sub", "allocation_pools": [{"start": pool_start, "end": pool_end}]}})
             demo.detail(f"{name}: {net['provider:network_type']}, MTU {net['mtu']}, Logical_Switch for {net['id']}")
 
         # (vm, network, host index, address by DHCP)

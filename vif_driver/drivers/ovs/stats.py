@@ -78,7 +78,7 @@ def add(stats: dict, rows: "list[dict]", counters: "dict[str, list[str]]",
     found = 0
     for row in rows:
         name = row.get("name")
-        if not name or not is_vnic(name):
+        if not is_vnic(name):
             continue
         values = counters.get(name)
         if values is None or len(values) < 16:

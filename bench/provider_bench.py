@@ -9,6 +9,8 @@
    much more than encoding it once, whatever this machine's speed.
 
 Usage: python bench/provider_bench.py [--ports N] [--requests N]
+       python bench/provider_bench.py --backend ovn [--ports 2000 10000]
+       (the OVN backend next to ovirt-provider-ovn: provider_ovn_bench.py)
 Prints one line; exits 1 when over the limit.
 """
 
@@ -132,6 +134,16 @@ def full_list(conn: http.client.HTTPConnection, rounds: int
 
 
 def main() -> int:
+    if "--backend" in sys.argv:  # --backend ovn [--ports N ...]: provider_ovn_bench.py
+        i = sys.argv.index("--backend")
+        backend = sys.argv[i + 1] if i + 1 < len(sys.argv) else ""
+        if backend == "ovn":
+            import provider_ovn_bench
+            sys.argv[i:i + 2] = []
+            return provider_ovn_bench.main()
+        if backend != "sqlite":
+            raise SystemExit("--backend is sqlite or ovn")
+        sys.argv[i:i + 2] = []
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ports", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=400)

@@ -54,7 +54,7 @@ class Provider:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.auth_port or self.port}"
 
-    def start(self, timeout: float = 20.0) -> "Provider":
+    def start(self, timeout: float = 20.0) -> Provider:
         self.port = free_port(self.host)
         self.auth_port = free_port(self.host) if self.with_auth_port else 0
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}

@@ -20,7 +20,9 @@ def nb():
 
 @pytest.fixture
 def ovn(nb, start_provider, make_neutron):
-    p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote)
+    # One worker: rows written behind the provider's back (ovn-nbctl, as
+    # ovn-northd writes LSP.up) reach each worker's IDL on its own time.
+    p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "1")
     return p, make_neutron(p)
 
 

@@ -122,13 +122,19 @@ def seq(ext: dict) -> int | None:
 
 
 # NB -> mirror ------------------------------------------------------------
-def network_columns(ls: Any) -> dict[str, Any]:
+def port_uuids(ls: Any) -> list[uuid.UUID]:
+    """The switch's ports column as UUIDs, undecoded: reading ``ls.ports``
+    makes (and sorts) a Row per port, 20 ms for 2,000 ports per write."""
+    return [atom.value for atom in ls._data["ports"].values]
+
+
+def network_columns(ls: Any, localnet: Any) -> dict[str, Any]:
+    """``localnet``: the switch's localnet port (row) or None."""
     ext = dict(ls.external_ids)
     cols = _decode(ext, NET_KEYS)
     cols["id"] = str(ls.uuid)
     if "ovirt_network_name" not in ext:
         cols["name"] = ls.name
-    localnet = next((p for p in ls.ports if p.type == "localnet"), None)
     ntype = ext.get(P + "network_type")
     seg = ext.get(P + "segmentation_id")
     cols["physical_network"] = None
@@ -187,7 +193,8 @@ def port_columns(lsp: Any, net_id: str) -> tuple[dict[str, Any], list[str]]:
 
 
 # mirror -> NB ------------------------------------------------------------
-def write_network(txn: Any, tables: Any, net: Any, ls: Any, seqno: int) -> None:
+def write_network(txn: Any, tables: Any, net: Any, ls: Any, seqno: int,
+                  localnet: Any = None) -> None:
     """Create or update the network's Logical_Switch and localnet port."""
     ext = _encode(net, NET_KEYS)
     ext[P + "network_type"] = net["network_type"]
@@ -206,7 +213,6 @@ def write_network(txn: Any, tables: Any, net: Any, ls: Any, seqno: int) -> None:
                   if not k.startswith(P) and k not in ext}, **ext}
     ls.name = f"ovirt-{net['name']}-{net['id']}"
     ls.external_ids = ext
-    localnet = None if new else next((p for p in ls.ports if p.type == "localnet"), None)
     if net["network_type"] in ("flat", "vlan"):
         if localnet is None:
             localnet = txn.insert(tables["Logical_Switch_Port"])

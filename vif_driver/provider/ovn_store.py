@@ -24,12 +24,15 @@ Several workers (processes, hosts) may serve one NB database:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import ovn_mapping as m
 from . import segments
@@ -119,16 +122,39 @@ class OvnStore:
                  ssl_ca: str | None = None) -> None:
         self.remote, self.default_bridge, self.timeout = remote, default_bridge, timeout
         self.ssl = (ssl_key, ssl_cert, ssl_ca)
-        self._worker: _Worker | None = None
+        self._worker: Any = None
         self._pid = 0
         self._open_lock = threading.Lock()
+        # Workers forked from this process take a POSIX record lock on this
+        # unlinked file around each write: writers on one host queue instead
+        # of colliding (other hosts' providers still meet at the generation).
+        self._write_lock = tempfile.TemporaryFile()
         Rpc(remote, timeout, self.ssl).close_after(lambda rpc: rpc.call("get_schema", ["OVN_Northbound"]))
 
-    def worker(self) -> _Worker:
+    def worker(self) -> Any:
+        """This process's ovn_worker._Worker (connections, mirror, sync)."""
+        from .ovn_worker import _Worker  # it imports this module
         with self._open_lock:
             if self._worker is None or self._pid != os.getpid():
                 self._worker, self._pid = _Worker(self), os.getpid()
             return self._worker
+
+    @contextlib.contextmanager
+    def _host_lock(self) -> Iterator[None]:
+        fd = self._write_lock.fileno()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise unavailable(self.remote, "another worker's write did not finish in time") from None
+                time.sleep(0.0002)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
@@ -145,16 +171,29 @@ class OvnStore:
         """Run ``body`` in a write transaction, again if another writer
         came first; returns what the body returned."""
         w = self.worker()
-        for _ in range(WRITE_ATTEMPTS):
-            with w.lock:
-                w.catch_up()
+        for attempt in range(WRITE_ATTEMPTS):
+            with w.lock, self._host_lock():
+                # The first attempt trusts the IDL (the verified generation
+                # catches a stale one); a retry asks the server first.
+                if attempt:
+                    w.catch_up()
+                else:
+                    w.sync()
                 gen = w.gen
                 w.db.execute("BEGIN")
                 try:
                     w.db.execute("DELETE FROM dirty")
                     result = body(OvnTx(w.db, self.default_bridge, gen))
                     plan = w.plan()
-                finally:
+                except NeutronError:
+                    w.db.execute("ROLLBACK")
+                    if attempt == 0 and w.caught_up_changes():
+                        continue  # the answer may rest on a stale IDL: ask again
+                    raise
+                except BaseException:
+                    w.db.execute("ROLLBACK")
+                    raise
+                else:
                     w.db.execute("ROLLBACK")
                 try:
                     w.commit(plan, gen)
@@ -168,7 +207,7 @@ class OvnStore:
     def write(self) -> Iterator[Tx]:
         """For callers that cannot rerun: one attempt (transact() retries)."""
         w = self.worker()
-        with w.lock:
+        with w.lock, self._host_lock():
             w.catch_up()
             gen = w.gen
             w.db.execute("BEGIN")
@@ -183,8 +222,3 @@ class OvnStore:
             except _Stale:
                 raise unavailable(self.remote, "another writer came first") from None
             w.sync()
-
-
-# The worker's connections, mirror and sync live in ovn_worker.py.
-from .ovn_worker import _Worker  # noqa: E402
-

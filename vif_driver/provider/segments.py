@@ -38,7 +38,7 @@ def check_backend(net: dict) -> None:
     ntype = net.get("provider:network_type")
     if ntype in TUNNEL_TYPES:
         raise InvalidInput(f"provider:network_type {ntype} needs a controller programming tunnels: it needs "
-                           "the OVN backend (--backend ovn, not available yet); use vlan, flat or local here.")
+                           "the OVN backend (serve --backend ovn --ovn-nb ...); use vlan, flat or local here.")
 
 
 def ensure_local_tag(q: Callable[..., sqlite3.Cursor], net_id: str, ntype: str) -> "int | None":

@@ -1,0 +1,168 @@
+"""Provider bench on the OVN backend, next to ovirt-provider-ovn's figures.
+
+A throw-away NB ovsdb-server, ``serve --backend ovn`` (2 workers x 4
+threads), one network with a /16 subnet; then port create with one client
+and with 8 concurrent clients, the engine's full port list, a list
+filtered by device_id, update and delete.  The peer, run from source
+against the same NB database here (issue 13): 235 ports/s one client,
+160-230 with 8, full list of 2,000 ports 266 ms (filtered 264 ms), update
+and delete 11 ms.  Fails (exit 1) below 3x the peer on any of them.
+
+Usage: python bench/provider_ovn_bench.py [--ports 2000 10000 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from provider_bench import REPO, free_port  # noqa: E402
+
+PEER = {"create1": 235.0, "create8": 230.0, "list": 0.266, "filtered": 0.264,
+        "update": 0.011, "delete": 0.011}
+SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name) or f"/usr/sbin/{name}"
+    if not os.path.exists(path):
+        raise SystemExit(f"{name} is missing (openvswitch)")
+    return path
+
+
+class Http:
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[float, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        t0 = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError):  # idle keep-alive closed
+            self.conn.close()
+            t0 = time.perf_counter()
+            self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            resp = self.conn.getresponse()
+        raw = resp.read()
+        elapsed = time.perf_counter() - t0
+        if resp.status >= 300:
+            raise SystemExit(f"{method} {path} answered {resp.status}: {raw[:200]!r}")
+        return elapsed, (json.loads(raw) if raw else {})
+
+
+def run(ports: int, tmp: str) -> dict:
+    db = os.path.join(tmp, f"nb{ports}.db")
+    sock = os.path.join(tmp, f"nb{ports}.sock")
+    subprocess.run([tool("ovsdb-tool"), "create", db, SCHEMA], check=True, timeout=30)
+    nb = subprocess.Popen([tool("ovsdb-server"), db, f"--remote=punix:{sock}",
+                           f"--unixctl={tmp}/ctl{ports}", "--no-chdir"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    log = open(os.path.join(tmp, f"server{ports}.log"), "wb")
+    while not os.path.exists(sock):
+        time.sleep(0.02)
+    prov = subprocess.Popen(
+        [sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn",
+         "--ovn-nb", f"unix:{sock}", "--host", "127.0.0.1", "--port", str(port),
+         "--auth-port", "0", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c = Http(port)
+                c.call("GET", "/v2.0/")
+                break
+            except (OSError, http.client.HTTPException):
+                if time.monotonic() > deadline or prov.poll() is not None:
+                    raise SystemExit("provider did not start") from None
+                time.sleep(0.1)
+        _, net = c.call("POST", "/v2.0/networks", {"network": {"name": "bench"}})
+        net_id = net["network"]["id"]
+        c.call("POST", "/v2.0/subnets", {"subnet": {"network_id": net_id, "cidr": "10.128.0.0/16"}})
+
+        def body(i: int) -> dict:
+            return {"port": {"network_id": net_id, "name": f"nic{i}", "device_owner": "oVirt",
+                             "device_id": f"vm-{i}", "binding:host_id": f"host{i % 7}"}}
+        one = ports // 2
+        t0 = time.perf_counter()
+        for i in range(one):
+            c.call("POST", "/v2.0/ports", body(i))
+        create1 = one / (time.perf_counter() - t0)
+        print(f"  one client: {create1:.0f} ports/s", file=sys.stderr, flush=True)
+        lat: list[float] = []
+        left = ports - one
+
+        def client(k: int) -> None:
+            h = Http(port)
+            for i in range(one + k, ports, 8):
+                lat.append(h.call("POST", "/v2.0/ports", body(i))[0])
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        create8 = left / (time.perf_counter() - t0)
+        full = statistics.median(c.call("GET", "/v2.0/ports")[0] for _ in range(7))
+        _, answer = c.call("GET", "/v2.0/ports")
+        if len(answer["ports"]) != ports:
+            raise SystemExit(f"full list has {len(answer['ports'])} ports, not {ports}")
+        filtered = statistics.median(c.call("GET", f"/v2.0/ports?device_id=vm-{i}")[0]
+                                     for i in range(0, ports, max(1, ports // 100)))
+        ids = [p["id"] for p in answer["ports"]][:100]
+        update = statistics.median(c.call("PUT", f"/v2.0/ports/{i}", {"port": {
+            "binding:host_id": "host-x"}})[0] for i in ids)
+        delete = statistics.median(c.call("DELETE", f"/v2.0/ports/{i}")[0] for i in ids)
+        lat.sort()
+        return {"create1": create1, "create8": create8, "p99": lat[int(len(lat) * 0.99)],
+                "list": full, "filtered": filtered, "update": update, "delete": delete}
+    finally:
+        prov.terminate()
+        prov.wait(15)
+        nb.terminate()
+        nb.wait(10)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ports", type=int, nargs="+", default=[2000])
+    args = parser.parse_args()
+    bad = False
+    with tempfile.TemporaryDirectory(prefix="vif-bench-ovn-") as tmp:
+        for n in args.ports:
+            r = run(n, tmp)
+            scale = n / 2000  # the peer's list figures are for 2,000 ports
+            ok = {"create1": r["create1"] >= 3 * PEER["create1"],
+                  "create8": r["create8"] >= 3 * PEER["create8"],
+                  "list": r["list"] * 3 <= PEER["list"] * scale,
+                  "filtered": r["filtered"] * 3 <= PEER["filtered"] * scale,
+                  "update": r["update"] * 3 <= PEER["update"],
+                  "delete": r["delete"] * 3 <= PEER["delete"]}
+            bad |= not all(ok.values())
+            flag = {k: "" if v else " (<3x peer)" for k, v in ok.items()}
+            print(f"provider ovn, {n} ports: create {r['create1']:.0f}/s one client{flag['create1']}, "
+                  f"{r['create8']:.0f}/s 8 clients (p99 {r['p99'] * 1000:.1f} ms){flag['create8']}; "
+                  f"full list {r['list'] * 1000:.1f} ms{flag['list']}, filtered "
+                  f"{r['filtered'] * 1000:.2f} ms{flag['filtered']}; update "
+                  f"{r['update'] * 1000:.2f} ms{flag['update']}, delete "
+                  f"{r['delete'] * 1000:.2f} ms{flag['delete']}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -197,3 +197,22 @@ def get_port(url: str, port_id: str, *, username: str | None = None,
     if not isinstance(network, dict):
         raise ProviderError(f"provider {net_url} sent no network object")
     return {**port, "network": network}
+
+
+def update_port(url: str, port_id: str, port: dict, *, username: str | None = None,
+                password: str | None = None, timeout: float = 5.0,
+                auth_url: str | None = None, cafile: str | None = None) -> dict:
+    """PUT /v2.0/ports/ID {"port": port}; returns the updated port.
+    ``timeout`` bounds the whole call (token included)."""
+    import time
+    from urllib.parse import quote
+
+    deadline = time.monotonic() + timeout
+    token = None
+    if username is not None:
+        token = get_token(auth_url or url, username, password or "",
+                          timeout=timeout, cafile=cafile, deadline=deadline)
+    port_url = f"{_base(url)}/v2.0/ports/{quote(port_id, safe='')}"
+    answer = _request(port_url, timeout=timeout, method="PUT", body={"port": port}, token=token,
+                      cafile=cafile, what=f"port {port_id}", deadline=deadline)
+    return answer.get("port") or {}

@@ -278,7 +278,12 @@ def _uuid() -> str:
 @click.option("--keep-dir", type=click.Path(file_okay=False), help="Work in this directory and keep its logs.")
 @click.option("--networks", is_flag=True, help="Network types instead: two vlan networks, three VMs on two "
               "hosts, a ping matrix (vif_driver/tools/demo_networks.py).")
-def demo(keep_dir, networks):
+@click.option("--backend", type=click.Choice(["sqlite", "ovn"]), default="sqlite", show_default=True,
+              help="ovn: a simulated OVN cluster instead: overlay networks across --hosts chassis, DHCP, a live "
+              "migration (vif_driver/tools/demo_ovn.py).")
+@click.option("--hosts", type=click.IntRange(2, 9), default=3, show_default=True,
+              help="Simulated hosts (OVN chassis) of --backend ovn.")
+def demo(keep_dir, networks, backend, hosts):
     """Run the whole flow on this machine: provider, hooks, switch, traffic.
 
     Needs root (network namespaces) and Open vSwitch installed (its daemons
@@ -287,6 +292,19 @@ def demo(keep_dir, networks):
     """
     if os.geteuid() != 0:
         raise click.ClickException("the demo needs root: it creates network namespaces")
+    if backend == "ovn":
+        if networks:
+            raise click.UsageError("--networks and --backend ovn are two different demos; choose one")
+        from vif_driver.tools.demo_ovn import run_ovn_demo
+        result = _guarded(lambda workdir, signals: run_ovn_demo(workdir, signals=signals, hosts=hosts), keep_dir,
+                          "vif-demo-ovn-")
+        m = result["migration"]
+        click.echo(f"\ndemo: blue spans {hosts} OVN chassis through Geneve, red reaches nobody, vm4 took "
+                   f"{result['dhcp']['yiaddr']} from OVN's DHCP; live migration: {m['lost']} of {m['sent']} "
+                   f"pings lost, {m['duplicates']} duplicates, {m['chassis_changes']} chassis changes")
+        return
+    if hosts != 3:
+        raise click.UsageError("--hosts is an option of --backend ovn")
     if networks:
         from vif_driver.tools.demo_networks import run_networks_demo
         _guarded(run_networks_demo, keep_dir, "vif-demo-net-")

@@ -53,6 +53,8 @@ class OvsDriver(VifDriver):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
             where = networks.place(properties)
+            if where.network_type in networks.TUNNEL_TYPES:
+                self._require_ovn(properties, where.network_type)
             rewrite.plug(domxml, properties.vnic_id, where.bridge, where.mtu,
                          set_target=properties.hook_point != UPDATE)
             return networks.apply_tag(domxml, where.tag)
@@ -80,10 +82,13 @@ class OvsDriver(VifDriver):
 
     def migration_destination(self, domxml, properties) -> None:
         """before: stop the migration if the bridge libvirt will plug into is
-        missing here. after: confirm the port like after a plug."""
+        missing here. after: confirm the port like after a plug; on an OVN
+        chassis with a provider configured, bind the port to this chassis
+        alone (see _bind_here)."""
         _uuid_vnic_id(properties)
         if not properties.is_before:
             self._confirm(domxml, properties)
+            self._bind_here(properties)
             return
         bridge = _bridge(domxml, properties)
         with self._db(properties) as db:
@@ -97,12 +102,15 @@ class OvsDriver(VifDriver):
         ovirt-provider-ovn reports) and a vif_driver section. The host id
         is claimed only when the backend is set up: OVSDB answers and the
         integration bridge exists; else the engine would bind ports here
-        that no vNIC can use."""
+        that no vNIC can use. On an OVN chassis (external_ids:ovn-remote)
+        the system-id is the chassis name, which a provider writes as
+        requested-chassis; the section then says so (vif_driver.ovn)."""
         from vif_driver.drivers.ovs.ovsdb import ERRORS
         bridge = properties.options["bridge"]
         try:
             with self._db(properties) as db:
                 system_id, has_bridge = db.host_info(bridge)
+                ovn_remote = db.ovn_chassis()
                 mappings = properties.options["bridge_mappings"]
                 try:
                     exists = db.bridges_exist(sorted(set(mappings.values()))) if mappings else None
@@ -126,6 +134,8 @@ class OvsDriver(VifDriver):
         section = properties.caps_section(caps)
         section.update(plugin_types=sorted(properties.plugin_types), system_id=system_id,
                        bridges={bridge: {"exists": has_bridge}})
+        if ovn_remote:  # an OVN chassis: the binding host id is its chassis name
+            section["ovn"] = {"chassis": system_id, "ovn_remote": ovn_remote}
         if exists is not None:
             networks.caps(section, exists, mappings)
         return caps
@@ -162,6 +172,48 @@ class OvsDriver(VifDriver):
         return OvsDb(properties.options["ovsdb"], properties.timeout, properties.record, properties.dry_run,
                      client=client)
 
+    def _bind_here(self, properties) -> None:
+        """The VM runs here now (VDSM runs after_device_migrate_destination
+        after the switch-over): PUT binding:host_id = this chassis, so the
+        provider narrows OVN's requested-chassis from "SRC,DST" (the
+        multi-chassis binding it made when the engine moved the port) to
+        this one and drops activation-strategy. Only on an OVN chassis with
+        provider_url set. A failure is a warning: the VM runs and the port
+        carries traffic here (the RARP activated it); it only stays bound
+        to both chassis until the next update."""
+        from vif_driver.provider_client.http import ProviderError, update_port
+        options = properties.options
+        url = options.get("provider_url")
+        if not url:
+            return
+        with self._db(properties) as db:
+            if not db.ovn_chassis():
+                return
+            system_id, _ = db.host_info(options["bridge"])
+        if not system_id:
+            return
+        properties.record(f"provider: PUT {url.rstrip('/')}/v2.0/ports/{properties.vnic_id} "
+                          f"binding:host_id={system_id}", write=True)
+        if properties.dry_run:
+            return
+        try:
+            update_port(url, properties.vnic_id, {"binding:host_id": system_id},
+                        username=options.get("provider_username"), password=options.get("provider_password"),
+                        timeout=properties.timeout, auth_url=options.get("provider_auth_url"),
+                        cafile=options.get("provider_cafile"))
+        except ProviderError as e:
+            properties.warn(f"{e}; the port stays bound to both chassis until binding:host_id is set again")
+
+    def _require_ovn(self, properties, network_type: str) -> None:
+        """An overlay network is carried by OVN's ovn-controller from
+        br-int: refuse it before libvirt plugs anything unless this host is
+        an OVN chassis (one OVSDB read, for overlay vNICs only)."""
+        with self._db(properties) as db:
+            if db.ovn_chassis():
+                return
+        raise HostError(f"network type {network_type} of vNIC {properties.vnic_id} needs OVN on this host: set "
+                        "Open_vSwitch external_ids:ovn-remote and run ovn-controller; or use vlan, flat or local")
+
     def _still_connected(self, properties) -> None:
         """The vNIC of a running VM is still on the switch: found by its
         iface-id, so a tap libvirt named itself (vnetN) counts too."""
@@ -173,7 +225,8 @@ class OvsDriver(VifDriver):
 
     def _confirm(self, domxml, properties) -> None:
         """The port is on its bridge, opened, with the vNIC's iface-id and
-        (tagged networks) the network's tag."""
+        (tagged networks) the network's tag; on an OVN chassis also until
+        ovn-controller has installed its flows (all within plug_timeout)."""
         dev = _device(domxml, properties.vnic_id)
         bridge, tag = _bridge_and_tag(domxml, properties)
         wait = properties.options["plug_timeout"]

@@ -76,9 +76,8 @@ def place(properties) -> Placement:
     ntype, mtu = choose("network_type"), choose("mtu")
     if ntype is None:
         return Placement(choose("bridge"), None, mtu)
-    if ntype in TUNNEL_TYPES:
-        raise HostError(f"network type {ntype} of vNIC {properties.vnic_id} needs a controller programming "
-                        "tunnels (the OVN backend, not available yet); use vlan, flat or local networks")
+    if ntype in TUNNEL_TYPES:  # an overlay: OVN's ovn-controller carries it from br-int (driver checks OVN)
+        return Placement(choose("bridge"), None, mtu, ntype)
     if ntype == "local":
         tag = choose("local_tag")
         if tag is None:

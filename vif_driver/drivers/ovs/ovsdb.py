@@ -341,6 +341,15 @@ class OvsDb:
         client = self.client(need)
         return client.read(lambda tables: interface_rows(tables, client.interfaces))
 
+    def ovn_chassis(self) -> str | None:
+        """The southbound remote ovn-controller uses on this host
+        (Open_vSwitch external_ids:ovn-remote), None when the host is no
+        OVN chassis."""
+        def answer(tables):
+            rows = list(tables["Open_vSwitch"].rows.values())
+            return rows[0].external_ids.get("ovn-remote") if rows else None
+        return self.read(answer, "Open_vSwitch external_ids:ovn-remote", {"Open_vSwitch": ["external_ids"]})
+
     def port_tag(self, dev: str) -> list[int]:
         def answer(tables):
             port = _named(tables, "Port", dev)
@@ -393,14 +402,18 @@ class OvsDb:
 
     def wait_port(self, dev: str, bridge: str, vnic_id: str, wait: float) -> float | None:
         """Return None once ``dev`` is on ``bridge`` with iface-id
-        ``vnic_id`` and a valid ofport; NotReady naming what is missing after
+        ``vnic_id`` and a valid ofport and, on an OVN chassis (Open_vSwitch
+        external_ids:ovn-remote set), once ovn-controller has installed the
+        port's flows (Interface external_ids:ovn-installed="true");
+        NotReady naming what is missing after
         ``wait`` seconds. On the agent's view that stops being current: the
         seconds left (the caller checks on a connection of its own)."""
         self.record(f"read OVSDB {self.remote}: Interface/Port {dev}, Bridge {bridge} until ready, at most "
                     f"{wait:g} s" + (" (the agent's view)" if self.resident else ""))
         client = self.client()
         end = time.monotonic() + wait
-        problem = client.wait(lambda tables: port_problem(tables, dev, bridge, vnic_id), wait)
+        problem = client.wait(lambda tables: port_problem(tables, dev, bridge, vnic_id)
+                              or ovn_problem(tables, dev, bridge), wait)
         if problem is None:
             return None
         left = end - time.monotonic()
@@ -464,6 +477,22 @@ def interface_rows(tables, cache: dict | None = None) -> list[dict]:
             entry = cache[uuid] = _interface(rows[uuid])
         found.append(entry)
     return found
+
+
+def ovn_problem(tables, dev: str, bridge: str) -> str | None:
+    """On an OVN chassis, for a port on its integration bridge
+    (external_ids:ovn-bridge, default br-int): why ovn-controller has not
+    marked ``dev`` as installed (external_ids:ovn-installed="true", set once
+    all its flows are in place: the port then carries traffic), or None."""
+    rows = list(tables["Open_vSwitch"].rows.values())
+    ids = rows[0].external_ids if rows else {}
+    remote = ids.get("ovn-remote")
+    if not remote or bridge != ids.get("ovn-bridge", "br-int"):
+        return None
+    iface = _named(tables, "Interface", dev)
+    if iface is not None and iface.external_ids.get("ovn-installed") == "true":
+        return None
+    return f"ovn-controller has not installed its flows; is it running, connected to {remote[:32]}?"
 
 
 def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:

@@ -302,6 +302,14 @@ def lost_pings_during(source: Guest, ip: str, action, *, interval: float = 0.1, 
     """(sent, lost) of pings every ``interval`` s from ``source`` to ``ip``
     while ``action()`` runs (e.g. a migration), ``before`` s ahead of it and
     ``after`` s behind it."""
+    sent, lost, _ = pings_during(source, ip, action, interval=interval, before=before, after=after)
+    return sent, lost
+
+
+def pings_during(source: Guest, ip: str, action, *, interval: float = 0.1, before: float = 1.0,
+                 after: float = 3.0) -> tuple[int, int, int]:
+    """lost_pings_during, and the number of duplicate replies ("DUP!": two
+    copies of a guest answering, as in a migration without activation)."""
     import time
     duration = before + after
     count = int(duration / interval) + 1
@@ -317,10 +325,13 @@ def lost_pings_during(source: Guest, ip: str, action, *, interval: float = 0.1, 
             proc.kill()
             proc.wait(5)
     seq = set()
+    dups = 0
     for line in out.decode(errors="replace").splitlines():
         if "icmp_seq=" in line:
             seq.add(int(line.split("icmp_seq=")[1].split()[0]))
-    return count, count - len(seq)
+            dups += "DUP!" in line
+    return count, count - len(seq), dups
 
 
-__all__ = ["Attachment", "Cluster", "Guest", "Host", "lost_pings_during", "ping_matrix", "read_interface"]
+__all__ = ["Attachment", "Cluster", "Guest", "Host", "lost_pings_during", "ping_matrix", "pings_during",
+           "read_interface"]

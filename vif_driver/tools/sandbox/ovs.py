@@ -90,7 +90,7 @@ class OvsSandbox:
             proc = subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise SandboxError(f"{' '.join(argv)}: no answer within {timeout} s")
+            raise SandboxError(f"{' '.join(argv)}: no answer within {timeout} s") from None
         if check and proc.returncode != 0:
             raise SandboxError(f"{' '.join(argv)}: exit code {proc.returncode}: {proc.stderr.strip()}")
         return proc.stdout
@@ -158,7 +158,10 @@ class OvsSandbox:
     def pause_db(self) -> None:
         """SIGSTOP ovsdb-server: it keeps accepting connections but never
         answers (a hung switch, for timeout tests)."""
-        os.kill(self._pid("ovsdb-server"), signal.SIGSTOP)
+        pid = self._pid("ovsdb-server")
+        if pid is None:
+            raise SandboxError(f"no ovsdb-server pid in {self.dir}: is the sandbox started?")
+        os.kill(pid, signal.SIGSTOP)
         self._paused = True
 
     def resume_db(self) -> None:

@@ -1,7 +1,7 @@
 """The reference provider in a subprocess on 127.0.0.1, for multi-host
 tests and the networks demo: ``with ProviderProcess(dir) as p: p.url``.
 
-SQLite backend, no auth, one worker; stopped (SIGTERM, then SIGKILL) on
+SQLite backend (or OVN's on ``ovn_nb``), no auth, one worker; stopped (SIGTERM, then SIGKILL) on
 exit. The database and the log stay in ``directory``.
 """
 
@@ -20,10 +20,13 @@ class ProviderError(Exception):
 
 
 class ProviderProcess:
-    def __init__(self, directory: str, *, timeout: float = 30.0, waiting: Callable[[], None] | None = None):
+    def __init__(self, directory: str, *, timeout: float = 30.0, waiting: Callable[[], None] | None = None,
+                 ovn_nb: str | None = None):
         """``waiting`` runs between the polls of a start (the demo checks for
-        its signals there)."""
+        its signals there); ``ovn_nb``: the OVN backend on that northbound
+        database instead of SQLite."""
         self.dir, self.timeout, self.waiting = directory, timeout, waiting
+        self.ovn_nb = ovn_nb
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -44,7 +47,9 @@ class ProviderProcess:
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "vif_driver.provider", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--auth-port", "0", "--workers", "1", "--db", os.path.join(self.dir, "provider.sqlite")],
+                 "--auth-port", "0", "--workers", "1"]
+                + (["--backend", "ovn", "--ovn-nb", self.ovn_nb] if self.ovn_nb
+                   else ["--db", os.path.join(self.dir, "provider.sqlite")]),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + self.timeout

@@ -58,7 +58,7 @@ def test_two_guests_ping_through_the_driver_bridge_and_stats_grow(run_hook, lb_c
     tap1, tap2 = tap_of(VNIC_ID), tap_of(OTHER_VNIC)
     assert {tap1, tap2} <= set(network) and "eth1.100" not in network
     entry = network[tap1]
-    assert set(entry) == {"name", "speed", "state", "rx", "tx", "rxErrors", "txErrors", "rxDropped",
+    assert set(entry) == {"name", "speed", "duplex", "state", "rx", "tx", "rxErrors", "txErrors", "rxDropped",
                           "txDropped", "sampleTime"}
     assert entry["name"] == tap1 and entry["state"] == "up"
     assert all(isinstance(entry[k], str) and entry[k].isdigit() for k in ("rx", "tx", "rxDropped", "speed"))

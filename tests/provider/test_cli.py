@@ -8,10 +8,11 @@ import sys
 import time
 
 import pytest
-from support import require
 
 from vif_driver.provider.cli import provider as provider_group
 from vif_driver.provider_client.http import ProviderError, get_port
+
+from support import require
 
 
 def run_cli(*args, env=None):

@@ -8,9 +8,10 @@ import sys
 import threading
 
 import pytest
-from support import is_stdlib
 
 from vif_driver.provider_client.http import ProviderError, get_port
+
+from support import is_stdlib
 
 USER, PASSWORD = "admin", "s3cret"  # as conftest.py starts `secured`
 

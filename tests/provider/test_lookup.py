@@ -5,8 +5,8 @@ import itertools
 import pytest
 
 from vif_driver.api import HookContext, HostError
-from vif_driver.core.dispatch import resolve_options
 from vif_driver.core.config import parse
+from vif_driver.core.dispatch import resolve_options
 from vif_driver.provider_client import lookup
 from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
@@ -103,10 +103,10 @@ def test_linux_bridge_network_from_the_provider_and_cleanup_after_port_deletion(
     """The Linux bridge driver builds the provider's VLAN network from the
     port lookup, and still removes it on destroy once the engine has deleted
     the port (the lookup then fails; the bridge's marks say what to remove)."""
-    from support import FIXTURES, external_props, require_root, require_tool
-
     from vif_driver.drivers.linux_bridge.naming import bridge_name
     from vif_driver.tools.sandbox.netns import Namespace, kernel_supports
+
+    from support import FIXTURES, external_props, require_root, require_tool
     require_root()
     require_tool("ip")
     vlan = next(_VLANS)
@@ -136,7 +136,7 @@ def test_linux_bridge_network_from_the_provider_and_cleanup_after_port_deletion(
         host.delete_link(tap)
         run = run_hook("after_device_destroy", plugged.text, config=config, device_properties=props)
         assert run.rc == 0, run.stderr
-        assert bridge not in host.links() and "eth1.%d" % vlan not in host.links()
+        assert bridge not in host.links() and f"eth1.{vlan}" not in host.links()
 
 
 def test_post_plug_waits_on_the_providers_bridge(run_hook, config_file, neutron, provider):
@@ -145,9 +145,9 @@ def test_post_plug_waits_on_the_providers_bridge(run_hook, config_file, neutron,
     if provider.backend == "ovn":
         pytest.skip("local networks and their local tags are the SQLite backend's; "
                     "on OVN every network is an OVN switch (tests/provider/test_ovn.py)")
-    from support import require_root, require_tool
-
     from vif_driver.tools.sandbox.ovs import OvsSandbox
+
+    from support import require_root, require_tool
     require_root()
     require_tool("ovsdb-server", "ovs-vswitchd", "ip")
     net = neutron.create_network({"network": {"name": "br-prov-net", "vif_driver:bridge_name": "br-prov"}})

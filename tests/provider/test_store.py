@@ -54,7 +54,7 @@ def test_network_filter_uses_an_index(store):
 
 
 def test_transaction_rolls_back_on_error(store):
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the store raises, it rolls back
         with store.write() as tx:
             tx.create_port(validation.parse("port", {"port": {
                 "network_id": store.net_id, "device_id": "rollback"}})[0])

@@ -108,7 +108,7 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
     """Caps and stats: every configured driver adds its part; one failing
     driver does not hide the others' results (exit 1, data still written)."""
     try:
-        data = load_json(request.data, hook_point) if request.data.strip() else {}
+        data = load_document(request.data, hook_point) if request.data.strip() else {}
     except InvalidInput as e:
         return Response(1, messages=[_message(f"vif-driver {hook_point.name}", e, config)])
     messages, actions = [], []
@@ -141,7 +141,7 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
 _JSON_FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"
 
 
-def load_json(text: str, hook_point: HookPoint) -> dict:
+def load_document(text: str, hook_point: HookPoint) -> dict:
     """The caps or stats dict VDSM passed, parsed by the standard json
     module; InvalidInput, one line saying what is wrong and where, for
     anything else (truncated, a BOM, nesting or numbers past Python's limits)."""

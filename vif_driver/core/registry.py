@@ -8,8 +8,8 @@ names go through importlib.metadata. Both read the same entry points.
 
 from __future__ import annotations
 
-import _thread
 import os
+import threading
 
 from vif_driver import __version__
 from vif_driver.api import API_METHODS, InvalidInput, Option, VifDriver
@@ -17,7 +17,7 @@ from vif_driver.api import API_METHODS, InvalidInput, Option, VifDriver
 GROUP = "vif_driver.drivers"
 
 _instances: dict[str, VifDriver] = {}
-_lock = _thread.allocate_lock()  # the agent loads drivers from many threads (no threading import in hooks)
+_lock = threading.Lock()  # the agent loads drivers from many threads
 
 
 def _own_entry_points() -> dict[str, str]:
@@ -89,7 +89,6 @@ class BrokenDriver(InvalidInput):
 
 # -- the checks of a driver class, as pluggy checks a plugin against its specs --
 # Done with the functions' code objects: inspect costs a hook process ~10 ms.
-_CO_VARARGS, _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x04, 0x20, 0x80, 0x200
 _OPTION_TYPES = (str, int, float)  # the classes that are fine as an Option's parse
 _TYPE_NAMES = {t.__name__: t for t in (str, int, float, bool, dict, list, tuple, set, frozenset)}
 
@@ -132,28 +131,18 @@ def _check_signature(cls: type, attr: str, args: tuple[str, ...]) -> str | None:
         return f"{attr} is {_a(type(raw))}, not a method; the framework calls {call}"
     else:
         func, passed = raw, len(args) + 1  # self
-    code = getattr(func, "__code__", None)
-    if code is None:  # a callable object or a builtin: let Python say if it binds
-        return _bind_check(getattr(cls, attr), args, call)
-    if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
+    import inspect  # registration runs in the agent or an in-process hook, never a thin one
+    if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
         return f"{attr} is a generator or async function; the framework calls {call} and uses its result"
-    positional = code.co_argcount
-    required = positional - len(func.__defaults__ or ())
-    kwonly = code.co_varnames[positional:positional + code.co_kwonlyargcount]
-    missing_kw = [k for k in kwonly if k not in (func.__kwdefaults__ or {})]
-    if required > passed or (passed > positional and not code.co_flags & _CO_VARARGS) or missing_kw:
-        given = ", ".join(code.co_varnames[:positional + code.co_kwonlyargcount])
-        return f"{attr}({given}) has the wrong signature; the framework calls {call}"
-    return None
-
-
-def _bind_check(method, args, call: str) -> str | None:
-    import inspect
     try:
-        inspect.signature(method).bind(*args)
+        inspect.signature(func).bind(*(["self"] if passed > len(args) else []), *args)
     except TypeError:
-        return f"{call.split('(')[0]} has the wrong signature; the framework calls {call}"
-    except ValueError:  # no signature to read: trust it
+        try:
+            given = ", ".join(inspect.signature(func).parameters)
+        except (TypeError, ValueError):
+            given = "..."
+        return f"{attr}({given}) has the wrong signature; the framework calls {call}"
+    except ValueError:  # no signature to read (a builtin): trust it
         return None
     return None
 

@@ -78,13 +78,13 @@ class _DropEmptySegments:
         return self.wsgi_app(environ, start_response)
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def _answer(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status,
                     mimetype="application/json")
 
 
 def _error(err: NeutronError) -> Response:
-    return _json(err.body(), err.status)
+    return _answer(err.body(), err.status)
 
 
 def _too_deep(doc: Any) -> bool:
@@ -241,21 +241,21 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
 
     @app.get("/")
     def versions() -> Response:
-        return _json({"versions": [{"id": "v2.0", "status": "CURRENT",
+        return _answer({"versions": [{"id": "v2.0", "status": "CURRENT",
                                     "links": [{"rel": "self", "href":
                                                request.host_url + "v2.0/"}]}]})
 
     @app.get("/v2.0")
     def resources() -> Response:
         base = request.host_url + "v2.0/"
-        return _json({"resources": [
+        return _answer({"resources": [
             {"name": single, "collection": coll,
              "links": [{"rel": "self", "href": base + coll}]}
             for coll, single in COLLECTIONS.items()]})
 
     @app.get("/v2.0/extensions")
     def extensions() -> Response:
-        return _json({"extensions": [
+        return _answer({"extensions": [
             {"alias": a, "name": n, "description": d, "links": [],
              "updated": "2024-01-01T00:00:00-00:00"}
             for a, n, d in EXTENSIONS]})
@@ -284,7 +284,7 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
                                "authentication: bad username or password.")
         token, issued, expires = auth.issue()
         url = _base_url(neutron_port)
-        return _json({"access": {
+        return _answer({"access": {
             "token": {"id": token, "issued_at": issued, "expires": expires,
                       "tenant": {"id": tenant, "name": tenant,
                                  "enabled": True}},
@@ -331,14 +331,14 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         answer: dict = {coll: [_only(i, fields) for i in items]}
         if links:
             answer[f"{coll}_links"] = links
-        return _json(answer)
+        return _answer(answer)
 
     @app.get("/v2.0/<coll>/<res_id>")
     def show(coll: str, res_id: str) -> Response:
         resource = single(coll)
         with store.read() as tx:
             item = getattr(tx, f"get_{resource}")(res_id)
-        return _json({resource: _only(item, request.args.getlist("fields"))})
+        return _answer({resource: _only(item, request.args.getlist("fields"))})
 
     @app.post("/v2.0/<coll>")
     def create(coll: str) -> Response:
@@ -350,8 +350,8 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         for item in made:
             hazards.warn(resource, item)
         if isinstance(body, dict) and coll in body:
-            return _json({coll: made}, 201)
-        return _json({resource: made[0]}, 201)
+            return _answer({coll: made}, 201)
+        return _answer({resource: made[0]}, 201)
 
     @app.put("/v2.0/<coll>/<res_id>")
     def update(coll: str, res_id: str) -> Response:
@@ -360,7 +360,7 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         item = store.transact(lambda tx: getattr(tx, f"update_{resource}")(
             res_id, changes))
         hazards.warn(resource, item)
-        return _json({resource: item})
+        return _answer({resource: item})
 
     @app.delete("/v2.0/<coll>/<res_id>")
     def delete(coll: str, res_id: str) -> Response:

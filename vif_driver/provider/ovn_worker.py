@@ -210,13 +210,13 @@ class _Worker:
                 elif self._upsert("networks", got[0], got[1]):
                     render.update(r[0] for r in q("SELECT id FROM ports WHERE network_id = ?",
                                                   (net_id,)))
-            for sub_id, got in subs:
-                if got is None:
+            for sub_id, sub_got in subs:
+                if sub_got is None:
                     q("DELETE FROM subnets WHERE id = ?", (sub_id,))
                 else:
-                    self._upsert("subnets", got[0], got[1])
-            for lsp_uuid, got in ports:
-                if got is None:
+                    self._upsert("subnets", sub_got[0], sub_got[1])
+            for lsp_uuid, port_got in ports:
+                if port_got is None:
                     port_id = self.lsp_port.pop(lsp_uuid, None)
                     self.lsp_net.pop(lsp_uuid, None)
                     if port_id is not None and self.port_lsp.get(port_id) == lsp_uuid:
@@ -225,7 +225,7 @@ class _Worker:
                         q("DELETE FROM ports WHERE id = ?", (port_id,))
                         render.discard(port_id)
                     continue
-                cols, ips, seqno = got
+                cols, ips, seqno = port_got
                 self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]] = cols["id"], lsp_uuid
                 changed = self._upsert("ports", cols, seqno)
                 if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
@@ -295,7 +295,8 @@ class _Worker:
                 plan["subnet"].append((res_id, row, row["net_mtu"] if row else 0))
             else:
                 row = q("SELECT *, rowid FROM ports WHERE id = ?", (res_id,)).fetchone()
-                ips, subnet_of = [], {}
+                ips: list = []
+                subnet_of: dict = {}
                 if row is not None:
                     for f in q("SELECT f.ip_address, f.subnet_id, s.ip_version FROM fixed_ips f "
                                "JOIN subnets s ON s.id = f.subnet_id WHERE f.port_id = ? "

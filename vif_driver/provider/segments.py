@@ -41,7 +41,7 @@ def check_backend(net: dict) -> None:
                            "the OVN backend (serve --backend ovn --ovn-nb ...); use vlan, flat or local here.")
 
 
-def ensure_local_tag(q: Callable[..., sqlite3.Cursor], net_id: str, ntype: str) -> "int | None":
+def ensure_local_tag(q: Callable[..., sqlite3.Cursor], net_id: str, ntype: str) -> int | None:
     """The local tag of a local network, allocated (lowest free) if it has
     none; a network of another type holds none (dropped on a type change).
     Runs inside the caller's write transaction, so two creates cannot pick
@@ -82,12 +82,12 @@ def upgrade(q: Callable[..., sqlite3.Cursor]) -> None:
         q("INSERT OR REPLACE INTO meta VALUES ('vif_details', ?)", (DETAILS_VERSION,))
 
 
-def local_tag(q: Callable[..., sqlite3.Cursor], net_id: str) -> "int | None":
+def local_tag(q: Callable[..., sqlite3.Cursor], net_id: str) -> int | None:
     row = q("SELECT tag FROM local_tags WHERE network_id = ?", (net_id,)).fetchone()
     return None if row is None else int(row[0])
 
 
-def vif_details(row: Any, default_bridge: str, port_filter: bool) -> "dict[str, str]":
+def vif_details(row: Any, default_bridge: str, port_filter: bool) -> dict[str, str]:
     """A port's binding:vif_details: a flat map of strings (the engine
     parses it as Map<String,String>). ``row`` has the network's columns
     under net_bridge, net_type, net_physnet, net_segment and net_tag."""

@@ -126,7 +126,7 @@ def _provider_settings(properties) -> "dict[str, object]":
     if "segmentation_id" in settings:  # a vlan id; other types' ids are not ours to apply
         if settings.get("network_type") == "vlan":
             try:
-                settings["segmentation_id"] = _TAG(settings["segmentation_id"])
+                settings["segmentation_id"] = _TAG(str(settings["segmentation_id"]))
             except ValueError as e:
                 raise lookup.bad_answer(properties, f"segmentation_id {e}") from None
         else:

@@ -34,15 +34,23 @@ def port_details(properties: HookContext) -> dict | None:
         raise HostError(str(e)) from None
 
 
+def network_and_details(properties: HookContext) -> tuple[dict, dict] | None:
+    """(the port's network, its binding:vif_details), each {} when absent;
+    None when no provider URL is configured."""
+    port = port_details(properties)
+    if port is None:
+        return None
+    return port.get("network") or {}, port.get("binding:vif_details") or {}
+
+
 def network_settings(properties: HookContext) -> dict[str, object]:
     """What the provider says about the vNIC's network, validated: any of
     ``bridge``, ``mtu``, ``physical_network``, ``segmentation_id``,
     ``network_type``. Empty without a provider URL."""
-    port = port_details(properties)
-    if port is None:
+    answer = network_and_details(properties)
+    if answer is None:
         return {}
-    network = port.get("network") or {}
-    details = port.get("binding:vif_details") or {}
+    network, details = answer
     raw = {
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),

@@ -109,11 +109,10 @@ def _provider_settings(properties) -> "dict[str, object]":
     (ovirt-provider-ovn: ovn-controller programs br-int, localnets included)
     leaves it out, and its vNICs keep the plain placement on ``bridge``."""
     from vif_driver.provider_client import lookup
-    port = lookup.port_details(properties)
-    if port is None:
+    answer = lookup.network_and_details(properties)
+    if answer is None:
         return {}
-    network = port.get("network") or {}
-    details = port.get("binding:vif_details") or {}
+    network, details = answer
     raw = {
         "bridge": (details.get("bridge_name"), validate.ifname),
         "mtu": (network.get("mtu"), validate.mtu),

@@ -122,7 +122,7 @@ class Provider:
         return body["access"]["token"]["id"]
 
 
-def neutron_client(provider: Provider, *, auth: bool = False):
+def neutron_client(provider: Provider, *, auth: bool = False, timeout: float = 10):
     """python-neutronclient's v2.0 client, the way the engine would use it."""
     from neutronclient.v2_0 import client
     if auth:
@@ -130,9 +130,9 @@ def neutron_client(provider: Provider, *, auth: bool = False):
         # the token's service catalog.
         return client.Client(username=USER, password=PASSWORD,
                              auth_url=provider.auth_url + "/v2.0",
-                             timeout=10)
+                             timeout=timeout)
     return client.Client(endpoint_url=provider.url, auth_strategy="noauth",
-                         timeout=10)
+                         timeout=timeout)
 
 
 BACKENDS = ["sqlite", "ovn"]

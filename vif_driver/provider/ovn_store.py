@@ -143,6 +143,7 @@ class OvnStore:
     def _host_lock(self) -> Iterator[None]:
         fd = self._write_lock.fileno()
         deadline = time.monotonic() + self.timeout
+        pause = 0.0002
         while True:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -150,7 +151,8 @@ class OvnStore:
             except OSError:
                 if time.monotonic() > deadline:
                     raise unavailable(self.remote, "another worker's write did not finish in time") from None
-                time.sleep(0.0002)
+                time.sleep(pause)  # a worker's greenlets must not spin while another worker writes
+                pause = min(pause * 2, 0.005)
         try:
             yield
         finally:

@@ -96,7 +96,7 @@ class Session:
         """The link called ``name`` (or with ``index``), or None if there is none."""
         if not name and not index:
             return None
-        spec = {"ifname": name} if name else {"index": index}
+        spec: dict[str, str | int] = {"ifname": name} if name else {"index": index}
         try:
             found = self._call(f"read {name or f'device {index}'}", "get", **spec)
         except NetlinkFailure as e:

@@ -56,13 +56,20 @@ def cases(workdir, python):
         # maps the OVS plugin types only, as in cases_ovs
         config = box.write_config(os.path.join(workdir, "vif-driver.conf"), timeout=10, plug_timeout=10)
         socket_path = os.path.join(workdir, "agent.sock")
-        with _agent(python, config, socket_path, os.path.join(workdir, "agent.log")):
-            yield list(_cases(workdir, hooks, config, socket_path))
+        # the taps in VDSM's own namespace (no netns): what a host runs; the
+        # drivers then leave VDSM's stats unread. Stats only: plugging there
+        # would touch this machine's network.
+        host_config = box.write_config(os.path.join(workdir, "host-namespace.conf"), timeout=10,
+                                       plug_timeout=10, netns=False)
+        host_socket = os.path.join(workdir, "agent-host.sock")
+        with _agent(python, config, socket_path, os.path.join(workdir, "agent.log")), \
+                _agent(python, host_config, host_socket, os.path.join(workdir, "agent-host.log")):
+            yield list(_cases(workdir, hooks, config, socket_path, host_socket))
     finally:
         box.stop()
 
 
-def _cases(workdir, hooks, config, socket_path):
+def _cases(workdir, hooks, config, socket_path, host_socket):
     xml, empty, stats, foreign, caps = (os.path.join(workdir, name) for name in
                                         ("device.xml", "empty.xml", "stats.json", "foreign.xml", "caps.json"))
     with open(os.path.join(REPO, "tests", "fixtures", "json", "caps.json"), encoding="utf-8") as f:
@@ -87,11 +94,18 @@ def _cases(workdir, hooks, config, socket_path):
                prepare=writer(empty, ""))
     yield Case("agent: OVS after_get_caps", [hooks["after_get_caps"]], env=dict(base, _hook_json=caps),
                limit=LIMIT, prepare=writer(caps, caps_input), check=_caps_reported(caps))
-    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs", [hooks["after_get_stats"]],
-               env=dict(base, _hook_json=stats), limit=LIMIT,
-               prepare=writer(stats, cases_ovs.stats_input()), check=cases_ovs.all_reported(stats))
+    listed = cases_ovs.stats_input()
+
+    def as_vdsm_wrote():
+        with open(stats, encoding="utf-8") as f:
+            assert f.read() == listed, "VDSM's stats were rewritten"
+
+    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs in VDSM's namespace", [hooks["after_get_stats"]],
+               env=dict(base, _hook_json=stats, VIF_DRIVER_AGENT_SOCKET=host_socket), limit=LIMIT,
+               prepare=writer(stats, listed), check=as_vdsm_wrote)
     unseen = cases_ovs.stats_input(taps_listed=False)
-    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs VDSM does not list", [hooks["after_get_stats"]],
+    yield Case(f"agent: after_get_stats {cases_ovs.N_VNICS:,} vNICs in a namespace VDSM cannot see",
+               [hooks["after_get_stats"]],
                env=dict(base, _hook_json=stats), limit=None,
                prepare=writer(stats, unseen), check=cases_ovs.all_reported(stats, taps_listed=False))
 

@@ -72,6 +72,8 @@ def _driver(**attributes) -> type:
      "get_caps(caps, properties)"),
     ({"open": lambda self, *, pool: None},
      "open(self, pool) has the wrong signature; the framework calls open()"),
+    ({"adds_stats": lambda self: True},
+     "adds_stats(self) has the wrong signature; the framework calls adds_stats(properties)"),
     ({"get_stats": staticmethod(lambda self, stats, properties: stats)},
      "get_stats(self, stats, properties) has the wrong signature; the framework calls "
      "get_stats(stats, properties)"),

@@ -106,11 +106,10 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
 
 def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:
     """Caps and stats: every configured driver adds its part; one failing
-    driver does not hide the others' results (exit 1, data still written)."""
-    try:
-        data = load_document(request.data, hook_point) if request.data.strip() else {}
-    except InvalidInput as e:
-        return Response(1, messages=[_message(f"vif-driver {hook_point.name}", e, config)])
+    driver does not hide the others' results (exit 1, data still written).
+    VDSM's document is parsed when the first driver needs it: a stats poll
+    no driver adds to (adds_stats) leaves it unread."""
+    data: dict | None = None
     messages, actions = [], []
     changed = failed = False
     for driver_name, plugin_types in config.drivers().items():
@@ -123,11 +122,18 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
                               properties=request.properties, options=options,
                               timeout=config.timeout, dry_run=request.dry_run,
                               plugin_types=tuple(plugin_types), driver=driver_name)
-            result = getattr(driver, hook_point.call)(data, ctx)
+            if hook_point.call == "get_stats" and not driver.adds_stats(ctx):
+                result = None
+            else:
+                if data is None:
+                    data = load_document(request.data, hook_point) if request.data.strip() else {}
+                result = getattr(driver, hook_point.call)(data, ctx)
             if result is not None:  # None: nothing to change
                 if not isinstance(result, dict):
                     raise VifDriverError(f"driver returned {type(result).__name__}, not a dict or None")
                 data, changed = result, True
+        except _BadDocument as e:  # VDSM's document itself: no driver can use it
+            return Response(1, messages=messages + [_message(f"vif-driver {hook_point.name}", e, config)])
         except Exception as e:  # noqa: BLE001
             messages.append(_message(prefix, e, config))
             failed = True
@@ -136,6 +142,10 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
             messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
     text = _encode(data) if changed else None
     return Response(1 if failed else 0, text, messages, actions)
+
+
+class _BadDocument(InvalidInput):
+    """VDSM's caps or stats document cannot be read (see load_document)."""
 
 
 _JSON_FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"
@@ -149,18 +159,18 @@ def load_document(text: str, hook_point: HookPoint) -> dict:
 
     where = f"${hook_point.env_var}"
     if text.startswith("\ufeff"):
-        raise InvalidInput(f"{where} starts with a UTF-8 byte order mark, which JSON does not allow; {_JSON_FIX}")
+        raise _BadDocument(f"{where} starts with a UTF-8 byte order mark, which JSON does not allow; {_JSON_FIX}")
     try:
         data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         what = e.msg[:-3] if e.msg.endswith(" at") else e.msg  # "Unterminated string starting at"
-        raise InvalidInput(f"{where} is not valid JSON: {what} at line {e.lineno} column {e.colno}; "
+        raise _BadDocument(f"{where} is not valid JSON: {what} at line {e.lineno} column {e.colno}; "
                            f"{_JSON_FIX}") from None
     except RecursionError:
-        raise InvalidInput(f"{where} nests JSON arrays or objects too deeply for Python's json module; "
+        raise _BadDocument(f"{where} nests JSON arrays or objects too deeply for Python's json module; "
                            f"{_JSON_FIX}") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"{where} holds a JSON {_json_kind(data)}, expected an object; {_JSON_FIX}")
+        raise _BadDocument(f"{where} holds a JSON {_json_kind(data)}, expected an object; {_JSON_FIX}")
     return data
 
 
@@ -169,7 +179,7 @@ def _json_int(digits: str) -> int:
         return int(digits)
     except ValueError:  # over sys.get_int_max_str_digits() (Python 3.11, 3.9.14 and later)
         limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
-        raise InvalidInput(f"$_hook_json has an integer of {len(digits)} digits, over Python's limit of "
+        raise _BadDocument(f"$_hook_json has an integer of {len(digits)} digits, over Python's limit of "
                            f"{limit} (sys.set_int_max_str_digits); {_JSON_FIX}") from None
 
 

@@ -201,6 +201,11 @@ class LinuxBridgeDriver(VifDriver):
             properties.warn(f"bridges not read, caps not reported: {e}")
             return caps
 
+    def adds_stats(self, properties: HookContext) -> bool:
+        """Only ports in another namespace (``netns``) can be missing from
+        VDSM's stats: it lists every link of its own, ours included."""
+        return bool(properties.options["netns"])
+
     def get_stats(self, stats: dict, properties: HookContext) -> dict | None:
         from vif_driver.drivers.linux_bridge import stats as lb_stats
         options: Any = properties.options

@@ -140,6 +140,11 @@ class OvsDriver(VifDriver):
             networks.caps(section, exists, mappings)
         return caps
 
+    def adds_stats(self, properties) -> bool:
+        """Only taps in another namespace (``netns``) can be missing from
+        VDSM's stats: it lists every link of its own, ours included."""
+        return bool(properties.options["netns"])
+
     def get_stats(self, stats: dict, properties) -> dict | None:
         """Counters of the external vNICs VDSM's report lacks (see
         stats.unreported): the devices from OVSDB (in the agent: a memory

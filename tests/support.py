@@ -234,3 +234,25 @@ def is_stdlib(name: str) -> bool:
         return False
     paths = sysconfig.get_paths()
     return any(spec.origin.startswith(os.path.join(paths[key], "")) for key in ("stdlib", "platstdlib"))
+
+
+class EngineVm:
+    """One VM with one external vNIC as the engine makes it: the port it
+    POSTs (bound to the host), the properties VDSM gives the vNIC's hooks,
+    the <interface> it sends; the guest and its attachment come later."""
+
+    def __init__(self, name, port, host, config):
+        from vif_driver.tools.sandbox.hosts import engine_interface
+        self.name, self.port, self.host, self.config = name, port, host, config
+        self.vm_id = str(uuid.uuid4())
+        self.props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN",
+                      "vnic_id": port["id"]}
+        self.engine_xml = engine_interface(port["mac_address"])
+        self.plugged = self.guest = self.attachment = None
+
+    @classmethod
+    def create(cls, neutron, net, name, host, config, *, bound_to=None):
+        port = neutron.create_port({"port": {"network_id": net["id"], "name": f"{name}-nic1",
+                                             "device_owner": "oVirt",
+                                             "binding:host_id": bound_to or host.system_id}})["port"]
+        return cls(name, port, host, config)

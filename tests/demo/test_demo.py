@@ -3,15 +3,14 @@ it cleans up after itself, also when a SIGTERM lands at any point of it."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from vif_driver.tools.demo import own_namespace
 
+from demo_helpers import interrupt
 from support import require_root, require_tool
 
 DEMO = [os.path.join(os.path.dirname(sys.executable), "vif-driver"), "demo"]
@@ -87,24 +86,7 @@ POINTS = [
 def test_demo_interrupted_anywhere_leaves_nothing_behind(marker, delay):
     require_root()
     require_tool("ovsdb-server", "ovs-vswitchd", "ip")
-    proc = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    seen = ""
-    try:
-        while marker not in seen and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen += line
-        assert marker in seen, seen
-        time.sleep(delay)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    seen += out
+    proc, seen, err = interrupt(DEMO, marker, delay)
     assert "could not remove" not in err
     if proc.returncode != 0:  # a signal after the last step lets it finish
         assert proc.returncode == 1 and "interrupted" in err, err

@@ -4,13 +4,12 @@ when a SIGTERM arrives in the middle)."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
+from demo_helpers import interrupt
 from support import require_root, require_tool
 
 DEMO = [os.path.join(os.path.dirname(sys.executable), "vif-driver"), "demo", "--backend", "ovn", "--hosts", "3"]
@@ -66,22 +65,6 @@ def test_ovn_demo_matrix_dhcp_stats_migration_then_nothing_left():
 @pytest.mark.parametrize("marker", ["Start vm2", "Live migration"])
 def test_ovn_demo_interrupted_leaves_nothing_behind(marker):
     _require()
-    proc = subprocess.Popen(DEMO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen = ""
-    deadline = time.monotonic() + 120
-    try:
-        while marker not in seen and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen += line
-        assert marker in seen, seen
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    seen += out
+    proc, seen, err = interrupt(DEMO, marker)
     assert proc.returncode == 1 and "interrupted" in err, err
     assert _left_behind(seen) == []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import itertools
 import time
-import uuid
 
-from vif_driver.tools.sandbox.hosts import engine_interface
+from support import EngineVm
 
 CIDR, GATEWAY = "10.77.0.0/24", "10.77.0.1"  # every network in one IP subnet: only OVN keeps them apart
 
@@ -26,23 +25,12 @@ def network(neutron, name: str) -> dict:
     return net
 
 
-class Vm:
+class Vm(EngineVm):
     """One VM with one vNIC on an OVN network: its port, hook runs, guest."""
 
     def __init__(self, name, port, host, config):
-        self.name, self.port, self.host, self.config = name, port, host, config
-        self.vm_id = str(uuid.uuid4())
-        self.props = {"provider_type": "EXTERNAL_NETWORK", "plugin_type": "OVIRT_PROVIDER_OVN",
-                      "vnic_id": port["id"]}
-        self.engine_xml = engine_interface(port["mac_address"])
-        self.plugged = self.confirmed = self.guest = self.attachment = None
-
-    @classmethod
-    def create(cls, neutron, net, name, host, config, *, bound_to=None) -> Vm:
-        port = neutron.create_port({"port": {"network_id": net["id"], "name": f"{name}-nic1",
-                                             "device_owner": "oVirt",
-                                             "binding:host_id": bound_to or host.system_id}})["port"]
-        return cls(name, port, host, config)
+        super().__init__(name, port, host, config)
+        self.confirmed = None
 
     @property
     def ip(self) -> str:

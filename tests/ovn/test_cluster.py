@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+
 from ovn_helpers import lsp_options, network, wait_for
 
 pytestmark = [pytest.mark.ovn, pytest.mark.ovs, pytest.mark.netns, pytest.mark.root, pytest.mark.provider]

@@ -4,6 +4,7 @@ namespace of its own) per test, a host config pointing the driver at it,
 and libvirt's part of plugging a NIC (vif_driver.tools.sandbox.ovs)."""
 
 import pytest
+
 from ovs_helpers import MAC, VM_ID, VNIC_ID, tap
 
 

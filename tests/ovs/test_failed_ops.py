@@ -4,6 +4,7 @@ driver only checks it is still connected (found by its iface-id, whatever
 libvirt named the tap) and never removes its port."""
 
 import pytest
+
 from ovs_helpers import ENGINE_XML, MAC, VM_ID, VNIC_ID, props, snapshot, tap
 
 FAIL_POINTS = ["after_update_device_fail", "after_nic_hotunplug_fail"]

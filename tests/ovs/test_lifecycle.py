@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-from ovs_helpers import LIFECYCLE, MAC, VM_ID, VNIC_ID, snapshot, tap
-
 from vif_driver.tools.fixture import Fixture, expand
 from vif_driver.tools.replay import replay
+
+from ovs_helpers import LIFECYCLE, MAC, VM_ID, VNIC_ID, snapshot, tap
 
 
 def _cli(*args, timeout=120):

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from ovs_helpers import ENGINE_XML, MAC, OTHER_VNIC, VM_ID, VNIC_ID, props, snapshot, tap
 
 CONFIRM_POINTS = ["after_device_create", "after_nic_hotplug", "after_device_migrate_destination",

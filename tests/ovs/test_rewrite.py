@@ -7,10 +7,11 @@ import sys
 
 import pytest
 from lxml import etree
-from ovs_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, props, tap
 
 from vif_driver.core import domxml
 from vif_driver.drivers.ovs import rewrite
+
+from ovs_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, props, tap
 
 PLUG_POINTS = ["before_device_create", "before_nic_hotplug", "before_update_device"]
 

@@ -4,10 +4,11 @@ the IDL's rows, the client's schema and the stats mapping."""
 from types import SimpleNamespace
 
 import pytest
-from ovs_helpers import VNIC_ID, require, tap
 
 from vif_driver.drivers.ovs import ovsdb, stats
 from vif_driver.drivers.ovs.remote import parse_remote
+
+from ovs_helpers import VNIC_ID, require, tap
 
 
 @pytest.mark.parametrize("value", ["unix:/run/openvswitch/db.sock", "unix:/tmp/x/db.sock",

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+
 from ovs_helpers import ENGINE_XML, MAC, OTHER_VNIC, VM_ID, VNIC_ID, props, snapshot, tap
 
 CLEANUP_POINTS = ["after_device_destroy", "after_nic_hotunplug", "after_nic_hotplug_fail"]

@@ -9,11 +9,12 @@ import subprocess
 import time
 
 import pytest
-from ovs_helpers import MAC, VM_ID, VNIC_ID, tap
 
 from vif_driver.api import NotReady
 from vif_driver.drivers.ovs import ovsdb
 from vif_driver.drivers.ovs import view as resident
+
+from ovs_helpers import MAC, VM_ID, VNIC_ID, tap
 
 pytestmark = pytest.mark.root
 

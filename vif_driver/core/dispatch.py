@@ -110,7 +110,8 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
     VDSM's document is parsed when the first driver needs it: a stats poll
     no driver adds to (adds_stats) leaves it unread."""
     data: dict | None = None
-    messages, actions = [], []
+    messages: list[str] = []
+    actions: list[str] = []
     changed = failed = False
     for driver_name, plugin_types in config.drivers().items():
         prefix = f"vif-driver[{driver_name}] {hook_point.name}"
@@ -140,7 +141,7 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
         if ctx is not None:  # not `if ctx`: a HookContext without properties is empty
             actions.extend(ctx.actions)
             messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
-    text = _encode(data) if changed else None
+    text = _encode(data) if changed and data is not None else None
     return Response(1 if failed else 0, text, messages, actions)
 
 

@@ -109,6 +109,21 @@ class Demo:
         self.stack.callback(ns.delete)
         return ns.create()
 
+    def reachability(self, guests, same_network) -> dict:
+        """Ping every guest from every other and show the matrix; DemoError
+        unless exactly the pairs ``same_network(a, b)`` (by name) reach."""
+        from vif_driver.tools.sandbox.hosts import ping_matrix
+        matrix = ping_matrix(guests, count=1)
+        names = [g.name for g in guests]
+        self.detail("from\\to " + " ".join(f"{n:>5}" for n in names))
+        for a in names:
+            cells = ["    -" if a == b else ("  yes" if matrix[(a, b)] else "   no") for b in names]
+            self.detail(f"{a:<7} " + " ".join(cells))
+        expected = {(a, b): same_network(a, b) for a in names for b in names if a != b}
+        if matrix != expected:
+            raise DemoError(f"unexpected reachability: {sorted(k for k, v in matrix.items() if v != expected[k])}")
+        return matrix
+
     def run_hook(self, hooks, hook_point, data, props, vm_id, config):
         from vif_driver.tools import runner
         env = dict(os.environ, VIF_DRIVER_CONFIG=config)

@@ -53,8 +53,8 @@ class OvsDriver(VifDriver):
         if properties.is_before:
             from vif_driver.drivers.ovs import rewrite
             where = networks.place(properties)
-            if where.network_type in networks.TUNNEL_TYPES:
-                self._require_ovn(properties, where.network_type)
+            if where.needs_ovn:
+                self._require_ovn(properties, where.network_type or "of an OVN provider")
             rewrite.plug(domxml, properties.vnic_id, where.bridge, where.mtu,
                          set_target=properties.hook_point != UPDATE)
             return networks.apply_tag(domxml, where.tag)
@@ -210,9 +210,10 @@ class OvsDriver(VifDriver):
             properties.warn(f"{e}; the port stays bound to both chassis until binding:host_id is set again")
 
     def _require_ovn(self, properties, network_type: str) -> None:
-        """An overlay network is carried by OVN's ovn-controller from
-        br-int: refuse it before libvirt plugs anything unless this host is
-        an OVN chassis (one OVSDB read, for overlay vNICs only)."""
+        """An overlay network (or any network of an OVN provider) is carried
+        by OVN's ovn-controller from br-int: refuse it before libvirt plugs
+        anything unless this host is an OVN chassis (one OVSDB read, for
+        these vNICs only)."""
         with self._db(properties) as db:
             if db.ovn_chassis():
                 return

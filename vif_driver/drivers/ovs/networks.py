@@ -14,6 +14,10 @@ vSwitch and libvirt do:
   the provider allocates once per network: two local networks never share
   a broadcast domain; a local network never leaves the host.
 - vxlan/geneve/gre: need a controller (OVN): refused.
+- any type whose port the provider marks ``controller=ovn`` in its
+  binding:vif_details (vif-driver's OVN backend): the integration bridge,
+  untagged, on an OVN chassis only: ovn-controller carries the network,
+  a vlan or flat one through its localnet port and ovn-bridge-mappings.
 
 A vNIC whose network type is unknown (no provider URL, no vNIC property)
 keeps the old placement: the configured bridge, no tag.
@@ -38,6 +42,12 @@ def _network_type(value: str) -> str:
     return value
 
 
+def _controller(value: str) -> str:
+    if value != "ovn":
+        raise ValueError(f"{value!r} is not a controller this driver knows (ovn)")
+    return value
+
+
 OPTIONS = {
     "bridge_mappings": Option({}, parse_bridge_mappings, "physnet1:br-phys1[,physnet2:br-phys2]: the OVS bridge "
                               "(created by the administrator, with its uplink) of each physical network",
@@ -53,12 +63,17 @@ class Placement:
     """Where the vNIC goes: bridge, port tag (None: untagged), MTU. A plain
     class: importing typing for a NamedTuple would cost every hook ms."""
 
-    __slots__ = ("bridge", "tag", "mtu", "network_type", "physical_network")
+    __slots__ = ("bridge", "tag", "mtu", "network_type", "physical_network", "controller")
 
     def __init__(self, bridge: str, tag: "int | None", mtu: "int | None", network_type: "str | None" = None,
-                 physical_network: "str | None" = None):
+                 physical_network: "str | None" = None, controller: "str | None" = None):
         self.bridge, self.tag, self.mtu = bridge, tag, mtu
         self.network_type, self.physical_network = network_type, physical_network
+        self.controller = controller  # "ovn": OVN carries the network (the host must be a chassis)
+
+    @property
+    def needs_ovn(self) -> bool:
+        return self.controller == "ovn" or self.network_type in TUNNEL_TYPES
 
     def __repr__(self) -> str:
         return f"Placement({self.bridge!r}, tag={self.tag!r}, mtu={self.mtu!r}, type={self.network_type!r})"
@@ -74,6 +89,8 @@ def place(properties) -> Placement:
         return options[key] if key in properties or key not in settings else settings[key]
 
     ntype, mtu = choose("network_type"), choose("mtu")
+    if settings.get("controller") == "ovn":  # OVN wires every type from br-int, localnets included
+        return Placement(choose("bridge"), None, mtu, ntype, controller="ovn")
     if ntype is None:
         return Placement(choose("bridge"), None, mtu)
     if ntype in TUNNEL_TYPES:  # an overlay: OVN's ovn-controller carries it from br-int (driver checks OVN)
@@ -120,6 +137,7 @@ def _provider_settings(properties) -> "dict[str, object]":
         "physical_network": (details.get("physical_network"), validate.physnet),
         "segmentation_id": (details.get("segmentation_id"), str),
         "local_tag": (details.get("local_tag"), _TAG),
+        "controller": (details.get("controller"), _controller),
     }
     settings = lookup.validated(properties, raw)
     if "segmentation_id" in settings:  # a vlan id; other types' ids are not ours to apply

@@ -1,0 +1,63 @@
+"""What the Linux bridge driver's networks depend on right now: each
+mapped physnet interface that carries VLAN devices the driver made (its
+ownership marks), with their VLAN ids, the vNICs on their bridges and
+the largest MTU among them (the interface must carry it)."""
+
+from __future__ import annotations
+
+from vif_driver.api import HookContext, HostError, Underlay
+from vif_driver.drivers.linux_bridge import naming
+
+
+def mappings(options) -> dict[str, str]:
+    """physnet -> interface: the config's, then underlay=physnet:NAME
+    networks of VDSM (vif_driver.core.underlay_state), which win."""
+    from vif_driver.core import underlay_state
+    merged = dict(options["physical_interface_mappings"])
+    merged.update(underlay_state.physnet_devices())  # the process's own environment, never a vNIC's
+    return merged
+
+
+def collect(ctx: HookContext) -> list[Underlay]:
+    from vif_driver.drivers.linux_bridge import netlink
+    options = ctx.options
+    mapped = mappings(options)
+    if not mapped:
+        return []
+    try:
+        links = netlink.run(lambda nl: nl.links(), namespace=options["netns"], timeout=ctx.timeout,
+                            action="list the network devices")
+    except netlink.NetlinkFailure as e:
+        raise HostError(netlink.explain(e, "list the network devices")) from None
+    bridges = {}  # physnet -> {index: (name, vlan)}
+    uplinks = {}  # (physnet, vlan) -> Link
+    for link in links:
+        mark = naming.parse_alias(link.alias)
+        if mark is None:
+            continue
+        role, physnet, vlan = mark[0], mark[1], mark[2]
+        if role == "bridge":
+            bridges.setdefault(physnet, {})[link.index] = (link.name, vlan)
+        elif vlan.isdigit():
+            uplinks[(physnet, int(vlan))] = link
+    found = []
+    for physnet, interface in sorted(mapped.items()):
+        mine = bridges.get(physnet, {})
+        vlans: dict[int, str] = {}
+        users = 0
+        mtu = None
+        for (net, vlan), uplink in sorted(uplinks.items()):
+            if net != physnet:
+                continue
+            bridge = next((name for name, v in mine.values() if v == str(vlan)), None)
+            taps = sum(1 for link in links if bridge and link.master in mine and mine[link.master][0] == bridge
+                       and link.name != uplink.name)
+            users += taps
+            mtu = max(mtu or 0, uplink.mtu or 0) or None
+            vlans[vlan] = (f"external network {physnet}/{vlan} uses it (bridge {bridge or '?'}, "
+                           f"{taps} vNIC{'' if taps == 1 else 's'})")
+        if vlans:
+            found.append(Underlay(interface, "physnet", physnet,
+                                  f"linux_bridge physnet {physnet} ({len(vlans)} VLAN{'' if len(vlans) == 1 else 's'})",
+                                  users=users, mtu=mtu, vlans=vlans))
+    return found

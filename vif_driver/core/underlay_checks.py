@@ -68,6 +68,8 @@ def _mtu(attrs: dict | None) -> int:
 
 
 def _refusal(setup, u: Underlay) -> str | None:
+    if u.kind != "tunnel" and not u.users and not u.vlans:
+        return None  # a mapping nothing uses yet
     d = u.device
     owners = [n for n in sorted(setup.running.networks) if setup.top_device(n, running=True) == d]
     base = setup.lower(owners[0], running=True)[0] if owners else None

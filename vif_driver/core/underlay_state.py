@@ -138,7 +138,12 @@ def write_tokens(environ, underlays: list[Underlay], setup=None) -> None:
     check, it never passes blindly."""
     from vif_driver.core.network_setup import RunningConfig
     running = RunningConfig(netsetup.netconf_dir(environ))
-    names = sorted(tokens(underlays, running))
+    found = tokens(underlays, running)
+    state = load(environ)  # the recorded networks: their change or removal must reach after_network_setup
+    for entry in [state.get("tunnel")] + list((state.get("physnets") or {}).values()):
+        if isinstance(entry, dict):
+            found |= {v for k, v in entry.items() if k in ("network", "device") and isinstance(v, str)}
+    names = sorted(t for t in found if t and '"' not in t and "\n" not in t)
     try:
         directory = netsetup.state_dir(environ)
         os.makedirs(directory, mode=0o755, exist_ok=True)

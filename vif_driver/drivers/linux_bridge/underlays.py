@@ -1,7 +1,9 @@
 """What the Linux bridge driver's networks depend on right now: each
-mapped physnet interface that carries VLAN devices the driver made (its
-ownership marks), with their VLAN ids, the vNICs on their bridges and
-the largest MTU among them (the interface must carry it)."""
+mapped physnet interface, with the VLAN devices the driver made on it
+(its ownership marks), the vNICs on their bridges and the largest MTU
+among them (the interface must carry it). An interface without any is
+reported too (no VLANs, no users): nothing is refused for it, but the
+network-setup gate watches it, so the next plug's VLANs are guarded."""
 
 from __future__ import annotations
 
@@ -56,8 +58,7 @@ def collect(ctx: HookContext) -> list[Underlay]:
             mtu = max(mtu or 0, uplink.mtu or 0) or None
             vlans[vlan] = (f"external network {physnet}/{vlan} uses it (bridge {bridge or '?'}, "
                            f"{taps} vNIC{'' if taps == 1 else 's'})")
-        if vlans:
-            found.append(Underlay(interface, "physnet", physnet,
-                                  f"linux_bridge physnet {physnet} ({len(vlans)} VLAN{'' if len(vlans) == 1 else 's'})",
-                                  users=users, mtu=mtu, vlans=vlans))
+        count = f"{len(vlans)} VLAN{'' if len(vlans) == 1 else 's'}"
+        found.append(Underlay(interface, "physnet", physnet, f"linux_bridge physnet {physnet} ({count})",
+                              users=users, mtu=mtu, vlans=vlans))
     return found

@@ -57,7 +57,7 @@ def _replacement(setup, u: Underlay, net: str | None = None) -> str | None:
 
 def _fix(u: Underlay) -> str:
     prop = "underlay=tunnel" if u.kind == "tunnel" else f"underlay=physnet:{u.name}"
-    return f"give another network {prop} in the same request, or move the vNICs first"
+    return f"move the vNICs first, or give another network {prop} in this request"
 
 
 def _mtu(attrs: dict | None) -> int:

@@ -77,7 +77,7 @@ def collect(db, ctx: HookContext) -> list[Underlay]:
             device = held.get(ip)
             if device:
                 found.append(Underlay(device, "tunnel", "ovn-encap-ip",
-                                      f"the OVN tunnel endpoint {ip} (ovn-encap-ip)", address=ip,
+                                      f"tunnel endpoint {ip} (ovn-encap-ip)", address=ip,
                                       users=len(integration["vnics"]), mtu=need))
             else:
                 ctx.warn(f"ovn-encap-ip {ip} is on no device of this host: the tunnels are down; give a "

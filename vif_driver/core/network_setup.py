@@ -81,7 +81,8 @@ class NetworkSetup:
     def __init__(self, request: dict, running: RunningConfig):
         self.networks: dict[str, dict] = _section(request, "networks")
         self.bondings: dict[str, dict] = _section(request, "bondings")
-        self.options: dict = request.get("options") if isinstance(request.get("options"), dict) else {}
+        options = request.get("options")
+        self.options: dict = options if isinstance(options, dict) else {}
         self.running = running
         self.in_rollback = self.options.get("_inRollback") in (True, "true", "True")
         #: vif-driver's recorded underlays (core/underlay_state.py); after: as this setup left them
@@ -132,9 +133,10 @@ class NetworkSetup:
         """(nic or bond, vlan id or None) of the network."""
         attrs = self.attrs(net, running) or {}
         device = attrs.get("bonding") or attrs.get("nic")
-        vlan = attrs.get("vlan")
+        raw = attrs.get("vlan")
+        vlan: int | None = None
         try:
-            vlan = int(vlan) if vlan not in (None, "") else None
+            vlan = None if raw is None or raw == "" else int(raw)
         except (TypeError, ValueError):
             vlan = None
         return (device if isinstance(device, str) else None), vlan

@@ -7,6 +7,8 @@ network-setup gate watches it, so the next plug's VLANs are guarded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from vif_driver.api import HookContext, HostError, Underlay
 from vif_driver.drivers.linux_bridge import naming
 
@@ -22,7 +24,7 @@ def mappings(options) -> dict[str, str]:
 
 def collect(ctx: HookContext) -> list[Underlay]:
     from vif_driver.drivers.linux_bridge import netlink
-    options = ctx.options
+    options: Any = ctx.options
     mapped = mappings(options)
     if not mapped:
         return []
@@ -31,17 +33,17 @@ def collect(ctx: HookContext) -> list[Underlay]:
                             action="list the network devices")
     except netlink.NetlinkFailure as e:
         raise HostError(netlink.explain(e, "list the network devices")) from None
-    bridges = {}  # physnet -> {index: (name, vlan)}
-    uplinks = {}  # (physnet, vlan) -> Link
+    bridges: dict[str, dict[int, tuple[str, str]]] = {}  # physnet -> {index: (name, vlan)}
+    uplinks: dict[tuple[str, int], Any] = {}  # (physnet, vlan id) -> Link
     for link in links:
         mark = naming.parse_alias(link.alias)
         if mark is None:
             continue
-        role, physnet, vlan = mark[0], mark[1], mark[2]
+        role, physnet, segment = mark[0], mark[1], mark[2]
         if role == "bridge":
-            bridges.setdefault(physnet, {})[link.index] = (link.name, vlan)
-        elif vlan.isdigit():
-            uplinks[(physnet, int(vlan))] = link
+            bridges.setdefault(physnet, {})[link.index] = (link.name, segment)
+        elif segment.isdigit():
+            uplinks[(physnet, int(segment))] = link
     found = []
     for physnet, interface in sorted(mapped.items()):
         mine = bridges.get(physnet, {})

@@ -14,6 +14,8 @@ host's own namespace on a real host).
 
 from __future__ import annotations
 
+from typing import Any
+
 from vif_driver.api import HookContext, HostError, Underlay
 
 OVERHEAD = {"geneve": 58, "vxlan": 50, "stt": 78}  # bytes an encapsulated frame grows by (IPv4)
@@ -63,13 +65,14 @@ def _mappings(value: str | None) -> dict[str, str]:
 
 
 def collect(db, ctx: HookContext) -> list[Underlay]:
+    options: Any = ctx.options
     state = db.read(_switch, "external_ids, bridges, ports, interfaces (network setup)", NEED)
     ids, bridges = state["ids"], state["bridges"]
     found = []
     integration = bridges.get(ctx.options["bridge"], {"vnics": []})
     encap = [ip.strip() for ip in (ids.get("ovn-encap-ip") or "").split(",") if ip.strip()]
     if encap and ids.get("ovn-remote"):
-        held = _addresses(ctx.options["netns"])
+        held = _addresses(options["netns"])
         kind = (ids.get("ovn-encap-type") or "geneve").split(",")[0].strip()
         mtus = [m for m in integration["vnics"] if m]
         need = max(mtus) + OVERHEAD.get(kind, 58) if mtus else None
@@ -83,7 +86,7 @@ def collect(db, ctx: HookContext) -> list[Underlay]:
                 ctx.warn(f"ovn-encap-ip {ip} is on no device of this host: the tunnels are down; give a "
                          "network the custom property underlay=tunnel")
     physnets = dict(_mappings(ids.get("ovn-bridge-mappings")))
-    physnets.update(ctx.options["bridge_mappings"])
+    physnets.update(options["bridge_mappings"])
     for physnet, bridge in sorted(physnets.items()):
         info = bridges.get(bridge)
         if info is None:
@@ -116,7 +119,8 @@ def apply_tunnel(db, setup, ctx: HookContext) -> None:
     if ids.get("ovn-encap-ip") == address:
         ctx.record(f"ovn-encap-ip is {address} already")
         return
-    if address not in _addresses(ctx.options["netns"]):
+    options: Any = ctx.options
+    if address not in _addresses(options["netns"]):
         raise HostError(f"network '{net}' (underlay=tunnel): its address {address} is on no device of this "
                         "host; ovn-encap-ip not changed")
     db.write(lambda api: [api.db_set("Open_vSwitch", ".", ("external_ids", {"ovn-encap-ip": address}))],

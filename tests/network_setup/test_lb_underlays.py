@@ -116,3 +116,26 @@ def test_underlay_physnet_maps_the_next_plug(run_hook, lb_host, dirs):
     assert refused.rc == 0, refused.stderr  # phys7 holds no device of its own: eth5 stays
     assert run_hook("after_network_setup", json.dumps(gone), env=env).rc == 0
     assert json.load(open(os.path.join(state, "underlays.json"), encoding="utf-8")) == {}
+
+
+def test_recorded_underlay_in_caps_and_doctor_flags_it_gone(run_hook, lb_host, hooks_root):
+    """The switch-type path never runs before_network_setup: doctor is
+    where a lost underlay shows."""
+    import subprocess
+    import sys
+    ns, env = lb_host
+    data = json.dumps(request({"phys7": net("eth5", custom={"underlay": "physnet:physnet7"})}))
+    assert run_hook("after_network_setup", data, env=env).rc == 0
+    caps = run_hook("after_get_caps", {"version": "4.50"}, env=env)
+    assert caps.rc == 0, caps.stderr
+    assert caps.json()["vif_driver"]["underlays"] == {"physnets": {"physnet7": {"network": "phys7",
+                                                                               "device": "eth5"}}}
+    doctor = [sys.executable, "-m", "vif_driver.tools.cli", "doctor", "--config", env["VIF_DRIVER_CONFIG"],
+              "--hooks-dir", str(hooks_root)]
+    ok = subprocess.run(doctor, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "ok    underlays: physnet physnet7: network phys7 on eth5" in ok.stdout, ok.stdout + ok.stderr
+    ns.delete_link("eth5")
+    lost = subprocess.run(doctor, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "FAIL  underlay physnet:physnet7: device eth5 of network phys7 is gone" in lost.stdout, lost.stdout
+    assert "underlay=physnet:physnet7" in lost.stdout
+    assert lost.returncode != 0

@@ -134,8 +134,20 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
         if ctx is not None:  # not `if ctx`: a HookContext without properties is empty
             actions.extend(ctx.actions)
             messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
+    if hook_point.call == "get_caps" and _underlays(data):
+        changed = True
     text = _encode(data) if changed else None
     return Response(1 if failed else 0, text, messages, actions)
+
+
+def _underlays(caps: dict) -> bool:
+    """caps['vif_driver']['underlays']: what the network setups recorded
+    (docs/network-setup.md); False when nothing is (one stat)."""
+    from vif_driver.core import underlay_state
+    state = underlay_state.load()
+    if state:
+        caps.setdefault("vif_driver", {})["underlays"] = state
+    return bool(state)
 
 
 _JSON_FIX = "check the scripts that ran before ours (VDSM itself writes plain JSON objects)"

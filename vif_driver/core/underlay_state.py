@@ -90,6 +90,49 @@ def record(setup, environ, dry_run: bool = False) -> dict:
     return state
 
 
+def host_devices(netns: str | None) -> tuple[set[str], dict[str, str]]:
+    """(device names, address -> device) of the namespace (None: this
+    process's), one netlink dump each: what doctor checks the state against."""
+    from vif_driver.core.netns import call_in
+
+    def read():
+        from pyroute2 import IPRoute
+        with IPRoute() as ipr:
+            names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+            return set(names.values()), {m.get_attr("IFA_ADDRESS"): names.get(m["index"]) for m in ipr.get_addr()}
+    return call_in(netns, read)
+
+
+def problems(state: dict, tunnel_netns: str | None, physnet_netns: str | None,
+             encap_ip: str | None = None) -> list[tuple[str, str]]:
+    """(what is wrong, the fix) for each recorded underlay gone missing:
+    the device or address no longer on the host (a switch-type change or
+    a change outside setupNetworks: the before hook never saw it), or
+    ovn-encap-ip pointing elsewhere (``encap_ip``: its value, when read)."""
+    found = []
+    tunnel = state.get("tunnel")
+    fix = "in the engine's Setup Networks dialog give the network that should carry it underlay={}"
+    if isinstance(tunnel, dict):
+        names, addresses = host_devices(tunnel_netns)
+        net, address, device = tunnel.get("network"), tunnel.get("address"), tunnel.get("device")
+        if device not in names:
+            found.append((f"underlay tunnel: device {device} of network {net} is gone", fix.format("tunnel")))
+        elif address and address not in addresses:
+            found.append((f"underlay tunnel: address {address} of network {net} is on no device",
+                          fix.format("tunnel")))
+        elif address and encap_ip is not None and encap_ip != address:
+            found.append((f"underlay tunnel: ovn-encap-ip is {encap_ip or 'unset'}, not network {net}'s "
+                          f"address {address}", fix.format("tunnel") + " again"))
+    physnets = state.get("physnets") or {}
+    if physnets:
+        names, _ = host_devices(physnet_netns)
+        for name, entry in sorted(physnets.items()):
+            if isinstance(entry, dict) and entry.get("device") not in names:
+                found.append((f"underlay physnet:{name}: device {entry.get('device')} of network "
+                              f"{entry.get('network')} is gone", fix.format(f"physnet:{name}")))
+    return found
+
+
 def describe(state: dict) -> list[str]:
     lines = []
     tunnel = state.get("tunnel")

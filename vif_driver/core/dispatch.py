@@ -60,6 +60,11 @@ def handle(request: Request, config: HostConfig) -> Response:
         return Response(1, messages=[f"vif-driver: unknown hook point {request.hook_point!r}"])
     if not is_ours(hook_point, request.properties, config):
         return Response(0)
+    if hook_point.call == "network_setup":
+        # root in supervdsm, answered by the hook process itself (hook/netsetup.py); never on a
+        # caller's word in the agent, whose state dirs the caller's environment would choose
+        return Response(0, messages=[f"vif-driver {hook_point.name}: answered by the hook process only "
+                                     "(VDSM runs it as root); nothing done here"])
     if hook_point.json:
         return _handle_host(hook_point, request, config)
     return _handle_vnic(hook_point, request, config)

@@ -8,8 +8,8 @@
 - The NICs (system ports) of the bridges physical networks are mapped to:
   ``bridge_mappings`` of [driver:ovs] and ``external_ids:ovn-bridge-mappings``.
 
-Addresses are looked up with pyroute2 in the driver's ``netns`` (the
-host's own namespace on a real host).
+Addresses are looked up with iproute2 (``ip -json address``) in the
+driver's ``netns`` (the host's own namespace on a real host).
 """
 
 from __future__ import annotations
@@ -40,19 +40,10 @@ def _switch(tables) -> dict:
     return {"ids": ids, "bridges": bridges}
 
 
-def _addresses(netns: str | None) -> dict[str, str]:
+def _addresses(netns: str | None, timeout: float) -> dict[str, str]:
     """address -> the device holding it."""
-    from vif_driver.core.netns import call_in
-
-    def read():
-        from pyroute2 import IPRoute
-        with IPRoute() as ipr:
-            names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-            return {msg.get_attr("IFA_ADDRESS"): names.get(msg["index"]) for msg in ipr.get_addr()}
-    try:
-        return call_in(netns, read)
-    except OSError as e:
-        raise HostError(f"cannot list the host's addresses: {e}") from None
+    from vif_driver.core.underlay_state import host_devices
+    return host_devices(netns, timeout)[1]
 
 
 def _mappings(value: str | None) -> dict[str, str]:
@@ -72,7 +63,7 @@ def collect(db, ctx: HookContext) -> list[Underlay]:
     integration = bridges.get(ctx.options["bridge"], {"vnics": []})
     encap = [ip.strip() for ip in (ids.get("ovn-encap-ip") or "").split(",") if ip.strip()]
     if encap and ids.get("ovn-remote"):
-        held = _addresses(options["netns"])
+        held = _addresses(options["netns"], ctx.timeout)
         kind = (ids.get("ovn-encap-type") or "geneve").split(",")[0].strip()
         mtus = [m for m in integration["vnics"] if m]
         need = max(mtus) + OVERHEAD.get(kind, 58) if mtus else None
@@ -120,7 +111,7 @@ def apply_tunnel(db, setup, ctx: HookContext) -> None:
         ctx.record(f"ovn-encap-ip is {address} already")
         return
     options: Any = ctx.options
-    if address not in _addresses(options["netns"]):
+    if address not in _addresses(options["netns"], ctx.timeout):
         raise HostError(f"network '{net}' (underlay=tunnel): its address {address} is on no device of this "
                         "host; ovn-encap-ip not changed")
     db.write(lambda api: [api.db_set("Open_vSwitch", ".", ("external_ids", {"ovn-encap-ip": address}))],

@@ -78,6 +78,18 @@ def test_vlan_clash_refused(run_hook, with_vnic):
     assert other.rc == 0 and other.stderr == ""
 
 
+def test_mtu_below_the_external_networks_refused(run_hook, with_vnic):
+    _ns, env = with_vnic
+    data = json.dumps(request({"ovirtmgmt": net(bonding="bond0", bridged=True, ipaddr="198.51.100.5", mtu=1400)}))
+    run = run_hook("before_network_setup", data, env=env)
+    assert run.rc == 2
+    line = one_line(run)
+    need = 1500 if uplink_kind() == "vlan" else 1450  # the VLAN device's MTU (the vxlan stand-in's: 1450)
+    assert "refusing mtu 1400 on bond0 for network 'ovirtmgmt'" in line and f"needs {need}" in line, line
+    ok = json.dumps(request({"ovirtmgmt": net(bonding="bond0", bridged=True, ipaddr="198.51.100.5", mtu=9000)}))
+    assert run_hook("before_network_setup", ok, env=env).rc == 0
+
+
 def test_rollback_passes(run_hook, with_vnic):
     _ns, env = with_vnic
     data = json.dumps(request({"vm100": net(bonding="bond0", vlan=100)}, {"bond0": REMOVE}, options=ROLLBACK))

@@ -60,3 +60,21 @@ def test_the_agent_never_answers_network_setup(dirs):
     response = handle(Request("after_network_setup", data, env), HostConfig())
     assert response.exit_code == 0 and "hook process only" in response.messages[0]
     assert not os.path.exists(state)
+
+
+def test_the_documented_engine_config_regex_matches_what_the_hook_accepts():
+    import re
+
+    import pytest
+
+    from vif_driver.core.network_setup import parse_underlay
+    doc = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "docs", "network-setup.md")
+    text = open(doc, encoding="utf-8").read()
+    pattern = re.search(r"UserDefinedNetworkCustomProperties='underlay=(\S+)'", text).group(1)
+    for value in ("tunnel", "physnet:physnet1", "physnet:a.b-c_d", "physnet:" + "x" * 64):
+        assert re.match(pattern, value) and parse_underlay(value)
+    for value in ("tunel", "physnet:", "physnet:a b", "physnet:" + "x" * 65, "tunnel\n"):
+        assert not re.fullmatch(pattern.strip("^$"), value)
+        with pytest.raises(ValueError):
+            parse_underlay(value)

@@ -109,10 +109,9 @@ def test_underlay_physnet_maps_the_next_plug(run_hook, lb_host, dirs):
     data = request({"phys7": net("eth5", custom={"underlay": "physnet:physnet7"})})
     before = run_hook("before_network_setup", json.dumps(data), env=env)
     assert before.rc == 0, before.stderr
-    refused = _plug_refused = run_hook("before_device_create", ENGINE_XML, env=env,
-                                       device_properties=lb_props(physical_network="physnet7",
-                                                                  segmentation_id="300"))
-    assert _plug_refused.rc == 2 and "physnet7" in refused.stderr  # not mapped before the setup succeeded
+    refused = run_hook("before_device_create", ENGINE_XML, env=env,
+                       device_properties=lb_props(physical_network="physnet7", segmentation_id="300"))
+    assert refused.rc == 2 and "physnet7" in refused.stderr  # not mapped before the setup succeeded
     after = run_hook("after_network_setup", json.dumps(data), env=env)
     assert after.rc == 0, after.stderr
     recorded = json.load(open(os.path.join(state, "underlays.json"), encoding="utf-8"))

@@ -45,9 +45,9 @@ def _what(u: Underlay) -> str:
     return f"{u.device} carries {u.detail} of {_users(u)}"
 
 
-def _replacement(setup, u: Underlay, net: str | None = None) -> str | None:
-    """A network of the request (other than ``net``, unless net itself
-    keeps the property) that takes ``u`` over."""
+def _replacement(setup, u: Underlay) -> str | None:
+    """A network of the request given the property that takes ``u`` over
+    (the network holding ``u`` itself, when it keeps or gets it)."""
     want = "tunnel" if u.kind == "tunnel" else f"physnet:{u.name}"
     for other, value in setup.underlay_requests().items():
         if value == want:

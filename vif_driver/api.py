@@ -219,8 +219,52 @@ class VifDriver:
         degrade quietly when the backend is down."""
         return None
 
+    def underlays(self, properties: HookContext) -> list[Underlay]:
+        """The host devices this driver's external networks depend on right
+        now (a tunnel endpoint's device, a physnet's NIC), read from the
+        host; [] when none. The framework refuses a network setup that
+        would remove, move or break one (docs/network-setup.md). Raise
+        HostError when the backend cannot be read: the setup then goes on
+        unguarded, with your message as a warning."""
+        return []
+
+    def network_setup(self, setup, properties: HookContext) -> None:
+        """A host network setup (VDSM's setupNetworks): ``setup`` is a
+        ``vif_driver.core.network_setup.NetworkSetup`` (the request, VDSM's
+        running config, each network's lower device, rollback or not).
+        before (``properties.is_before``): raise VifDriverError to refuse
+        it (never called in a rollback); after: apply what the request asks
+        of this driver, e.g. ``setup.underlay_state`` (underlay custom
+        properties); after with ``properties.failed``: nothing was changed
+        by the before phase, undo nothing."""
+
     def close(self) -> None:
         """Release connections (called when a resident agent stops)."""
+
+
+class Underlay:
+    """One host device a driver's external networks depend on.
+
+    ``device``: the Linux device (a NIC, bond, VLAN device or bridge) whose
+    removal or change would cut them off; ``kind``: "tunnel" (it holds the
+    tunnel endpoint ``address``) or "physnet" (it carries physical network
+    ``name``); ``detail``: what it is, for messages ("the OVN tunnel
+    endpoint 192.0.2.11 (ovn-encap-ip)"); ``users``: external vNICs on it;
+    ``mtu``: the least MTU the device needs (None: no need known);
+    ``vlans``: VLAN id -> what uses it, for VLANs the driver manages on it.
+    """
+
+    __slots__ = ("device", "kind", "name", "detail", "address", "users", "mtu", "vlans", "driver")
+
+    def __init__(self, device: str, kind: str, name: str, detail: str, *, address: str | None = None,
+                 users: int = 0, mtu: int | None = None, vlans: dict[int, str] | None = None):
+        self.device, self.kind, self.name, self.detail = device, kind, name, detail
+        self.address, self.users, self.mtu = address, users, mtu
+        self.vlans = vlans or {}
+        self.driver = ""  # set by the framework: the name the driver is configured under
+
+    def __repr__(self) -> str:
+        return f"Underlay({self.device!r}, {self.kind!r}, {self.name!r}, users={self.users})"
 
 
 #: The API: each public method the framework calls on a driver, with the
@@ -238,5 +282,7 @@ API_METHODS = {
     "get_caps": ("caps", "properties"),
     "adds_stats": ("properties",),
     "get_stats": ("stats", "properties"),
+    "underlays": ("properties",),
+    "network_setup": ("setup", "properties"),
     "close": (),
 }

@@ -113,7 +113,7 @@ def test_plugin_type_handled_twice_is_warned_with_how_to_keep_one(host, shared_d
     assert rc == 0, out  # a warning, not a failure
     assert ("WARN  plugin type OVIRT_PROVIDER_OVN is handled twice in after_get_caps, before_device_create, "
             "before_nic_hotplug: 10_ovirt_provider_ovn_hook (ovirt-provider-ovn-driver) in before_device_create, "
-            "before_nic_hotplug; 50_vif_driver (vif-driver, driver test) in 19 hook points; ovirt_provider_ovn_hook "
+            "before_nic_hotplug; 50_vif_driver (vif-driver, driver test) in 22 hook points; ovirt_provider_ovn_hook "
             "(ovirt-provider-ovn-driver) in after_get_caps; every vNIC is rewritten twice") in out
     assert "dnf remove ovirt-provider-ovn-driver" in out and "'OVIRT_PROVIDER_OVN =' in [plugin_types]" in out
     assert "WARN  plugin type MY_SDN is handled twice in before_device_create: 30_other_sdn in" in out

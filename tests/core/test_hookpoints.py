@@ -33,7 +33,8 @@ def test_exit_codes_by_phase():
 def test_only_plug_and_migration_destination_may_stop_the_vm_operation():
     stopping = {p.name for p in HOOK_POINTS.values() if p.fail_code == 2}
     assert stopping == {"before_device_create", "before_nic_hotplug", "before_update_device",
-                        "before_device_migrate_destination"}
+                        "before_device_migrate_destination",
+                        "before_network_setup"}  # a host network change, refused to protect the vNICs
     teardown = {p.name for p in HOOK_POINTS.values() if p.teardown}
     assert teardown == {"before_nic_hotunplug", "before_device_destroy", "before_device_migrate_source"}
     assert {p.name for p in HOOK_POINTS.values() if p.fail_code == 0} == teardown
@@ -46,7 +47,8 @@ def test_failed_operations_map_as_agreed():
     failed = {p.name: (p.call, p.phase) for p in HOOK_POINTS.values() if p.failed}
     assert failed == {"after_nic_hotplug_fail": ("unplug_device", "after"),
                       "after_update_device_fail": ("plug_device", "after"),
-                      "after_nic_hotunplug_fail": ("plug_device", "after")}
+                      "after_nic_hotunplug_fail": ("plug_device", "after"),
+                      "after_network_setup_fail": ("network_setup", "after")}
 
 
 def test_only_results_vdsm_uses_are_written():

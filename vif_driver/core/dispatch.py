@@ -60,6 +60,11 @@ def handle(request: Request, config: HostConfig) -> Response:
         return Response(1, messages=[f"vif-driver: unknown hook point {request.hook_point!r}"])
     if not is_ours(hook_point, request.properties, config):
         return Response(0)
+    if hook_point.call == "network_setup":
+        # root in supervdsm, answered by the hook process itself (hook/netsetup.py); never on a
+        # caller's word in the agent, whose state dirs the caller's environment would choose
+        return Response(0, messages=[f"vif-driver {hook_point.name}: answered by the hook process only "
+                                     "(VDSM runs it as root); nothing done here"])
     if hook_point.json:
         return _handle_host(hook_point, request, config)
     return _handle_vnic(hook_point, request, config)
@@ -141,8 +146,20 @@ def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) ->
         if ctx is not None:  # not `if ctx`: a HookContext without properties is empty
             actions.extend(ctx.actions)
             messages.extend(f"{prefix}: {w}" for w in ctx.warnings)
+    if hook_point.call == "get_caps" and data is not None and _underlays(data):
+        changed = True
     text = _encode(data) if changed and data is not None else None
     return Response(1 if failed else 0, text, messages, actions)
+
+
+def _underlays(caps: dict) -> bool:
+    """caps['vif_driver']['underlays']: what the network setups recorded
+    (docs/network-setup.md); False when nothing is (one stat)."""
+    from vif_driver.core import underlay_state
+    state = underlay_state.load()
+    if state:
+        caps.setdefault("vif_driver", {})["underlays"] = state
+    return bool(state)
 
 
 class _BadDocument(InvalidInput):

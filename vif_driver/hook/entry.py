@@ -47,6 +47,9 @@ def main(hook_point: str, environ=None) -> int:
     if not point.json and environ.get("provider_type") != "EXTERNAL_NETWORK":
         return 0
     try:
+        if point.call == "network_setup":  # root in supervdsm: in this process (hook/netsetup.py)
+            from vif_driver.hook import netsetup
+            return netsetup.main(hook_point, point, environ)
         return _run(hook_point, point, environ)
     except Exception as e:  # noqa: BLE001 - VDSM must get an exit code, not a traceback
         if environ.get("VIF_DRIVER_DEBUG"):

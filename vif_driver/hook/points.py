@@ -24,6 +24,9 @@ whether the vNIC is ours.
 | after_device_destroy              | unplug_device         | after  | XML  | no             | 1          |
 | after_get_caps                    | get_caps              | after  | JSON | yes            | 1          |
 | after_get_stats                   | get_stats             | after  | JSON | yes            | 1          |
+| before_network_setup              | network_setup         | before | JSON | no             | 2          |
+| after_network_setup               | network_setup         | after  | JSON | no             | 1          |
+| after_network_setup_fail          | network_setup         | after  | JSON | no             | 1          |
 
 "On failure" is the exit code of any failure (``HookPoint.fail_code``). A
 before-hook stops the VM operation (2) only where stopping protects the
@@ -37,6 +40,10 @@ VDSM only logs it and other providers' scripts still run.
 The ``*_fail`` points run after a failed operation (VDSM runs
 after_update_device_fail even when our own before_update_device refused);
 HookContext.failed is True there.
+
+The network-setup points run as root in supervdsm (no vNIC, no custom
+properties in the environment): vif_driver.hook.netsetup answers them in
+the hook's own process, never through the agent.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ MIGRATION_SOURCE = "migration_source"
 MIGRATION_DESTINATION = "migration_destination"
 GET_CAPS = "get_caps"
 GET_STATS = "get_stats"
+NETWORK_SETUP = "network_setup"
 
 BEFORE = "before"
 AFTER = "after"
@@ -115,6 +123,9 @@ def _table() -> dict[str, HookPoint]:
         ("after_device_destroy", UNPLUG, AFTER, False, False),
         ("after_get_caps", GET_CAPS, AFTER, True, True),
         ("after_get_stats", GET_STATS, AFTER, True, True),
+        ("before_network_setup", NETWORK_SETUP, BEFORE, True, False),
+        ("after_network_setup", NETWORK_SETUP, AFTER, True, False),
+        ("after_network_setup_fail", NETWORK_SETUP, AFTER, True, False),
     ]
     return {row[0]: HookPoint(*row) for row in rows}  # type: ignore[arg-type, misc]
 

@@ -298,6 +298,41 @@ def check_ovs(report: Report, options, timeout: float) -> None:
         report.fail(f"OVS bridge {bridge} does not exist", f"ovs-vsctl add-br {bridge}, or fix bridge in [driver:ovs]")
 
 
+def check_underlays(report: Report, cfg) -> None:
+    """The underlays the last network setup recorded (docs/network-setup.md)
+    are still there: a switch-type change never runs before_network_setup."""
+    from vif_driver.api import VifDriverError
+    from vif_driver.core import dispatch, registry, underlay_state
+    state = underlay_state.load()
+    if not state:
+        return
+    netns: dict = {}
+    encap_ip = None
+    for name in cfg.drivers():
+        try:
+            options = dispatch.resolve_options(registry.load(name), cfg, name, {})
+        except VifDriverError:
+            continue  # check_drivers reported it
+        netns[name] = options.get("netns")
+        if name == "ovs" and state.get("tunnel"):
+            try:
+                from vif_driver.drivers.ovs.ovsdb import OvsDb
+                with OvsDb(str(options["ovsdb"]), cfg.timeout) as db:
+                    encap_ip = db.read(lambda t: next(iter(t["Open_vSwitch"].rows.values())).external_ids
+                                       .get("ovn-encap-ip", ""), "ovn-encap-ip", {"Open_vSwitch": ["external_ids"]})
+            except (VifDriverError, StopIteration):
+                encap_ip = None
+    try:
+        found = underlay_state.problems(state, netns.get("ovs"), netns.get("linux_bridge"), encap_ip)
+    except (OSError, VifDriverError) as e:
+        report.warn(f"underlays not checked: {e}", "run vif-driver doctor as root")
+        return
+    for text, fix in found:
+        report.fail(text, fix)
+    if not found:
+        report.ok("underlays: " + "; ".join(underlay_state.describe(state)))
+
+
 def _check_link(report: Report, driver: str, name: str) -> None:
     if os.path.exists(os.path.join("/sys/class/net", name)):
         report.ok(f"{driver}: network device {name} exists")
@@ -327,6 +362,7 @@ def doctor(config_path, hooks_dir, user_name):
     if cfg is not None:
         check_agent(report, cfg, user)
         check_drivers(report, cfg)
+        check_underlays(report, cfg)
     if report.failed:
         raise click.ClickException(f"{report.failed} problem(s) found; fix them and run `vif-driver doctor` again")
     click.echo("all checks passed")

@@ -84,7 +84,7 @@ class LinuxBridgeDriver(VifDriver):
                     raise
                 return target
         try:
-            return naming.resolve(options)
+            return naming.resolve(_with_underlay_mappings(options))
         except ValueError as e:
             raise InvalidInput(str(e)) from None
 
@@ -182,6 +182,11 @@ class LinuxBridgeDriver(VifDriver):
         else:
             self._confirm(target, properties)
 
+    def underlays(self, properties: HookContext) -> list:
+        """Each mapped interface carrying VLAN devices this driver made."""
+        from vif_driver.drivers.linux_bridge import underlays
+        return underlays.collect(properties)
+
     def get_caps(self, caps: dict, properties: HookContext) -> dict:
         from vif_driver.drivers.linux_bridge import stats
         options: Any = properties.options
@@ -260,8 +265,21 @@ def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
-    interface = options["physical_interface_mappings"].get(mark[1])
+    interface = _with_underlay_mappings(options)["physical_interface_mappings"].get(mark[1])
     return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=options["uplink_kind"])
+
+
+def _with_underlay_mappings(options):
+    """The options with physical_interface_mappings completed by VDSM's
+    underlay=physnet:NAME networks (vif_driver.core.underlay_state), which
+    win over the config's: one stat when there are none."""
+    from vif_driver.hook import netsetup
+    if not os.path.exists(os.path.join(netsetup.state_dir(os.environ), netsetup.STATE)):
+        return options
+    from vif_driver.drivers.linux_bridge import underlays
+    merged = dict(options)
+    merged["physical_interface_mappings"] = underlays.mappings(options)
+    return merged
 
 
 def _with_provider_network(ctx: HookContext) -> dict:

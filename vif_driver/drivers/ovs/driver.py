@@ -167,6 +167,23 @@ class OvsDriver(VifDriver):
         properties.record(f"read kernel counters of {len(counters)} devices")
         return stats if vnic_stats.add(stats, rows, counters, now=taken) else None
 
+    # -- host network setup (docs/network-setup.md) --------------------------------
+    def underlays(self, properties) -> list:
+        """The tunnel endpoint's device (ovn-encap-ip) and the NICs of the
+        physnet bridges; one OVSDB read and one address dump."""
+        from vif_driver.drivers.ovs import underlays
+        with self._db(properties) as db:
+            return underlays.collect(db, properties)
+
+    def network_setup(self, setup, properties) -> None:
+        """after a successful setup: move ovn-encap-ip to the network given
+        underlay=tunnel. before: the framework's checks are enough."""
+        if properties.is_before or properties.failed:
+            return
+        from vif_driver.drivers.ovs import underlays
+        with self._db(properties) as db:
+            underlays.apply_tunnel(db, setup, properties)
+
     # -- helpers ------------------------------------------------------------------
     def _db(self, properties, resident: bool = True):
         """The OVSDB access of this call: on the agent's resident view of the

@@ -52,6 +52,8 @@ SCHEMA = {
             "name": {"type": "string", "mutable": False},
             "ofport": {"type": {"key": "integer", "min": 0, "max": 1}},
             "external_ids": {"type": _MAP},
+            "type": {"type": "string"},  # "" for a system device (network setup: physnet NICs)
+            "mtu": {"type": {"key": "integer", "min": 0, "max": 1}, "ephemeral": True},
             "error": {"type": {"key": "string", "min": 0, "max": 1}},
             "link_state": {"type": {"key": "string", "min": 0, "max": 1}, "ephemeral": True}}},
     },

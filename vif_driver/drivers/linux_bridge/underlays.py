@@ -1,0 +1,64 @@
+"""What the Linux bridge driver's networks depend on right now: each
+mapped physnet interface, with the VLAN devices the driver made on it
+(its ownership marks), the vNICs on their bridges and the largest MTU
+among them (the interface must carry it). An interface without any is
+reported too (no VLANs, no users): nothing is refused for it, but the
+network-setup gate watches it, so the next plug's VLANs are guarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vif_driver.api import HookContext, Underlay
+from vif_driver.drivers.linux_bridge import naming
+
+
+def mappings(options) -> dict[str, str]:
+    """physnet -> interface: the config's, then underlay=physnet:NAME
+    networks of VDSM (vif_driver.core.underlay_state), which win."""
+    from vif_driver.core import underlay_state
+    merged = dict(options["physical_interface_mappings"])
+    merged.update(underlay_state.physnet_devices())  # the process's own environment, never a vNIC's
+    return merged
+
+
+def collect(ctx: HookContext) -> list[Underlay]:
+    """One ``ip -json -details link show`` of the driver's namespace (not
+    pyroute2: its import would cost the network-setup hook ~0.4 s)."""
+    from vif_driver.core.underlay_state import ip_json
+    options: Any = ctx.options
+    mapped = mappings(options)
+    if not mapped:
+        return []
+    links = ip_json(options["netns"], ["-details", "link", "show"], ctx.timeout)
+    bridges: dict[str, dict[str, str]] = {}  # physnet -> {bridge name: vlan}
+    uplinks: dict[tuple[str, int], dict] = {}  # (physnet, vlan id) -> link
+    for link in links:
+        mark = naming.parse_alias(link.get("ifalias"))
+        if mark is None:
+            continue
+        role, physnet, segment = mark[0], mark[1], mark[2]
+        if role == "bridge":
+            bridges.setdefault(physnet, {})[str(link.get("ifname"))] = segment
+        elif segment.isdigit():
+            uplinks[(physnet, int(segment))] = link
+    found = []
+    for physnet, interface in sorted(mapped.items()):
+        mine = bridges.get(physnet, {})
+        vlans: dict[int, str] = {}
+        users = 0
+        mtu = None
+        for (net, vlan), uplink in sorted(uplinks.items()):
+            if net != physnet:
+                continue
+            bridge = next((name for name, v in mine.items() if v == str(vlan)), None)
+            taps = sum(1 for link in links if bridge and link.get("master") == bridge
+                       and link.get("ifname") != uplink.get("ifname"))
+            users += taps
+            mtu = max(mtu or 0, int(uplink.get("mtu") or 0)) or None
+            vlans[vlan] = (f"external network {physnet}/{vlan} uses it (bridge {bridge or '?'}, "
+                           f"{taps} vNIC{'' if taps == 1 else 's'})")
+        count = f"{len(vlans)} VLAN{'' if len(vlans) == 1 else 's'}"
+        found.append(Underlay(interface, "physnet", physnet, f"linux_bridge physnet {physnet} ({count})",
+                              users=users, mtu=mtu, vlans=vlans))
+    return found

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from vif_driver.api import HostError
+from vif_driver.core import netlink
 from vif_driver.drivers.linux_bridge import host as lb_host
-from vif_driver.drivers.linux_bridge import naming, netlink, stats, view
+from vif_driver.drivers.linux_bridge import naming, stats, view
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 
 from lb_helpers import lb_props, uplink_kind

@@ -7,9 +7,9 @@ import json
 import os
 
 import pytest
-from ovn_helpers import Vm, network, wait_for
 
 from ns_helpers import REMOVE, net, request, write_running
+from ovn_helpers import Vm, network, wait_for
 
 pytestmark = [pytest.mark.ovn, pytest.mark.ovs, pytest.mark.netns, pytest.mark.root, pytest.mark.provider]
 

@@ -90,44 +90,16 @@ def record(setup, environ, dry_run: bool = False) -> dict:
     return state
 
 
-def ip_json(netns: str | None, what: list[str], timeout: float = 10.0) -> list[dict]:
-    """``ip -json [-n NETNS] WHAT...`` (iproute2), bounded by ``timeout``:
-    the network-setup checks read links and addresses this way, not with
-    pyroute2, whose import costs a hook process ~0.4 s, more than all the
-    rest of the check."""
-    import shutil
-    import subprocess
-
-    from vif_driver.api import HostError
-    from vif_driver.core import validate
-    ip = shutil.which("ip") or "/usr/sbin/ip"
-    argv = [ip] + (["-n", validate.name(netns)] if netns else []) + ["-json"] + what
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise HostError(f"cannot list the host's addresses ({' '.join(argv)}): {e}") from None
-    if proc.returncode != 0:
-        raise HostError(f"cannot list the host's addresses ({' '.join(argv)}): "
-                        f"{proc.stderr.decode('utf-8', 'replace').strip()[:120]}")
-    try:
-        found = json.loads(proc.stdout or b"[]")
-    except ValueError as e:
-        raise HostError(f"{' '.join(argv)} printed no JSON ({e}); iproute2 4.13 or later is needed") from None
-    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
-
-
 def host_devices(netns: str | None, timeout: float = 10.0) -> tuple[set[str], dict[str, str]]:
-    """(device names, address -> device) of the namespace (None: this process's)."""
-    names, addresses = set(), {}
-    for link in ip_json(netns, ["address", "show"], timeout):
-        name = link.get("ifname")
-        if not isinstance(name, str):
-            continue
-        names.add(name)
-        for info in link.get("addr_info") or []:
-            if isinstance(info, dict) and isinstance(info.get("local"), str):
-                addresses[info["local"]] = name
-    return names, addresses
+    """(device names, address -> device) of the namespace (None: this
+    process's), in one netlink job bounded by ``timeout``."""
+    from vif_driver.core import netlink
+
+    def read(session):
+        names = {link.index: link.name for link in session.links()}
+        return names, session.addresses()
+    names, held = netlink.run(read, namespace=netns, timeout=timeout, action="list the host's devices")
+    return set(names.values()), {address: names[index] for address, index in held.items() if index in names}
 
 
 def problems(state: dict, tunnel_netns: str | None, physnet_netns: str | None,

@@ -59,11 +59,12 @@ class LinuxBridgeDriver(VifDriver):
 
     def open(self) -> None:
         """Resident in the agent: keep the netlink sockets open across calls."""
-        from vif_driver.drivers.linux_bridge import netlink
+        from vif_driver.core import netlink
         netlink.keep_open()
 
     def close(self) -> None:
-        from vif_driver.drivers.linux_bridge import netlink, view
+        from vif_driver.core import netlink
+        from vif_driver.drivers.linux_bridge import view
         view.close_all()
         netlink.close_all()
 
@@ -258,7 +259,7 @@ def _target_of_bridge(domxml, ctx: HookContext) -> naming.Target | None:
 def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
     """The Target of ``bridge`` as the driver's ownership mark on it says
     (a plain Target, never removed, without the mark)."""
-    from vif_driver.drivers.linux_bridge import netlink
+    from vif_driver.core import netlink
     options: Any = ctx.options
     found = netlink.run(lambda nl: nl.get(bridge), namespace=options["netns"], timeout=ctx.timeout,
                         action=f"read bridge {bridge}")

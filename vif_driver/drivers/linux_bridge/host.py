@@ -16,8 +16,9 @@ import os
 import time
 
 from vif_driver.api import HostError, NotReady
+from vif_driver.core import netlink
 from vif_driver.core.netns import netns
-from vif_driver.drivers.linux_bridge import naming, netlink, view
+from vif_driver.drivers.linux_bridge import naming, view
 
 CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
 _POLL = 0.05

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
+from vif_driver.core.netlink import Link
 from vif_driver.drivers.linux_bridge import naming, view
-from vif_driver.drivers.linux_bridge.netlink import Link
 
 SPEED = "1000"  # Mbps, what VDSM reports for devices without a link speed
 _KEYS = ("rx", "tx", "rxErrors", "txErrors", "rxDropped", "txDropped")  # VDSM's names of netlink.COUNTERS

@@ -23,23 +23,24 @@ def mappings(options) -> dict[str, str]:
 
 
 def collect(ctx: HookContext) -> list[Underlay]:
-    """One ``ip -json -details link show`` of the driver's namespace (not
-    pyroute2: its import would cost the network-setup hook ~0.4 s)."""
-    from vif_driver.core.underlay_state import ip_json
+    """One netlink dump of the driver's namespace's links."""
+    from vif_driver.core import netlink
     options: Any = ctx.options
     mapped = mappings(options)
     if not mapped:
         return []
-    links = ip_json(options["netns"], ["-details", "link", "show"], ctx.timeout)
-    bridges: dict[str, dict[str, str]] = {}  # physnet -> {bridge name: vlan}
-    uplinks: dict[tuple[str, int], dict] = {}  # (physnet, vlan id) -> link
+    links = netlink.run(lambda session: session.links(), namespace=options["netns"], timeout=ctx.timeout,
+                        action="list the physnet interfaces' VLANs")
+    bridges: dict[str, dict[int, str]] = {}  # physnet -> {bridge index: vlan}
+    uplinks: dict[tuple[str, int], netlink.Link] = {}  # (physnet, vlan id) -> link
+    names = {link.index: link.name for link in links}
     for link in links:
-        mark = naming.parse_alias(link.get("ifalias"))
+        mark = naming.parse_alias(link.alias)
         if mark is None:
             continue
         role, physnet, segment = mark[0], mark[1], mark[2]
         if role == "bridge":
-            bridges.setdefault(physnet, {})[str(link.get("ifname"))] = segment
+            bridges.setdefault(physnet, {})[link.index] = segment
         elif segment.isdigit():
             uplinks[(physnet, int(segment))] = link
     found = []
@@ -51,11 +52,12 @@ def collect(ctx: HookContext) -> list[Underlay]:
         for (net, vlan), uplink in sorted(uplinks.items()):
             if net != physnet:
                 continue
-            bridge = next((name for name, v in mine.items() if v == str(vlan)), None)
-            taps = sum(1 for link in links if bridge and link.get("master") == bridge
-                       and link.get("ifname") != uplink.get("ifname"))
+            index = next((i for i, v in mine.items() if v == str(vlan)), None)
+            bridge = names.get(index) if index is not None else None
+            taps = sum(1 for link in links if index is not None and link.master == index
+                       and link.index != uplink.index)
             users += taps
-            mtu = max(mtu or 0, int(uplink.get("mtu") or 0)) or None
+            mtu = max(mtu or 0, int(uplink.mtu or 0)) or None
             vlans[vlan] = (f"external network {physnet}/{vlan} uses it (bridge {bridge or '?'}, "
                            f"{taps} vNIC{'' if taps == 1 else 's'})")
         count = f"{len(vlans)} VLAN{'' if len(vlans) == 1 else 's'}"

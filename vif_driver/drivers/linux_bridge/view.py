@@ -21,8 +21,8 @@ import threading
 import time
 
 from vif_driver.api import HostError
+from vif_driver.core import netlink
 from vif_driver.core.sampler import Sample, Sampler
-from vif_driver.drivers.linux_bridge import netlink
 
 REFRESH = 10.0  # seconds between background dumps
 MAX_AGE = 15.0  # seconds; an older snapshot is retaken before it is used

@@ -8,7 +8,7 @@
 - The NICs (system ports) of the bridges physical networks are mapped to:
   ``bridge_mappings`` of [driver:ovs] and ``external_ids:ovn-bridge-mappings``.
 
-Addresses are looked up with iproute2 (``ip -json address``) in the
+Addresses are read over netlink (vif_driver.core.netlink) in the
 driver's ``netns`` (the host's own namespace on a real host).
 """
 

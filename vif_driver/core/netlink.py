@@ -1,4 +1,5 @@
-"""The driver's one netlink stack: pyroute2, for reads and writes alike.
+"""vif-driver's one netlink stack: pyroute2, for reads and writes alike
+(the Linux bridge driver's host changes, the network-setup checks).
 
 pyroute2's synchronous API has no per-call timeout, and its IPRoute belongs
 to the thread that made it (pyroute2 >= 0.9 keeps the socket and event loop
@@ -152,6 +153,20 @@ class Session:
             except NetlinkFailure as e:
                 if e.code != ENODEV:  # a concurrent run removed it first
                     raise
+
+    def addresses(self) -> dict[str, int]:
+        """address -> index of the device holding it (IPv4 and IPv6)."""
+        from pyroute2.netlink.exceptions import NetlinkError
+        try:
+            found = self._ipr.get_addr()
+        except NetlinkError as e:
+            raise NetlinkFailure(e.code, "list the addresses", _strerror(e.code)) from None
+        held = {}
+        for msg in found:
+            address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            if isinstance(address, str):
+                held[address] = msg["index"]
+        return held
 
     def index(self, name: str, missing_ok: bool = False) -> int | None:
         link = self.get(name)

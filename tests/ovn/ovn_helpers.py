@@ -13,12 +13,13 @@ CIDR, GATEWAY = "10.77.0.0/24", "10.77.0.1"  # every network in one IP subnet: o
 _POOLS = itertools.count(1)
 
 
-def network(neutron, name: str) -> dict:
-    """A network (geneve: the OVN backend's default) with a subnet, as the
-    engine creates them; the network dict gets "subnet". Every network has
-    the same CIDR, each its own allocation pool: addresses never clash."""
+def network(neutron, name: str, **provider) -> dict:
+    """A network (geneve: the OVN backend's default; ``provider``: other
+    provider:* attributes) with a subnet, as the engine creates them; the
+    network dict gets "subnet". Every network has the same CIDR, each its
+    own allocation pool: addresses never clash."""
     first = 10 * next(_POOLS)
-    net = neutron.create_network({"network": {"name": name}})["network"]
+    net = neutron.create_network({"network": {"name": name, **provider}})["network"]
     net["subnet"] = neutron.create_subnet({"subnet": {
         "network_id": net["id"], "cidr": CIDR, "ip_version": 4, "gateway_ip": GATEWAY, "name": f"{name}-sub",
         "allocation_pools": [{"start": f"10.77.0.{first}", "end": f"10.77.0.{first + 9}"}]}})["subnet"]

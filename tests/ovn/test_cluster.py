@@ -173,3 +173,19 @@ def test_a_port_off_the_integration_bridge_is_not_waited_for(ovn, neutron, boot)
     vm = boot(h1, network(neutron, "netl"), "l1", props={"bridge": "br-loc"}, bound_to="nowhere")
     assert vm.attachment.bridge == "br-loc"
     assert time.monotonic() - start < 4 and not vm.installed()
+
+
+def test_a_vlan_network_of_ovn_is_plugged_on_br_int_like_an_overlay(ovn, neutron, boot):
+    """OVN carries vlan and flat networks too (a localnet port; the hosts
+    map the physnet with ovn-bridge-mappings): the provider marks its ports
+    controller=ovn, and the driver plugs them on br-int untagged and waits
+    for ovn-installed, although no bridge_mappings maps physnet1 here."""
+    h1 = list(ovn.hosts.values())[0]
+    net = network(neutron, "netv", **{"provider:network_type": "vlan", "provider:physical_network": "physnet1",
+                                      "provider:segmentation_id": 312})
+    vm = boot(h1, net, "v1")
+    assert vm.port["binding:vif_details"]["controller"] == "ovn"
+    assert vm.port["binding:vif_details"]["network_type"] == "vlan"
+    assert (vm.attachment.bridge, vm.attachment.tag) == ("br-int", None)
+    assert vm.installed()
+

@@ -72,6 +72,8 @@ class _Stale(Exception):
 class OvnTx(Tx):
     """Tx on the mirror: OVN decides a port's status, rows get ordered ids."""
 
+    controller = "ovn"  # OVN carries every network: drivers plug into br-int (vif_details)
+
     def __init__(self, conn: sqlite3.Connection, default_bridge: str, gen: int) -> None:
         super().__init__(conn, default_bridge)
         self.next_rowid = (gen + 1) * 4096

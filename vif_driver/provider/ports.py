@@ -33,6 +33,7 @@ class PortOps:
 
     conn: sqlite3.Connection
     default_bridge: str
+    controller: str | None = None  # binding:vif_details controller (segments.vif_details)
 
     def q(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
         raise NotImplementedError
@@ -82,7 +83,7 @@ class PortOps:
             port["fixed_ips"] = []
             port["binding:vif_type"] = "ovs"
             port["binding:vif_details"] = segments.vif_details(
-                r, self.default_bridge, port["port_security_enabled"])
+                r, self.default_bridge, port["port_security_enabled"], self.controller)
             ports.append(port)
         by_id = {p["id"]: p for p in ports}
         ids = list(by_id)

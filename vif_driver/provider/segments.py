@@ -87,10 +87,12 @@ def local_tag(q: Callable[..., sqlite3.Cursor], net_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def vif_details(row: Any, default_bridge: str, port_filter: bool) -> dict[str, str]:
+def vif_details(row: Any, default_bridge: str, port_filter: bool, controller: str | None = None) -> dict[str, str]:
     """A port's binding:vif_details: a flat map of strings (the engine
     parses it as Map<String,String>). ``row`` has the network's columns
-    under net_bridge, net_type, net_physnet, net_segment and net_tag."""
+    under net_bridge, net_type, net_physnet, net_segment and net_tag.
+    ``controller`` "ovn": OVN carries every network (the OVN backend), so
+    the host's driver only plugs the vNIC into the integration bridge."""
     details = {"bridge_name": row["net_bridge"] or default_bridge,
                "port_filter": "true" if port_filter else "false",
                "connectivity": "l2",
@@ -101,4 +103,6 @@ def vif_details(row: Any, default_bridge: str, port_filter: bool) -> dict[str, s
         details["segmentation_id"] = str(row["net_segment"])
     if row["net_tag"] is not None:
         details["local_tag"] = str(row["net_tag"])
+    if controller:
+        details["controller"] = controller
     return details

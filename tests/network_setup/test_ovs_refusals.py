@@ -131,3 +131,31 @@ def test_failed_setup_undoes_nothing(run_hook, ovn_host, dirs):
     assert run.rc == 0
     assert "nothing to undo" in one_line(run)
     assert not os.path.exists(os.path.join(dirs[1], "underlays.json"))
+
+
+def test_the_agent_keeps_the_token_file_fresh(ovn_host, dirs, tmp_path):
+    """The agent writes the gate's token file at its start (and every
+    TOKEN_REFRESH after), while the state directory exists: between
+    network setups the hook keeps its cheap path."""
+    import time
+    _netconf, state, _env = dirs
+    path = os.path.join(state, "underlay-tokens")
+    os.makedirs(state, exist_ok=True)
+    assert not os.path.exists(path)
+    daemon = os.path.join(os.path.dirname(sys.executable), "vif-driverd")
+    socket_path = str(tmp_path / "agent.sock")
+    proc = subprocess.Popen([daemon, "--listen", socket_path, "--config", ovn_host["VIF_DRIVER_CONFIG"]],
+                            env=ovn_host, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(path) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(path), "the agent wrote no token file"
+        with open(path, encoding="utf-8") as f:
+            tokens = f.read().split("\n")
+        assert tokens[0].startswith("v1 ") and {"eth1", "ovn-tunnel"} <= set(tokens), tokens
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out

@@ -37,6 +37,7 @@ MAX_CONNECTIONS = 64
 MAX_HUNG = 32  # driver calls past their deadline still running
 MAX_IDLE_THREADS = 8  # pooled threads kept waiting for the next connection
 CLOSE_GRACE = 5.0  # drivers get this long to close their backends at a stop
+TOKEN_REFRESH = 120.0  # s between refreshes of the network-setup hook's tokens (< netsetup.TOKEN_TTL)
 
 
 class Agent:
@@ -112,6 +113,29 @@ class Agent:
             self._wake_w.send(b"x")
         except OSError:
             pass
+
+    def keep_underlay_tokens(self, every: float = TOKEN_REFRESH) -> threading.Thread:
+        """Refresh the network-setup hook's token file every ``every``
+        seconds (core.network_setup.refresh_tokens), while the state
+        directory exists (the package makes /var/lib/vif-driver; the agent
+        creates nothing)."""
+        from vif_driver.hook import netsetup
+
+        def loop() -> None:
+            while True:
+                directory = netsetup.state_dir(os.environ)
+                cfg, _ = self.config()
+                if cfg is not None and cfg.plugin_types and os.path.isdir(directory):
+                    from vif_driver.core import network_setup
+                    try:
+                        network_setup.refresh_tokens(cfg, os.environ)
+                    except Exception as e:  # noqa: BLE001 - the hook then runs its full check
+                        log.warning("refreshing the network-setup tokens in %s failed: %s", directory, e)
+                if self._stopping.wait(every):
+                    return
+        thread = threading.Thread(target=loop, name="underlay-tokens", daemon=True)
+        thread.start()
+        return thread
 
     def serve(self, listener: socket.socket) -> None:
         """Accept connections until stop(); then return at once (the caller
@@ -358,6 +382,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: agent.stop())
     signal.signal(signal.SIGINT, lambda signum, frame: agent.stop())
     sd_notify("READY=1")
+    agent.keep_underlay_tokens()
     try:
         agent.serve(listener)
         log.info("stopping")

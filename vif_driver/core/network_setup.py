@@ -196,7 +196,6 @@ def _section(request: dict, key: str) -> dict[str, dict]:
 # -- the hook points ---------------------------------------------------------------
 def handle(request: Request, config: HostConfig) -> Response:
     from vif_driver.core import underlay_state
-    from vif_driver.core.dispatch import load_driver, resolve_options
     from vif_driver.hook import netsetup
 
     point = HOOK_POINTS[request.hook_point]
@@ -220,32 +219,8 @@ def handle(request: Request, config: HostConfig) -> Response:
 
     messages: list[str] = []
     actions: list[str] = []
-    drivers = []
-    for name in config.drivers():
-        try:
-            driver = load_driver(name)
-            options = resolve_options(driver, config, name, {})
-        except VifDriverError as e:
-            messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}"))
-            continue
-        ctx = HookContext(hook_point=point.name, phase=point.phase, properties=environ, options=options,
-                          timeout=config.timeout, dry_run=request.dry_run, driver=name,
-                          plugin_types=tuple(config.drivers()[name]))
-        drivers.append((name, driver, ctx))
-
-    underlays: list[Underlay] = []
-    complete = True
-    for name, driver, ctx in drivers:
-        try:
-            found = driver.underlays(ctx) or []
-        except VifDriverError as e:
-            complete = False
-            messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}; the request is not checked "
-                                     "against this driver's underlays"))
-            continue
-        for u in found:
-            u.driver = name
-        underlays.extend(found)
+    drivers = _drivers(config, point, environ, request.dry_run, messages)
+    underlays, complete = _collect(drivers, point, messages)
 
     code = 0
     if point.phase == "before":
@@ -275,6 +250,59 @@ def handle(request: Request, config: HostConfig) -> Response:
             underlays = _underlays_again(drivers) or underlays
         underlay_state.write_tokens(environ, underlays, setup)
     return Response(code, messages=messages, actions=actions)
+
+
+def refresh_tokens(config: HostConfig, environ) -> bool:
+    """Rewrite the hook's token file from the drivers' underlays as they
+    are now. The agent does this every few minutes, so the hook's cheap
+    path holds between network setups and a change made outside them (an
+    ovs-vsctl of ovn-encap-ip) reaches the gate within that time. False
+    when a driver could not tell (the file is then left to go stale)."""
+    from vif_driver.core import underlay_state
+    point = HOOK_POINTS["before_network_setup"]
+    messages: list[str] = []
+    underlays, complete = _collect(_drivers(config, point, environ, False, messages), point, messages)
+    for line in messages:
+        log.info("underlay tokens: %s", line)
+    if complete and not messages:
+        underlay_state.write_tokens(environ, underlays)
+    return complete and not messages
+
+
+def _drivers(config: HostConfig, point, environ, dry_run: bool, messages: list[str]) -> list[tuple]:
+    """(name, driver, HookContext) of each configured driver that loads."""
+    from vif_driver.core.dispatch import load_driver, resolve_options
+    drivers = []
+    for name in config.drivers():
+        try:
+            driver = load_driver(name)
+            options = resolve_options(driver, config, name, {})
+        except VifDriverError as e:
+            messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}"))
+            continue
+        ctx = HookContext(hook_point=point.name, phase=point.phase, properties=environ, options=options,
+                          timeout=config.timeout, dry_run=dry_run, driver=name,
+                          plugin_types=tuple(config.drivers()[name]))
+        drivers.append((name, driver, ctx))
+    return drivers
+
+
+def _collect(drivers: list[tuple], point, messages: list[str]) -> tuple[list[Underlay], bool]:
+    """Every driver's underlays, and whether all of them could tell."""
+    underlays: list[Underlay] = []
+    complete = True
+    for name, driver, ctx in drivers:
+        try:
+            found = driver.underlays(ctx) or []
+        except VifDriverError as e:
+            complete = False
+            messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}; the request is not checked "
+                                     "against this driver's underlays"))
+            continue
+        for u in found:
+            u.driver = name
+        underlays.extend(found)
+    return underlays, complete
 
 
 def _underlays_again(drivers) -> list[Underlay] | None:

@@ -26,7 +26,7 @@ NETCONF_ENV = "VIF_DRIVER_NETCONF_DIR"  # VDSM's running config (tests point it 
 DEFAULT_NETCONF_DIR = "/var/lib/vdsm/staging/netconf"
 TOKENS = "underlay-tokens"
 STATE = "underlays.json"
-TOKEN_TTL = 600.0  # seconds: a hand-made change (ovs-vsctl) is noticed within this long
+TOKEN_TTL = 600.0  # seconds: without the agent refreshing it (every 120 s), a hand-made change is seen this late
 BEFORE = "before_network_setup"
 FAILED = "after_network_setup_fail"
 

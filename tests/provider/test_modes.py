@@ -78,10 +78,6 @@ def test_data_survives_restart(tmp_path, start_provider, make_neutron):
     assert again["binding:vif_details"]["bridge_name"] == "br-keep"
 
 
-# SQLite only for now: on the OVN backend (issue 13, open) a request among
-# 100 contended writes has hung for over 60 s in full-suite runs under the
-# gevent workers; see docs/provider.md "The OVN backend".
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_20_concurrent_clients_get_unique_ips_and_macs(provider,
                                                        make_neutron):
     neutron = make_neutron(provider)

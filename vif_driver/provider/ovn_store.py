@@ -114,7 +114,10 @@ class OvnStore:
     """The Store interface (read(), write(), transact()) on an OVN NB database.
 
     Made in the gunicorn arbiter; each worker opens its own connections on
-    first use (an IDL thread does not survive a fork).
+    first use (an IDL thread does not survive a fork).  Nothing made here
+    may block a worker: a lock made in the arbiter is a real OS lock (gevent
+    patches the ``threading`` module in each worker only after the fork), so
+    the worker's own locks are made in the worker (``_open_lock()``).
     """
 
     def __init__(self, remote: str, *, default_bridge: str = "br-int", timeout: float = 10.0,
@@ -124,17 +127,38 @@ class OvnStore:
         self.ssl = (ssl_key, ssl_cert, ssl_ca)
         self._worker: Any = None
         self._pid = 0
-        self._open_lock = threading.Lock()
+        self._open_locks: dict[int, Any] = {}  # pid -> the lock around opening its _Worker
         # Workers forked from this process take a POSIX record lock on this
         # unlinked file around each write: writers on one host queue instead
         # of colliding (other hosts' providers still meet at the generation).
         self._write_lock = tempfile.TemporaryFile()
         Rpc(remote, timeout, self.ssl).close_after(lambda rpc: rpc.call("get_schema", ["OVN_Northbound"]))
 
+    def _open_lock(self) -> Any:
+        """This process's lock around opening its _Worker, made on first use.
+
+        Why not one lock made in __init__: that runs in the arbiter, before
+        gevent's monkey patching in the worker, so it would be a real OS
+        lock.  Opening a _Worker waits for the server (the greenlet yields);
+        a second request's greenlet arriving meanwhile blocked the whole
+        process on that OS lock, the first greenlet never ran again, and the
+        worker hung until gunicorn killed it (60 s): the "hang under 20
+        concurrent writers" of issue 13, at a worker's first requests.  Made
+        here, in the worker, ``threading.Lock`` is gevent's (a greenlet
+        waits, the hub runs on) or a real one without gevent.
+        """
+        pid = os.getpid()
+        lock = self._open_locks.get(pid)
+        if lock is None:  # setdefault: two threads racing here get one lock
+            lock = self._open_locks.setdefault(pid, threading.Lock())
+        return lock
+
     def worker(self) -> Any:
         """This process's ovn_worker._Worker (connections, mirror, sync)."""
+        if self._worker is not None and self._pid == os.getpid():
+            return self._worker
         from .ovn_worker import _Worker  # it imports this module
-        with self._open_lock:
+        with self._open_lock():
             if self._worker is None or self._pid != os.getpid():
                 self._worker, self._pid = _Worker(self), os.getpid()
             return self._worker

@@ -195,7 +195,12 @@ class OvnStore:
 
     def transact(self, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in a write transaction, again if another writer
-        came first; returns what the body returned."""
+        came first; returns what the body returned.
+
+        The body's changes to the mirror are kept when the OVSDB
+        transaction commits (rolled back when it does not): the IDL's copy
+        of the same rows then compares equal in sync(), so a write is not
+        rendered twice."""
         w = self.worker()
         for attempt in range(WRITE_ATTEMPTS):
             with w.lock, self._host_lock():
@@ -204,7 +209,7 @@ class OvnStore:
                 if attempt:
                     w.catch_up()
                 else:
-                    w.sync()
+                    w.refresh()
                 gen = w.gen
                 w.db.execute("BEGIN")
                 try:
@@ -219,15 +224,26 @@ class OvnStore:
                 except BaseException:
                     w.db.execute("ROLLBACK")
                     raise
-                else:
-                    w.db.execute("ROLLBACK")
-                try:
-                    w.commit(plan, gen)
-                except _Stale:
+                if not self._commit(w, plan, gen):
                     continue
                 w.sync()
                 return result
         raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+
+    @staticmethod
+    def _commit(w: Any, plan: dict, gen: int) -> bool:
+        """The plan to OVSDB, inside the body's open mirror transaction:
+        kept on success, rolled back otherwise; False when stale."""
+        try:
+            w.commit(plan, gen)
+        except _Stale:
+            w.db.execute("ROLLBACK")
+            return False
+        except BaseException:
+            w.db.execute("ROLLBACK")
+            raise
+        w.db.execute("COMMIT")
+        return True
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
@@ -241,10 +257,9 @@ class OvnStore:
                 w.db.execute("DELETE FROM dirty")
                 yield OvnTx(w.db, self.default_bridge, gen)
                 plan = w.plan()
-            finally:
+            except BaseException:
                 w.db.execute("ROLLBACK")
-            try:
-                w.commit(plan, gen)
-            except _Stale:
-                raise unavailable(self.remote, "another writer came first") from None
+                raise
+            if not self._commit(w, plan, gen):
+                raise unavailable(self.remote, "another writer came first")
             w.sync()

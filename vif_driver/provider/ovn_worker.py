@@ -17,7 +17,9 @@ import time
 import uuid
 from typing import Any
 
+from ovs.db import data as ovs_data
 from ovs.db import idl as ovs_idl
+from ovs.db import types as ovs_types
 from ovsdbapp.backend.ovs_idl import command, connection
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
@@ -101,20 +103,29 @@ class _Worker:
         self.dirty = dirty
         lsp_net: dict = {}    # LSP uuid -> LS uuid
         self.lsp_net = lsp_net
+        # New LSPs whose switch is not known yet, and switches whose ports
+        # changed: sync() pairs them (see _own_new_ports).
+        unowned: set = set()
+        self.unowned = unowned
+        reported: set = set()
+        self.ports_changed = reported
 
         class Idl(connection.OvsdbIdl):
             def cooperative_yield(self) -> None:
                 """No eventlet here: ovsdbapp's sleep per row only slows the dump."""
 
             def notify(self, event: Any, row: Any, updates: Any = None) -> None:
-                dirty.add((row._table.name, row.uuid))
-                if row._table.name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
-                    # The ports the switch gained: a set difference of the
-                    # undecoded columns (C speed), not 10,000 Rows per write.
-                    new = row._data["ports"].values.keys()
-                    old = getattr(updates, "_data", {}).get("ports") if updates is not None else None
-                    for atom in (new - old.values.keys()) if old is not None else new:
-                        lsp_net[atom.value] = row.uuid
+                """Only records what changed: runs in the IDL's loop, per row."""
+                name = row._table.name
+                if name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
+                    changed = getattr(updates, "_data", None) if updates is not None else None
+                    if changed is None or "ports" in changed:
+                        reported.add(row.uuid)
+                    if changed is not None and changed.keys() == {"ports"}:
+                        return  # a port written: the network reads the same, skip decoding it
+                elif name == "Logical_Switch_Port" and event == ovs_idl.ROW_CREATE:
+                    unowned.add(row.uuid)
+                dirty.add((name, row.uuid))
 
         self.idl = Idl(store.remote, helper, probe_interval=PROBE_MS)
         self.conn = connection.Connection(self.idl, store.timeout)
@@ -138,6 +149,7 @@ class _Worker:
             for ls in self.idl.tables["Logical_Switch"].rows.values():
                 for p in m.port_uuids(ls):
                     lsp_net[p] = ls.uuid
+            unowned.difference_update(lsp_net)
         self.sync()
 
     def _ensure_nb_global(self) -> None:
@@ -163,6 +175,16 @@ class _Worker:
                 raise unavailable(self.remote, "the monitor lags behind the database")
             time.sleep(0.0005)
 
+    def refresh(self) -> None:
+        """sync() after letting the IDL take what the server has already
+        sent (the request's greenlet runs the IDL's loop once, without
+        waiting): a write that queued behind another worker's write then
+        usually starts from the mirror that write made, instead of
+        computing on the older one and colliding at the generation."""
+        with self.conn.lock:
+            self.idl.run()
+        self.sync()
+
     def caught_up_changes(self) -> bool:
         """catch_up(); whether the generation moved."""
         before = self.gen
@@ -171,12 +193,13 @@ class _Worker:
 
     def sync(self) -> None:
         with self.conn.lock:
+            if self.unowned:
+                self._own_new_ports()
+            self.ports_changed.clear()
             if not self.dirty:
                 return
-            todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
-            self.dirty.clear()
             lsps = self.idl.tables["Logical_Switch_Port"].rows
-            for table, row_uuid in todo:
+            for table, row_uuid in list(self.dirty):
                 if table == "Logical_Switch_Port":
                     row = lsps.get(row_uuid)
                     owner = self.lsp_net.get(row_uuid)
@@ -184,6 +207,13 @@ class _Worker:
                         self.ls_localnet[owner] = row_uuid
                     elif owner is not None and self.ls_localnet.get(owner) == row_uuid:
                         del self.ls_localnet[owner]
+                    else:
+                        continue
+                    # The network reads its type, physnet and VLAN from its
+                    # localnet port: decode the switch again too.
+                    self.dirty.add(("Logical_Switch", owner))
+            todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
+            self.dirty.clear()
             nets, subs, ports = [], [], []
             for table, row_uuid in todo:
                 row = self.idl.tables[table].rows.get(row_uuid)
@@ -240,6 +270,27 @@ class _Worker:
             q("ROLLBACK")
             raise
         q("COMMIT")
+
+    def _own_new_ports(self) -> None:
+        """The switch of each new LSP (under the IDL's lock).
+
+        An LSP row does not name its switch; the switch's ``ports`` column
+        names the LSP, and both change in one update.  So each new LSP is
+        looked up in the switches whose ports changed in the same updates:
+        one dict lookup per new port and changed switch.  (A set difference
+        of the old and new ``ports`` per switch update hashed every Atom of
+        the column in Python: O(ports of the switch) per port written.)
+        """
+        lss = self.idl.tables["Logical_Switch"].rows
+        candidates = [ls for ls in (lss.get(u) for u in self.ports_changed) if ls is not None]
+        for lsp_uuid in list(self.unowned):
+            atom = ovs_data.Atom(ovs_types.UuidType, lsp_uuid)
+            owner = next((ls for ls in candidates if atom in ls._data["ports"].values), None)
+            if owner is None:  # not in this update's switches (rare): look everywhere
+                owner = next((ls for ls in lss.values() if atom in ls._data["ports"].values), None)
+            self.unowned.discard(lsp_uuid)  # an LSP in no switch is gone at commit (OVSDB GC)
+            if owner is not None:
+                self.lsp_net[lsp_uuid] = owner.uuid
 
     def localnet(self, ls: Any) -> Any:
         """The switch's localnet port row, or None (without decoding its ports)."""

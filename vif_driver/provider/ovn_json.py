@@ -9,10 +9,11 @@ dump of 10,000 ports take seconds.
 
 This parser keeps python-ovs's interface for its Python parser (``feed``
 returns how many characters it took, ``is_done``, ``finish`` returns the
-value or an error string) and does the work in C: a regular expression finds
-where the first complete JSON value ends (whole strings are skipped by the
-expression, only brackets cost a Python step), then ``json.loads`` decodes
-it.  State carries across ``feed`` calls, so a large message arriving in
+value or an error string) and does the work in C: a message that arrived
+whole is decoded at once (``raw_decode``); otherwise a regular expression
+finds where the first complete JSON value ends (whole strings are skipped
+by the expression, only brackets cost a Python step), then ``json.loads``
+decodes it.  State carries across ``feed`` calls, so a large message arriving in
 4 KiB pieces is scanned once, not once per piece.
 """
 
@@ -32,6 +33,7 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]|"', re.DOTALL)
 _STRING_REST = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # string body from inside it
 _SPACE = re.compile(r"[ \t\r\n]*")
 _OPEN, _CLOSE = frozenset("{["), frozenset("}]")
+_DECODER = json.JSONDecoder()
 
 
 class StreamParser:
@@ -53,6 +55,17 @@ class StreamParser:
             if self.check_trailer and s.strip():
                 self._error = "trailing garbage at end of input"
             return len(s) if self.check_trailer else 0
+        if not self._parts and not self._started:
+            # Mostly the whole message is in this piece: decode it at once.
+            start = _SPACE.match(s).end()
+            if start < len(s) and s[start] in _OPEN:
+                try:
+                    self._value, end = _DECODER.raw_decode(s, start)
+                except ValueError:
+                    pass  # not complete (or not JSON): scan it
+                else:
+                    self._done = True
+                    return end + self.feed(s[end:]) if self.check_trailer else end
         end = self._scan(s)
         if end is None:
             self._parts.append(s)

@@ -36,6 +36,12 @@ _OPEN, _CLOSE = frozenset("{["), frozenset("}]")
 _DECODER = json.JSONDecoder()
 
 
+def _match_end(pattern: re.Pattern, s: str, pos: int = 0) -> int:
+    """End of ``pattern`` at ``pos`` (patterns that also match nothing)."""
+    m = pattern.match(s, pos)
+    return pos if m is None else m.end()
+
+
 class StreamParser:
     """One JSON value from a stream, fed in pieces (python-ovs's Parser API)."""
 
@@ -57,15 +63,15 @@ class StreamParser:
             return len(s) if self.check_trailer else 0
         if not self._parts and not self._started:
             # Mostly the whole message is in this piece: decode it at once.
-            start = _SPACE.match(s).end()
+            start = _match_end(_SPACE, s)
             if start < len(s) and s[start] in _OPEN:
                 try:
-                    self._value, end = _DECODER.raw_decode(s, start)
+                    self._value, whole = _DECODER.raw_decode(s, start)
                 except ValueError:
                     pass  # not complete (or not JSON): scan it
                 else:
                     self._done = True
-                    return end + self.feed(s[end:]) if self.check_trailer else end
+                    return whole + self.feed(s[whole:]) if self.check_trailer else whole
         end = self._scan(s)
         if end is None:
             self._parts.append(s)
@@ -84,11 +90,12 @@ class StreamParser:
         if self._escape:
             pos, self._escape = 1, False
         if self._in_string:
-            pos = self._string_end(s, pos)
-            if pos is None:
+            after = self._string_end(s, pos)
+            if after is None:
                 return None
+            pos = after
         if not self._started:
-            pos = _SPACE.match(s, pos).end()
+            pos = _match_end(_SPACE, s, pos)
             if pos == len(s):
                 return None
             if s[pos] not in _OPEN:
@@ -113,7 +120,7 @@ class StreamParser:
 
     def _string_end(self, s: str, pos: int) -> int | None:
         """Past the closing quote of a string we are inside, or None."""
-        end = _STRING_REST.match(s, pos).end()
+        end = _match_end(_STRING_REST, s, pos)
         if end < len(s) and s[end] == '"':
             self._in_string = False
             return end + 1
@@ -156,6 +163,7 @@ def install() -> bool:
     if ovs.json.PARSER != ovs.json.PARSER_PY:
         return False
     if ovs.json.Parser is not StreamParser:
-        ovs.json.Parser = StreamParser  # type: ignore[misc,assignment]
+        module: Any = ovs.json
+        module.Parser = StreamParser
         log.debug("python-ovs without its C JSON parser: using %s", __name__)
     return True

@@ -42,14 +42,21 @@ def _api_class() -> type:
     return type("NbApi", (impl_idl.OvnNbApiIdlImpl,), {"_ovsdb_connection": None})
 
 
+class _Cancelled(Exception):
+    """The transaction's request gave up waiting for it (a timeout)."""
+
+
 class _Apply(command.BaseCommand):
     """The planned writes, as one ovsdbapp command (one OVSDB transaction)."""
 
     def __init__(self, api: Any, plan: dict, gen: int, localnet: Any) -> None:
         super().__init__(api)
         self.plan, self.gen, self.localnet = plan, gen, localnet
+        self.cancelled = False
 
     def run_idl(self, txn: Any) -> None:
+        if self.cancelled:  # its request already answered 503: never write it late
+            raise _Cancelled()
         tables = self.api.idl.tables
         nbg = next(iter(tables["NB_Global"].rows.values()), None)
         if nbg is None:
@@ -143,14 +150,31 @@ class _Worker:
         self.port_lsp: dict = {}   # port id -> LSP uuid
         self.foreign = FOREIGN_ROWID
         self._ensure_nb_global()
-        with self.conn.lock:
-            for t in TABLES:
-                dirty.update((t, u) for u in self.idl.tables[t].rows)
-            for ls in self.idl.tables["Logical_Switch"].rows.values():
-                for p in m.port_uuids(ls):
-                    lsp_net[p] = ls.uuid
-            unowned.difference_update(lsp_net)
+        self.session = None  # the IDL's connection the mirror was last made whole from
         self.sync()
+
+    def _reconcile(self) -> None:
+        """After a (re)connection's dump (under the IDL's lock): every row
+        again, and the rows the mirror has that the dump lacks as deleted.
+
+        Why: a standalone ovsdb-server cannot resume a monitor, so after a
+        reconnection python-ovs clears its tables and loads the dump
+        without a delete notice for rows deleted meanwhile (by another
+        worker, provider or ovn-nbctl); the mirror would keep serving them
+        and their addresses would count as in use."""
+        tables = self.idl.tables
+        for t in TABLES:
+            self.dirty.update((t, u) for u in tables[t].rows)
+        self.lsp_net.clear()
+        for ls in tables["Logical_Switch"].rows.values():
+            for p in m.port_uuids(ls):
+                self.lsp_net[p] = ls.uuid
+        self.unowned.clear()
+        self.ports_changed.clear()
+        gone = [("Logical_Switch", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM networks")]
+        gone += [("DHCP_Options", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM subnets")]
+        gone += [("Logical_Switch_Port", u) for u in self.lsp_port]
+        self.dirty.update(d for d in gone if d[1] not in tables[d[0]].rows)
 
     def _ensure_nb_global(self) -> None:
         if not self.idl.tables["NB_Global"].rows:  # a bare database; ovn-nbctl init makes it
@@ -193,6 +217,10 @@ class _Worker:
 
     def sync(self) -> None:
         with self.conn.lock:
+            session = self.idl._last_seqno  # python-ovs: which connection the IDL is on
+            if session != self.session and self.idl.state == self.idl.IDL_S_MONITORING:
+                self.session = session  # that connection's dump is in: make the mirror whole
+                self._reconcile()
             if self.unowned:
                 self._own_new_ports()
             self.ports_changed.clear()
@@ -363,16 +391,21 @@ class _Worker:
         """The plan as one OVSDB transaction through ovsdbapp (its
         connection thread commits it). The IDL has applied the change when
         this returns: the server sends the update before the reply.
-        (Driving the transaction in the request's thread under ovsdbapp's
-        lock was measured 2-4x slower under gunicorn.)"""
+        (Driving the transaction in the request's greenlet under ovsdbapp's
+        lock instead measured no faster under gevent: the thread hop is a
+        pipe write and a switch; the time is python-ovs's and the server's.)"""
         if not any(plan.values()):
             return
+        apply = _Apply(self.api, plan, gen, self.localnet)
         try:
             with self.api.transaction(check_error=True, log_errors=False) as txn:
-                txn.add(_Apply(self.api, plan, gen, self.localnet))
+                txn.add(apply)
         except _Stale:
             raise
         except NeutronError:
             raise
         except Exception as exc:
+            # ovsdbapp's timeout leaves the transaction queued for its
+            # thread; the request answers 503, so it must not run later.
+            apply.cancelled = True
             raise unavailable(self.remote, f"transaction failed ({exc})") from None

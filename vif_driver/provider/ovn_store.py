@@ -110,6 +110,17 @@ class OvnTx(Tx):
         super().delete_port(port_id)
 
 
+class _Job:
+    """One request's write body in a worker's queue, and how it ended."""
+
+    __slots__ = ("body", "done", "result", "error")
+
+    def __init__(self, body: Callable[[Tx], Any]) -> None:
+        self.body, self.done = body, False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class OvnStore:
     """The Store interface (read(), write(), transact()) on an OVN NB database.
 
@@ -197,13 +208,39 @@ class OvnStore:
         """Run ``body`` in a write transaction, again if another writer
         came first; returns what the body returned.
 
-        The body's changes to the mirror are kept when the OVSDB
+        Group commit: the writers of a worker that queue while one writes
+        go together next, each body in a savepoint of one mirror
+        transaction, in queue order, as one OVSDB transaction (one
+        generation step, one round trip, one update to apply). That is a
+        serial order of the requests, and the generation verifies it as a
+        whole: if it is stale, all bodies run again. A body's error stays
+        its own (its savepoint is rolled back); it rests on the verified
+        state when the batch commits, and is checked against the server
+        when the batch writes nothing.
+
+        The bodies' changes to the mirror are kept when the OVSDB
         transaction commits (rolled back when it does not): the IDL's copy
         of the same rows then compares equal in sync(), so a write is not
         rendered twice."""
         w = self.worker()
+        job = _Job(body)
+        w.queue.append(job)
+        with w.lock:  # whoever holds it writes for everyone queued
+            if not job.done:
+                jobs, w.queue[:] = list(w.queue), []
+                try:
+                    self._run(w, jobs)
+                except BaseException as exc:
+                    for j in jobs:
+                        if not j.done:
+                            j.done, j.error = True, exc
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _run(self, w: Any, jobs: list) -> None:
         for attempt in range(WRITE_ATTEMPTS):
-            with w.lock, self._host_lock():
+            with self._host_lock():
                 # The first attempt trusts the IDL (the verified generation
                 # catches a stale one); a retry asks the server first.
                 if attempt:
@@ -214,21 +251,34 @@ class OvnStore:
                 w.db.execute("BEGIN")
                 try:
                     w.db.execute("DELETE FROM dirty")
-                    result = body(OvnTx(w.db, self.default_bridge, gen))
+                    tx = OvnTx(w.db, self.default_bridge, gen)  # one for all: row ids go on
+                    refused = False
+                    for j in jobs:
+                        w.db.execute("SAVEPOINT job")
+                        try:
+                            j.result, j.error = j.body(tx), None
+                        except Exception as exc:  # the job's: raised in its own request
+                            w.db.execute("ROLLBACK TO job")
+                            j.result, j.error = None, exc
+                            refused = True
+                        w.db.execute("RELEASE job")
                     plan = w.plan()
-                except NeutronError:
-                    w.db.execute("ROLLBACK")
-                    if attempt == 0 and w.caught_up_changes():
-                        continue  # the answer may rest on a stale IDL: ask again
-                    raise
                 except BaseException:
                     w.db.execute("ROLLBACK")
                     raise
+                if not any(plan.values()):
+                    w.db.execute("ROLLBACK")
+                    if refused and attempt == 0 and w.caught_up_changes():
+                        continue  # the answers may rest on a stale IDL: ask again
+                    break
                 if not self._commit(w, plan, gen):
                     continue
                 w.sync()
-                return result
-        raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+                break
+        else:
+            raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+        for j in jobs:
+            j.done = True
 
     @staticmethod
     def _commit(w: Any, plan: dict, gen: int) -> bool:

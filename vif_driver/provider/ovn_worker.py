@@ -141,6 +141,7 @@ class _Worker:
         except Exception as exc:
             raise unavailable(store.remote, f"cannot monitor ({exc})") from None
         self.lock = threading.RLock()
+        self.queue: list = []  # writers waiting for the lock (ovn_store._Job)
         self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(MIRROR_SCHEMA)

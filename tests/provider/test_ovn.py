@@ -210,6 +210,35 @@ def test_rows_deleted_while_disconnected_leave_the_mirror(nb, ovn):
     neutron.delete_network(net["id"])
 
 
+def test_an_address_moved_between_ports_while_a_worker_idled(nb, start_provider, make_neutron):
+    """One provider deletes a port and gives its address to another; a
+    second provider, idle meanwhile, takes both changes in one sync (in
+    either order). Its next port must not get the moved address again
+    (issue 13: "another address than a just-freed one")."""
+    one = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "1")
+    two = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "1")
+    first, second = make_neutron(one), make_neutron(two)
+    for n in range(8):  # the sync's order differs by row: several rounds
+        net = first.create_network({"network": {"name": f"move{n}"}})["network"]
+        sub = first.create_subnet({"subnet": {"network_id": net["id"],
+                                              "cidr": f"10.32.{n}.0/29"}})["subnet"]
+        x, y = (first.create_port({"port": {"network_id": net["id"]}})["port"] for _ in range(2))
+        assert second.show_port(y["id"])["port"]["id"] == y["id"]  # the second one is up to date
+        first.delete_port(x["id"])
+        freed = x["fixed_ips"][0]["ip_address"]
+        moved = first.update_port(y["id"], {"port": {"fixed_ips": [
+            {"subnet_id": sub["id"], "ip_address": freed}]}})["port"]
+        assert moved["fixed_ips"][0]["ip_address"] == freed
+        new = second.create_port({"port": {"network_id": net["id"]}})["port"]
+        assert new["fixed_ips"][0]["ip_address"] != freed, f"round {n}: {freed} handed out twice"
+        listed = second.list_ports(network_id=net["id"])["ports"]
+        ips = sorted(ip["ip_address"] for p in listed for ip in p["fixed_ips"])
+        assert len(ips) == 2 and freed in ips
+        for p in (y, new):
+            second.delete_port(p["id"])
+        second.delete_network(net["id"])
+
+
 def test_nb_unreachable_is_one_line(tmp_path):
     import subprocess
     import sys

@@ -274,6 +274,15 @@ class _Worker:
                     q("DELETE FROM subnets WHERE id = ?", (sub_id,))
                 else:
                     self._upsert("subnets", sub_got[0], sub_got[1])
+            # One sync may hold several writes (a worker that served
+            # nothing meanwhile): an address or MAC can have moved from one
+            # port to another among them, in any order here. So first every
+            # deleted port goes and every changed port lets go of the
+            # addresses it no longer has, then the ports and addresses are
+            # written. (In one pass, the port taking a freed address could
+            # come first: its address row was ignored as a duplicate, then
+            # deleted with the old holder's, and the address was handed
+            # out again.)
             for lsp_uuid, port_got in ports:
                 if port_got is None:
                     port_id = self.lsp_port.pop(lsp_uuid, None)
@@ -283,12 +292,25 @@ class _Worker:
                         q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
                         q("DELETE FROM ports WHERE id = ?", (port_id,))
                         render.discard(port_id)
+                elif self._drop_ips(port_got[0]["id"], port_got[1]):
+                    render.add(port_got[0]["id"])
+            later = []
+            for lsp_uuid, port_got in ports:
+                if port_got is None:
                     continue
                 cols, ips, seqno = port_got
                 self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]] = cols["id"], lsp_uuid
-                changed = self._upsert("ports", cols, seqno)
+                try:
+                    changed = self._upsert("ports", cols, seqno)
+                except sqlite3.IntegrityError:  # its MAC still held by a port written later here
+                    later.append(port_got)
+                    continue
                 if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
                     render.add(cols["id"])
+            for cols, ips, seqno in later:
+                self._upsert("ports", cols, seqno)
+                self._set_ips(cols["id"], cols["network_id"], ips)
+                render.add(cols["id"])
             if render:
                 ids = list(render)
                 tx = OvnTx(self.db, self.store.default_bridge, self.gen)
@@ -339,6 +361,15 @@ class _Worker:
             seqno = self.foreign
         self.db.execute(f"INSERT INTO {table} (rowid, {','.join(cols)}) VALUES "
                         f"(?, {','.join('?' * len(cols))})", [seqno, *cols.values()])
+        return True
+
+    def _drop_ips(self, port_id: str, ips: list[str]) -> bool:
+        """Free the addresses of a port whose addresses changed; whether they did."""
+        have = [r[0] for r in self.db.execute(
+            "SELECT ip_address FROM fixed_ips WHERE port_id = ? ORDER BY rowid", (port_id,))]
+        if have == ips:
+            return False
+        self.db.execute("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
         return True
 
     def _set_ips(self, port_id: str, net_id: str, ips: list[str]) -> bool:

@@ -59,6 +59,14 @@ class NbServer:
                              check=True, timeout=30, capture_output=True, text=True)
         return out.stdout.strip()
 
+    def appctl(self, *args: str) -> str:
+        """ovs-appctl to this server (remotes added and removed by tests)."""
+        appctl = _tool("ovs-appctl")
+        require(appctl is not None, "ovs-appctl (openvswitch)")
+        out = subprocess.run([appctl, "-t", str(self.dir / "ctl"), *args],
+                             check=True, timeout=30, capture_output=True, text=True)
+        return out.stdout.strip()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -78,10 +78,6 @@ def test_data_survives_restart(tmp_path, start_provider, make_neutron):
     assert again["binding:vif_details"]["bridge_name"] == "br-keep"
 
 
-# SQLite only for now: on the OVN backend (issue 13, open) a request among
-# 100 contended writes has hung for over 60 s in full-suite runs under the
-# gevent workers; see docs/provider.md "The OVN backend".
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_20_concurrent_clients_get_unique_ips_and_macs(provider,
                                                        make_neutron):
     neutron = make_neutron(provider)
@@ -107,3 +103,39 @@ def test_20_concurrent_clients_get_unique_ips_and_macs(provider,
     assert sorted(p["fixed_ips"][0]["ip_address"] for p in listed) == \
         sorted(ips)
     assert set(ips) == {f"10.200.0.{i}" for i in range(2, 102)}
+
+
+def test_concurrent_writers_on_one_mac_and_ip_one_wins_each(provider,
+                                                         make_neutron):
+    """Writers that collide (same MAC, same fixed IP) at the same moment:
+    exactly one of each group gets it, the others a 409, and the refused
+    requests leave nothing behind (on OVN they may share one transaction
+    with the winners: group commit, each body in a savepoint)."""
+    neutron = make_neutron(provider)
+    net = neutron.create_network({"network": {"name": "clash"}})["network"]
+    sub = neutron.create_subnet({"subnet": {"network_id": net["id"],
+                                            "cidr": "10.201.0.0/24"}})["subnet"]
+    start = threading.Barrier(16)
+
+    def client(n):
+        own = make_neutron(provider)
+        attrs = {"network_id": net["id"], "device_id": f"vm{n}"}
+        if n % 2:
+            attrs["mac_address"] = "fa:16:3e:00:00:42"
+        else:
+            attrs["fixed_ips"] = [{"subnet_id": sub["id"], "ip_address": "10.201.0.42"}]
+        start.wait(timeout=30)
+        try:
+            return own.create_port({"port": attrs})["port"]
+        except (nexc.MacAddressInUseClient, nexc.IpAddressInUseClient):
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(client, range(16)))
+    won = [p for p in made if p is not None]
+    assert len(won) == 2
+    assert {p["mac_address"] == "fa:16:3e:00:00:42" for p in won} == {True, False}
+    listed = neutron.list_ports(network_id=net["id"])["ports"]
+    assert sorted(p["id"] for p in listed) == sorted(p["id"] for p in won)
+    ips = [ip["ip_address"] for p in listed for ip in p["fixed_ips"]]
+    assert len(ips) == len(set(ips)) == 2 and "10.201.0.42" in ips

@@ -179,6 +179,66 @@ def test_every_worker_reads_the_last_write(nb, start_provider, make_neutron):
     neutron.delete_network(net["id"])
 
 
+def test_rows_deleted_while_disconnected_leave_the_mirror(nb, ovn):
+    """A standalone ovsdb-server cannot resume a monitor: after a
+    reconnection the IDL reloads its tables without a delete notice for
+    what went meanwhile. The mirror must drop those rows (else a deleted
+    port stays listed and its address counts as in use)."""
+    p, neutron = ovn
+    net = neutron.create_network({"network": {"name": "reconnect"}})["network"]
+    neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.31.0.0/29"}})
+    kept, gone = (neutron.create_port({"port": {"network_id": net["id"]}})["port"] for _ in range(2))
+    side = f"punix:{nb.dir / 'side.sock'}"
+    nb.appctl("ovsdb-server/add-remote", side)
+    nb.appctl("ovsdb-server/remove-remote", f"punix:{nb.sock}")  # drops the provider's connections
+    try:
+        nb.nbctl(f"--db=unix:{nb.dir / 'side.sock'}", "lsp-del", gone["id"])
+    finally:
+        nb.appctl("ovsdb-server/add-remote", f"punix:{nb.sock}")
+    deadline = time.monotonic() + 30
+    while True:
+        status, _, body = p.request("GET", f"/v2.0/ports?network_id={net['id']}")
+        if status == 200 and [x["id"] for x in body["ports"]] == [kept["id"]]:
+            break
+        assert status in (200, 503), body  # 503 while reconnecting
+        assert time.monotonic() < deadline, f"still served after the reconnection: {body}"
+        time.sleep(0.2)
+    again = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    assert again["fixed_ips"][0]["ip_address"] == gone["fixed_ips"][0]["ip_address"]
+    neutron.delete_port(again["id"])
+    neutron.delete_port(kept["id"])
+    neutron.delete_network(net["id"])
+
+
+def test_an_address_moved_between_ports_while_a_worker_idled(nb, start_provider, make_neutron):
+    """One provider deletes a port and gives its address to another; a
+    second provider, idle meanwhile, takes both changes in one sync (in
+    either order). Its next port must not get the moved address again
+    (issue 13: "another address than a just-freed one")."""
+    one = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "1")
+    two = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "1")
+    first, second = make_neutron(one), make_neutron(two)
+    for n in range(8):  # the sync's order differs by row: several rounds
+        net = first.create_network({"network": {"name": f"move{n}"}})["network"]
+        sub = first.create_subnet({"subnet": {"network_id": net["id"],
+                                              "cidr": f"10.32.{n}.0/29"}})["subnet"]
+        x, y = (first.create_port({"port": {"network_id": net["id"]}})["port"] for _ in range(2))
+        assert second.show_port(y["id"])["port"]["id"] == y["id"]  # the second one is up to date
+        first.delete_port(x["id"])
+        freed = x["fixed_ips"][0]["ip_address"]
+        moved = first.update_port(y["id"], {"port": {"fixed_ips": [
+            {"subnet_id": sub["id"], "ip_address": freed}]}})["port"]
+        assert moved["fixed_ips"][0]["ip_address"] == freed
+        new = second.create_port({"port": {"network_id": net["id"]}})["port"]
+        assert new["fixed_ips"][0]["ip_address"] != freed, f"round {n}: {freed} handed out twice"
+        listed = second.list_ports(network_id=net["id"])["ports"]
+        ips = sorted(ip["ip_address"] for p in listed for ip in p["fixed_ips"])
+        assert len(ips) == 2 and freed in ips
+        for p in (y, new):
+            second.delete_port(p["id"])
+        second.delete_network(net["id"])
+
+
 def test_nb_unreachable_is_one_line(tmp_path):
     import subprocess
     import sys

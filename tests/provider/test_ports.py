@@ -105,9 +105,6 @@ def test_subnet_of_other_network_is_rejected(neutron, network):
         port(neutron, net, fixed_ips=[{"subnet_id": foreign["id"]}])
 
 
-# SQLite only for now: on the OVN backend (issue 13, open) a full-suite run
-# once handed out another address than the freed one; see docs/provider.md
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_exhaustion_reuse_and_update_fixed_ips(neutron):
     net = neutron.create_network({"network": {}})["network"]
     sub = neutron.create_subnet({"subnet": {

@@ -112,11 +112,25 @@ class OvnTx(Tx):
         super().delete_port(port_id)
 
 
+class _Job:
+    """One request's write body in a worker's queue, and how it ended."""
+
+    __slots__ = ("body", "done", "result", "error")
+
+    def __init__(self, body: Callable[[Tx], Any]) -> None:
+        self.body, self.done = body, False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class OvnStore:
     """The Store interface (read(), write(), transact()) on an OVN NB database.
 
     Made in the gunicorn arbiter; each worker opens its own connections on
-    first use (an IDL thread does not survive a fork).
+    first use (an IDL thread does not survive a fork).  Nothing made here
+    may block a worker: a lock made in the arbiter is a real OS lock (gevent
+    patches the ``threading`` module in each worker only after the fork), so
+    the worker's own locks are made in the worker (``_open_lock()``).
     """
 
     def __init__(self, remote: str, *, default_bridge: str = "br-int", timeout: float = 10.0,
@@ -126,17 +140,38 @@ class OvnStore:
         self.ssl = (ssl_key, ssl_cert, ssl_ca)
         self._worker: Any = None
         self._pid = 0
-        self._open_lock = threading.Lock()
+        self._open_locks: dict[int, Any] = {}  # pid -> the lock around opening its _Worker
         # Workers forked from this process take a POSIX record lock on this
         # unlinked file around each write: writers on one host queue instead
         # of colliding (other hosts' providers still meet at the generation).
         self._write_lock = tempfile.TemporaryFile()
         Rpc(remote, timeout, self.ssl).close_after(lambda rpc: rpc.call("get_schema", ["OVN_Northbound"]))
 
+    def _open_lock(self) -> Any:
+        """This process's lock around opening its _Worker, made on first use.
+
+        Why not one lock made in __init__: that runs in the arbiter, before
+        gevent's monkey patching in the worker, so it would be a real OS
+        lock.  Opening a _Worker waits for the server (the greenlet yields);
+        a second request's greenlet arriving meanwhile blocked the whole
+        process on that OS lock, the first greenlet never ran again, and the
+        worker hung until gunicorn killed it (60 s): the "hang under 20
+        concurrent writers" of issue 13, at a worker's first requests.  Made
+        here, in the worker, ``threading.Lock`` is gevent's (a greenlet
+        waits, the hub runs on) or a real one without gevent.
+        """
+        pid = os.getpid()
+        lock = self._open_locks.get(pid)
+        if lock is None:  # setdefault: two threads racing here get one lock
+            lock = self._open_locks.setdefault(pid, threading.Lock())
+        return lock
+
     def worker(self) -> Any:
         """This process's ovn_worker._Worker (connections, mirror, sync)."""
+        if self._worker is not None and self._pid == os.getpid():
+            return self._worker
         from .ovn_worker import _Worker  # it imports this module
-        with self._open_lock:
+        with self._open_lock():
             if self._worker is None or self._pid != os.getpid():
                 self._worker, self._pid = _Worker(self), os.getpid()
             return self._worker
@@ -173,39 +208,94 @@ class OvnStore:
 
     def transact(self, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in a write transaction, again if another writer
-        came first; returns what the body returned."""
+        came first; returns what the body returned.
+
+        Group commit: the writers of a worker that queue while one writes
+        go together next, each body in a savepoint of one mirror
+        transaction, in queue order, as one OVSDB transaction (one
+        generation step, one round trip, one update to apply). That is a
+        serial order of the requests, and the generation verifies it as a
+        whole: if it is stale, all bodies run again. A body's error stays
+        its own (its savepoint is rolled back); it rests on the verified
+        state when the batch commits, and is checked against the server
+        when the batch writes nothing.
+
+        The bodies' changes to the mirror are kept when the OVSDB
+        transaction commits (rolled back when it does not): the IDL's copy
+        of the same rows then compares equal in sync(), so a write is not
+        rendered twice."""
         w = self.worker()
+        job = _Job(body)
+        w.queue.append(job)
+        with w.lock:  # whoever holds it writes for everyone queued
+            if not job.done:
+                jobs, w.queue[:] = list(w.queue), []
+                try:
+                    self._run(w, jobs)
+                except BaseException as exc:
+                    for j in jobs:
+                        if not j.done:
+                            j.done, j.error = True, exc
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _run(self, w: Any, jobs: list) -> None:
         for attempt in range(WRITE_ATTEMPTS):
-            with w.lock, self._host_lock():
+            with self._host_lock():
                 # The first attempt trusts the IDL (the verified generation
                 # catches a stale one); a retry asks the server first.
                 if attempt:
                     w.catch_up()
                 else:
-                    w.sync()
+                    w.refresh()
                 gen = w.gen
                 w.db.execute("BEGIN")
                 try:
                     w.db.execute("DELETE FROM dirty")
-                    result = body(OvnTx(w.db, self.default_bridge, gen))
+                    tx = OvnTx(w.db, self.default_bridge, gen)  # one for all: row ids go on
+                    refused = False
+                    for j in jobs:
+                        w.db.execute("SAVEPOINT job")
+                        try:
+                            j.result, j.error = j.body(tx), None
+                        except Exception as exc:  # the job's: raised in its own request
+                            w.db.execute("ROLLBACK TO job")
+                            j.result, j.error = None, exc
+                            refused = True
+                        w.db.execute("RELEASE job")
                     plan = w.plan()
-                except NeutronError:
-                    w.db.execute("ROLLBACK")
-                    if attempt == 0 and w.caught_up_changes():
-                        continue  # the answer may rest on a stale IDL: ask again
-                    raise
                 except BaseException:
                     w.db.execute("ROLLBACK")
                     raise
-                else:
+                if not any(plan.values()):
                     w.db.execute("ROLLBACK")
-                try:
-                    w.commit(plan, gen)
-                except _Stale:
+                    if refused and attempt == 0 and w.caught_up_changes():
+                        continue  # the answers may rest on a stale IDL: ask again
+                    break
+                if not self._commit(w, plan, gen):
                     continue
                 w.sync()
-                return result
-        raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+                break
+        else:
+            raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+        for j in jobs:
+            j.done = True
+
+    @staticmethod
+    def _commit(w: Any, plan: dict, gen: int) -> bool:
+        """The plan to OVSDB, inside the body's open mirror transaction:
+        kept on success, rolled back otherwise; False when stale."""
+        try:
+            w.commit(plan, gen)
+        except _Stale:
+            w.db.execute("ROLLBACK")
+            return False
+        except BaseException:
+            w.db.execute("ROLLBACK")
+            raise
+        w.db.execute("COMMIT")
+        return True
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
@@ -219,10 +309,9 @@ class OvnStore:
                 w.db.execute("DELETE FROM dirty")
                 yield OvnTx(w.db, self.default_bridge, gen)
                 plan = w.plan()
-            finally:
+            except BaseException:
                 w.db.execute("ROLLBACK")
-            try:
-                w.commit(plan, gen)
-            except _Stale:
-                raise unavailable(self.remote, "another writer came first") from None
+                raise
+            if not self._commit(w, plan, gen):
+                raise unavailable(self.remote, "another writer came first")
             w.sync()

@@ -17,7 +17,9 @@ import time
 import uuid
 from typing import Any
 
+from ovs.db import data as ovs_data
 from ovs.db import idl as ovs_idl
+from ovs.db import types as ovs_types
 from ovsdbapp.backend.ovs_idl import command, connection
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
@@ -40,14 +42,21 @@ def _api_class() -> type:
     return type("NbApi", (impl_idl.OvnNbApiIdlImpl,), {"_ovsdb_connection": None})
 
 
+class _Cancelled(Exception):
+    """The transaction's request gave up waiting for it (a timeout)."""
+
+
 class _Apply(command.BaseCommand):
     """The planned writes, as one ovsdbapp command (one OVSDB transaction)."""
 
     def __init__(self, api: Any, plan: dict, gen: int, localnet: Any) -> None:
         super().__init__(api)
         self.plan, self.gen, self.localnet = plan, gen, localnet
+        self.cancelled = False
 
     def run_idl(self, txn: Any) -> None:
+        if self.cancelled:  # its request already answered 503: never write it late
+            raise _Cancelled()
         tables = self.api.idl.tables
         nbg = next(iter(tables["NB_Global"].rows.values()), None)
         if nbg is None:
@@ -101,20 +110,29 @@ class _Worker:
         self.dirty = dirty
         lsp_net: dict = {}    # LSP uuid -> LS uuid
         self.lsp_net = lsp_net
+        # New LSPs whose switch is not known yet, and switches whose ports
+        # changed: sync() pairs them (see _own_new_ports).
+        unowned: set = set()
+        self.unowned = unowned
+        reported: set = set()
+        self.ports_changed = reported
 
         class Idl(connection.OvsdbIdl):
             def cooperative_yield(self) -> None:
                 """No eventlet here: ovsdbapp's sleep per row only slows the dump."""
 
             def notify(self, event: Any, row: Any, updates: Any = None) -> None:
-                dirty.add((row._table.name, row.uuid))
-                if row._table.name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
-                    # The ports the switch gained: a set difference of the
-                    # undecoded columns (C speed), not 10,000 Rows per write.
-                    new = row._data["ports"].values.keys()
-                    old = getattr(updates, "_data", {}).get("ports") if updates is not None else None
-                    for atom in (new - old.values.keys()) if old is not None else new:
-                        lsp_net[atom.value] = row.uuid
+                """Only records what changed: runs in the IDL's loop, per row."""
+                name = row._table.name
+                if name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
+                    changed = getattr(updates, "_data", None) if updates is not None else None
+                    if changed is None or "ports" in changed:
+                        reported.add(row.uuid)
+                    if changed is not None and changed.keys() == {"ports"}:
+                        return  # a port written: the network reads the same, skip decoding it
+                elif name == "Logical_Switch_Port" and event == ovs_idl.ROW_CREATE:
+                    unowned.add(row.uuid)
+                dirty.add((name, row.uuid))
 
         self.idl = Idl(store.remote, helper, probe_interval=PROBE_MS)
         self.conn = connection.Connection(self.idl, store.timeout)
@@ -123,6 +141,7 @@ class _Worker:
         except Exception as exc:
             raise unavailable(store.remote, f"cannot monitor ({exc})") from None
         self.lock = threading.RLock()
+        self.queue: list = []  # writers waiting for the lock (ovn_store._Job)
         self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(MIRROR_SCHEMA)
@@ -132,13 +151,31 @@ class _Worker:
         self.port_lsp: dict = {}   # port id -> LSP uuid
         self.foreign = FOREIGN_ROWID
         self._ensure_nb_global()
-        with self.conn.lock:
-            for t in TABLES:
-                dirty.update((t, u) for u in self.idl.tables[t].rows)
-            for ls in self.idl.tables["Logical_Switch"].rows.values():
-                for p in m.port_uuids(ls):
-                    lsp_net[p] = ls.uuid
+        self.session = None  # the IDL's connection the mirror was last made whole from
         self.sync()
+
+    def _reconcile(self) -> None:
+        """After a (re)connection's dump (under the IDL's lock): every row
+        again, and the rows the mirror has that the dump lacks as deleted.
+
+        Why: a standalone ovsdb-server cannot resume a monitor, so after a
+        reconnection python-ovs clears its tables and loads the dump
+        without a delete notice for rows deleted meanwhile (by another
+        worker, provider or ovn-nbctl); the mirror would keep serving them
+        and their addresses would count as in use."""
+        tables = self.idl.tables
+        for t in TABLES:
+            self.dirty.update((t, u) for u in tables[t].rows)
+        self.lsp_net.clear()
+        for ls in tables["Logical_Switch"].rows.values():
+            for p in m.port_uuids(ls):
+                self.lsp_net[p] = ls.uuid
+        self.unowned.clear()
+        self.ports_changed.clear()
+        gone = [("Logical_Switch", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM networks")]
+        gone += [("DHCP_Options", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM subnets")]
+        gone += [("Logical_Switch_Port", u) for u in self.lsp_port]
+        self.dirty.update(d for d in gone if d[1] not in tables[d[0]].rows)
 
     def _ensure_nb_global(self) -> None:
         if not self.idl.tables["NB_Global"].rows:  # a bare database; ovn-nbctl init makes it
@@ -163,6 +200,16 @@ class _Worker:
                 raise unavailable(self.remote, "the monitor lags behind the database")
             time.sleep(0.0005)
 
+    def refresh(self) -> None:
+        """sync() after letting the IDL take what the server has already
+        sent (the request's greenlet runs the IDL's loop once, without
+        waiting): a write that queued behind another worker's write then
+        usually starts from the mirror that write made, instead of
+        computing on the older one and colliding at the generation."""
+        with self.conn.lock:
+            self.idl.run()
+        self.sync()
+
     def caught_up_changes(self) -> bool:
         """catch_up(); whether the generation moved."""
         before = self.gen
@@ -171,12 +218,17 @@ class _Worker:
 
     def sync(self) -> None:
         with self.conn.lock:
+            session = self.idl._last_seqno  # python-ovs: which connection the IDL is on
+            if session != self.session and self.idl.state == self.idl.IDL_S_MONITORING:
+                self.session = session  # that connection's dump is in: make the mirror whole
+                self._reconcile()
+            if self.unowned:
+                self._own_new_ports()
+            self.ports_changed.clear()
             if not self.dirty:
                 return
-            todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
-            self.dirty.clear()
             lsps = self.idl.tables["Logical_Switch_Port"].rows
-            for table, row_uuid in todo:
+            for table, row_uuid in list(self.dirty):
                 if table == "Logical_Switch_Port":
                     row = lsps.get(row_uuid)
                     owner = self.lsp_net.get(row_uuid)
@@ -184,6 +236,13 @@ class _Worker:
                         self.ls_localnet[owner] = row_uuid
                     elif owner is not None and self.ls_localnet.get(owner) == row_uuid:
                         del self.ls_localnet[owner]
+                    else:
+                        continue
+                    # The network reads its type, physnet and VLAN from its
+                    # localnet port: decode the switch again too.
+                    self.dirty.add(("Logical_Switch", owner))
+            todo = sorted(self.dirty, key=lambda d: TABLES.index(d[0]))
+            self.dirty.clear()
             nets, subs, ports = [], [], []
             for table, row_uuid in todo:
                 row = self.idl.tables[table].rows.get(row_uuid)
@@ -215,6 +274,15 @@ class _Worker:
                     q("DELETE FROM subnets WHERE id = ?", (sub_id,))
                 else:
                     self._upsert("subnets", sub_got[0], sub_got[1])
+            # One sync may hold several writes (a worker that served
+            # nothing meanwhile): an address or MAC can have moved from one
+            # port to another among them, in any order here. So first every
+            # deleted port goes and every changed port lets go of the
+            # addresses it no longer has, then the ports and addresses are
+            # written. (In one pass, the port taking a freed address could
+            # come first: its address row was ignored as a duplicate, then
+            # deleted with the old holder's, and the address was handed
+            # out again.)
             for lsp_uuid, port_got in ports:
                 if port_got is None:
                     port_id = self.lsp_port.pop(lsp_uuid, None)
@@ -224,12 +292,25 @@ class _Worker:
                         q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
                         q("DELETE FROM ports WHERE id = ?", (port_id,))
                         render.discard(port_id)
+                elif self._drop_ips(port_got[0]["id"], port_got[1]):
+                    render.add(port_got[0]["id"])
+            later = []
+            for lsp_uuid, port_got in ports:
+                if port_got is None:
                     continue
                 cols, ips, seqno = port_got
                 self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]] = cols["id"], lsp_uuid
-                changed = self._upsert("ports", cols, seqno)
+                try:
+                    changed = self._upsert("ports", cols, seqno)
+                except sqlite3.IntegrityError:  # its MAC still held by a port written later here
+                    later.append(port_got)
+                    continue
                 if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
                     render.add(cols["id"])
+            for cols, ips, seqno in later:
+                self._upsert("ports", cols, seqno)
+                self._set_ips(cols["id"], cols["network_id"], ips)
+                render.add(cols["id"])
             if render:
                 ids = list(render)
                 tx = OvnTx(self.db, self.store.default_bridge, self.gen)
@@ -240,6 +321,27 @@ class _Worker:
             q("ROLLBACK")
             raise
         q("COMMIT")
+
+    def _own_new_ports(self) -> None:
+        """The switch of each new LSP (under the IDL's lock).
+
+        An LSP row does not name its switch; the switch's ``ports`` column
+        names the LSP, and both change in one update.  So each new LSP is
+        looked up in the switches whose ports changed in the same updates:
+        one dict lookup per new port and changed switch.  (A set difference
+        of the old and new ``ports`` per switch update hashed every Atom of
+        the column in Python: O(ports of the switch) per port written.)
+        """
+        lss = self.idl.tables["Logical_Switch"].rows
+        candidates = [ls for ls in (lss.get(u) for u in self.ports_changed) if ls is not None]
+        for lsp_uuid in list(self.unowned):
+            atom = ovs_data.Atom(ovs_types.UuidType, lsp_uuid)
+            owner = next((ls for ls in candidates if atom in ls._data["ports"].values), None)
+            if owner is None:  # not in this update's switches (rare): look everywhere
+                owner = next((ls for ls in lss.values() if atom in ls._data["ports"].values), None)
+            self.unowned.discard(lsp_uuid)  # an LSP in no switch is gone at commit (OVSDB GC)
+            if owner is not None:
+                self.lsp_net[lsp_uuid] = owner.uuid
 
     def localnet(self, ls: Any) -> Any:
         """The switch's localnet port row, or None (without decoding its ports)."""
@@ -259,6 +361,15 @@ class _Worker:
             seqno = self.foreign
         self.db.execute(f"INSERT INTO {table} (rowid, {','.join(cols)}) VALUES "
                         f"(?, {','.join('?' * len(cols))})", [seqno, *cols.values()])
+        return True
+
+    def _drop_ips(self, port_id: str, ips: list[str]) -> bool:
+        """Free the addresses of a port whose addresses changed; whether they did."""
+        have = [r[0] for r in self.db.execute(
+            "SELECT ip_address FROM fixed_ips WHERE port_id = ? ORDER BY rowid", (port_id,))]
+        if have == ips:
+            return False
+        self.db.execute("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
         return True
 
     def _set_ips(self, port_id: str, net_id: str, ips: list[str]) -> bool:
@@ -312,16 +423,21 @@ class _Worker:
         """The plan as one OVSDB transaction through ovsdbapp (its
         connection thread commits it). The IDL has applied the change when
         this returns: the server sends the update before the reply.
-        (Driving the transaction in the request's thread under ovsdbapp's
-        lock was measured 2-4x slower under gunicorn.)"""
+        (Driving the transaction in the request's greenlet under ovsdbapp's
+        lock instead measured no faster under gevent: the thread hop is a
+        pipe write and a switch; the time is python-ovs's and the server's.)"""
         if not any(plan.values()):
             return
+        apply = _Apply(self.api, plan, gen, self.localnet)
         try:
             with self.api.transaction(check_error=True, log_errors=False) as txn:
-                txn.add(_Apply(self.api, plan, gen, self.localnet))
+                txn.add(apply)
         except _Stale:
             raise
         except NeutronError:
             raise
         except Exception as exc:
+            # ovsdbapp's timeout leaves the transaction queued for its
+            # thread; the request answers 503, so it must not run later.
+            apply.cancelled = True
             raise unavailable(self.remote, f"transaction failed ({exc})") from None

@@ -18,7 +18,6 @@ import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
-from . import ovn_json
 from .errors import NeutronError
 
 
@@ -44,7 +43,6 @@ class Rpc:
     def __init__(self, remote: str, timeout: float, ssl: tuple = (None, None, None)) -> None:
         self.remote, self.timeout = remote, timeout
         set_ssl(ssl)
-        ovn_json.install()  # this process's OVSDB messages (the IDL's too) parsed in C
         self._conn: Any = None
         self._lock = threading.Lock()
 

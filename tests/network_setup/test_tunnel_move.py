@@ -9,21 +9,15 @@ import os
 import pytest
 
 from ns_helpers import REMOVE, net, request, write_running
-from ovn_helpers import Vm, network, wait_for
+from ovn_helpers import Vm, network, running_cluster, wait_for
 
 pytestmark = [pytest.mark.ovn, pytest.mark.ovs, pytest.mark.netns, pytest.mark.root, pytest.mark.provider]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from support import require_root, require_tool
-    require_root()
-    from vif_driver.tools.sandbox.ovn import TOOLS, OvnCluster
-    require_tool(*TOOLS)
     from vif_driver.tools.sandbox.provider import ProviderProcess
-    with OvnCluster(directory=str(tmp_path_factory.mktemp("ovnns"))) as ovn:
-        ovn.add_hosts(2)
-        ovn.wait_chassis()
+    with running_cluster(str(tmp_path_factory.mktemp("ovnns")), 2) as ovn:
         with ProviderProcess(str(tmp_path_factory.mktemp("nsprov")), ovn_nb=ovn.nb_remote) as provider:
             from neutronclient.v2_0 import client
             yield ovn, provider, client.Client(endpoint_url=provider.url, auth_strategy="noauth", timeout=10)

@@ -10,19 +10,13 @@ import logging
 
 import pytest
 
-from support import require_root, require_tool
-
 logging.getLogger("neutronclient").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="module")
 def ovn(tmp_path_factory):
-    require_root()
-    from vif_driver.tools.sandbox.ovn import TOOLS, OvnCluster
-    require_tool(*TOOLS)
-    with OvnCluster(directory=str(tmp_path_factory.mktemp("ovn"))) as cluster:
-        cluster.add_hosts(3)
-        cluster.wait_chassis()
+    from ovn_helpers import running_cluster
+    with running_cluster(str(tmp_path_factory.mktemp("ovn")), 3) as cluster:
         yield cluster
 
 

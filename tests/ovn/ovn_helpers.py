@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 
@@ -11,6 +12,19 @@ CIDR, GATEWAY = "10.77.0.0/24", "10.77.0.1"  # every network in one IP subnet: o
 
 
 _POOLS = itertools.count(1)
+
+
+@contextlib.contextmanager
+def running_cluster(directory: str, hosts: int):
+    """An OvnCluster of ``hosts`` chassis, all registered (needs root and OVN's tools)."""
+    from support import require_root, require_tool
+    require_root()
+    from vif_driver.tools.sandbox.ovn import TOOLS, OvnCluster
+    require_tool(*TOOLS)
+    with OvnCluster(directory=directory) as cluster:
+        cluster.add_hosts(hosts)
+        cluster.wait_chassis()
+        yield cluster
 
 
 def network(neutron, name: str, **provider) -> dict:

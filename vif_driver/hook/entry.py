@@ -91,18 +91,14 @@ def _run(hook_point, point, environ) -> int:
             return 0
     elif cfg.driver_for(environ.get("plugin_type")) is None:
         return 0
-    if not path:
-        _say(f"vif-driver {hook_point}: ${point.env_var} is not set; run this from VDSM or `vif-driver replay`")
-        return point.fail_code
-    text = _read(path)
-    if not isinstance(text, str):
-        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {text[0]}")
-        return point.fail_code
+    data = read_data(hook_point, point, path)
+    if not isinstance(data, str):
+        return data
     if cfg.capture_dir and not environ.get(CAPTURE_ENV):
         _capture(cfg.capture_dir, hook_point, point, environ)
 
     from vif_driver.hook.protocol import Request
-    request = Request(hook_point, text, dict(environ), dry_run=dry_run)
+    request = Request(hook_point, data, dict(environ), dry_run=dry_run)
     response = call(request, cfg, socket_path if present else None)
     return _apply(hook_point, point, path, request, response, getattr(response, "debug", cfg.debug))
 
@@ -194,6 +190,19 @@ def _privileged() -> bool:
     except (OSError, ValueError, IndexError):
         pass
     return False
+
+
+def read_data(hook_point: str, point, path: str | None) -> str | int:
+    """The text of the hook's data file, or (after one line saying why
+    not) the exit code to return."""
+    if not path:
+        _say(f"vif-driver {hook_point}: ${point.env_var} is not set; run this from VDSM or `vif-driver replay`")
+        return point.fail_code
+    text = _read(path)
+    if not isinstance(text, str):
+        _say(f"vif-driver {hook_point}: cannot read ${point.env_var} file {path}: {text[0]}")
+        return point.fail_code
+    return text
 
 
 def write_atomically(path: str, data: bytes | memoryview) -> None:

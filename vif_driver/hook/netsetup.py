@@ -78,21 +78,16 @@ def in_rollback(raw: bytes) -> bool:
 
 
 def main(hook_point: str, point, environ) -> int:
-    from vif_driver.hook.entry import _read, _say
+    from vif_driver.hook.entry import _say, read_data
     if hook_point == FAILED:
         # Nothing is changed before a setup succeeded (the before hook only
         # refuses or passes), so there is nothing to undo: one line for the log.
         _say(f"vif-driver {hook_point}: nothing to undo (vif-driver changes the host only after a "
              "successful network setup)")
         return 0
-    path = environ.get("_hook_json")
-    if not path:
-        _say(f"vif-driver {hook_point}: $_hook_json is not set; run this from VDSM or `vif-driver replay`")
-        return point.fail_code
-    text = _read(path)
+    text = read_data(hook_point, point, environ.get(point.env_var))
     if not isinstance(text, str):
-        _say(f"vif-driver {hook_point}: cannot read $_hook_json file {path}: {text[0]}")
-        return point.fail_code
+        return text
     raw = text.encode("utf-8")
     if hook_point == BEFORE and in_rollback(raw):
         return 0

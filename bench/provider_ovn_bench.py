@@ -8,6 +8,11 @@ against the same NB database here (issue 13): 235 ports/s one client,
 160-230 with 8, full list of 2,000 ports 266 ms (filtered 264 ms), update
 and delete 11 ms.  Fails (exit 1) below 3x the peer on any of them.
 
+Next to it, the library floor: ovsdbapp alone (its OVN NB API's lsp_add,
+one transaction per port, in this process, no HTTP, no provider) on the
+same database, with the JSON parser python-ovs has here.  A provider on
+ovsdbapp cannot create ports faster than that one client at a time.
+
 Usage: python bench/provider_ovn_bench.py [--ports 2000 10000 ...] [--runs N]
 (``--runs``: each size N times on fresh databases; the median of each
 figure is judged, the range printed next to it).  ``make bench`` runs it
@@ -66,6 +71,28 @@ class Http:
         if resp.status >= 300:
             raise SystemExit(f"{method} {path} answered {resp.status}: {raw[:200]!r}")
         return elapsed, (json.loads(raw) if raw else {})
+
+
+def library_floor(sock: str, count: int) -> float:
+    """Ports/s of bare ovsdbapp lsp_add, one per transaction, on a new switch."""
+    from ovsdbapp.backend.ovs_idl import connection
+    from ovsdbapp.schema.ovn_northbound import impl_idl
+    idl = connection.OvsdbIdl.from_server(f"unix:{sock}", "OVN_Northbound")
+    conn = connection.Connection(idl, 30)
+    api = impl_idl.OvnNbApiIdlImpl(conn)
+    try:
+        api.ls_add("floor").execute(check_error=True)
+        t0 = time.perf_counter()
+        for i in range(count):
+            mac = f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
+            words = f"{mac} 10.129.{i >> 8 & 255}.{i & 255}"
+            api.lsp_add("floor", f"floor-{i}", addresses=[words], port_security=[words],
+                        options={"requested-chassis": f"host{i % 7}"},
+                        external_ids={"ovirt_nic_name": f"nic{i}", "ovirt_device_id": f"vm-{i}",
+                                      "ovirt_device_owner": "oVirt"}).execute(check_error=True)
+        return count / (time.perf_counter() - t0)
+    finally:
+        conn.stop(10)
 
 
 def run(ports: int, tmp: str) -> dict:
@@ -133,7 +160,10 @@ def run(ports: int, tmp: str) -> dict:
             "binding:host_id": "host-x"}})[0] for i in ids)
         delete = statistics.median(c.call("DELETE", f"/v2.0/ports/{i}")[0] for i in ids)
         lat.sort()
-        return {"create1": create1, "create8": create8, "p99": lat[int(len(lat) * 0.99)],
+        prov.terminate()
+        prov.wait(15)
+        floor = library_floor(sock, one)
+        return {"floor": floor, "create1": create1, "create8": create8, "p99": lat[int(len(lat) * 0.99)],
                 "list": full, "filtered": filtered, "update": update, "delete": delete}
     finally:
         prov.terminate()
@@ -141,6 +171,13 @@ def run(ports: int, tmp: str) -> dict:
         nb.terminate()
         nb.wait(10)
         log.close()
+
+
+def parser() -> str:
+    import ovs.json
+    import ovs.version
+    kind = "C" if ovs.json.PARSER == ovs.json.PARSER_C else "pure Python"
+    return f"python-ovs {ovs.version.VERSION}, {kind} JSON parser"
 
 
 def _judge(n: int, r: dict) -> dict:
@@ -186,6 +223,9 @@ def main() -> int:
                   f"{r['filtered'] * 1000:.2f} ms{flag['filtered']}; update "
                   f"{r['update'] * 1000:.2f} ms{rng('update', '{:.2f}', 1000)}{flag['update']}, delete "
                   f"{r['delete'] * 1000:.2f} ms{rng('delete', '{:.2f}', 1000)}{flag['delete']}", flush=True)
+            print(f"  library floor ({parser()}): ovsdbapp alone creates {r['floor']:.0f} ports/s"
+                  f"{rng('floor', '{:.0f}')} one at a time; 3x the peer is "
+                  f"{3 * PEER['create1']:.0f}/s", flush=True)
     return 1 if bad else 0
 
 

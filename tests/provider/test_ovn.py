@@ -250,3 +250,31 @@ def test_nb_unreachable_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "--ovn-nb" in out.stderr
+
+
+def test_a_python_ovs_that_cannot_send_chosen_uuids_is_named(nb, monkeypatch):
+    """python-ovs 3.1.0-3.1.4, 3.2.0-3.2.2 and 3.3.0 raise TypeError when
+    sending an insert with a chosen UUID (emulated here: pip's ovs has the
+    fix). The worker asks the library once, answers one line naming the
+    fix, and leaves no thread or connection behind."""
+    import threading
+
+    from ovs.db import idl
+
+    from vif_driver.provider.errors import NeutronError
+    from vif_driver.provider.ovn_store import OvnStore
+
+    nb.nbctl("init")  # NB_Global exists: the probe is the first commit
+
+    def commit(self):
+        raise TypeError("Object of type UUID is not JSON serializable")
+    monkeypatch.setattr(idl.Transaction, "commit", commit)
+    store = OvnStore(nb.remote, timeout=5)
+    before = threading.active_count()
+    for _ in range(2):  # every request asks again, and none leaks
+        with pytest.raises(NeutronError) as err:
+            store.worker()
+        assert err.value.status == 503
+        assert "python-ovs" in str(err.value) and "3.4 or newer" in str(err.value)
+        assert "\n" not in str(err.value)
+        assert threading.active_count() == before

@@ -11,6 +11,7 @@ create does not re-render 10,000 port documents because the switch's
 from __future__ import annotations
 
 import ipaddress
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,7 @@ from ovs.db import data as ovs_data
 from ovs.db import idl as ovs_idl
 from ovs.db import types as ovs_types
 from ovsdbapp.backend.ovs_idl import command, connection
+from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_txn
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
 from . import ipam
@@ -30,6 +32,7 @@ from .ovn_rpc import Rpc
 from .ovn_store import FOREIGN_ROWID, GEN, MIRROR_SCHEMA, TABLES, OvnTx, _Stale, unavailable
 
 PROBE_MS = 5000
+log = logging.getLogger(__name__)
 
 
 def generation(nb_global: Any) -> int:
@@ -98,6 +101,31 @@ class _Apply(command.BaseCommand):
             m.write_port(txn, tables, port, ips, dhcp, ls, lsp, port["rowid"])
 
 
+class _ChosenUuidProbe(command.BaseCommand):
+    """One Logical_Switch_Port inserted with a chosen UUID and in no switch:
+    OVSDB drops an unreferenced row of a non-root table at commit, so the
+    database is left as it was and no update follows."""
+
+    def run_idl(self, txn: Any) -> None:
+        lsp = txn.insert(self.api.idl.tables["Logical_Switch_Port"], new_uuid=uuid.uuid4(),
+                         persist_uuid=True)
+        lsp.name = "vif-driver-probe"
+
+
+class _ProbeTransaction(ovsdbapp_txn.Transaction):
+    """ovsdbapp's transaction, aborting python-ovs's when its commit raises
+    (in the connection thread): a failed commit leaves ``Idl.txn`` set, and
+    the thread's next ``Idl.run()`` would fail an assertion."""
+
+    def do_commit(self) -> Any:
+        try:
+            return super().do_commit()
+        except TypeError:
+            if self.api.idl.txn is not None:
+                self.api.idl.txn.abort()
+            raise
+
+
 class _Worker:
     def __init__(self, store: Any) -> None:
         self.store, self.remote = store, store.remote
@@ -124,6 +152,8 @@ class _Worker:
             def notify(self, event: Any, row: Any, updates: Any = None) -> None:
                 """Only records what changed: runs in the IDL's loop, per row."""
                 name = row._table.name
+                if name not in TABLES:  # python-ovs 3.1 also reports _Server's Database rows
+                    return
                 if name == "Logical_Switch" and event != ovs_idl.ROW_DELETE:
                     changed = getattr(updates, "_data", None) if updates is not None else None
                     if changed is None or "ports" in changed:
@@ -150,7 +180,13 @@ class _Worker:
         self.ls_localnet: dict = {}  # LS uuid -> its localnet LSP's uuid
         self.port_lsp: dict = {}   # port id -> LSP uuid
         self.foreign = FOREIGN_ROWID
-        self._ensure_nb_global()
+        try:
+            self._ensure_nb_global()
+            self._check_chosen_uuids()
+        except BaseException:
+            self.conn.stop(store.timeout)  # its thread closes the IDL's connection
+            self.rpc.close()
+            raise
         self.session = None  # the IDL's connection the mirror was last made whole from
         self.sync()
 
@@ -181,11 +217,32 @@ class _Worker:
         if not self.idl.tables["NB_Global"].rows:  # a bare database; ovn-nbctl init makes it
             try:
                 with self.api.transaction(check_error=True) as txn:
-                    txn.add(self.api.db_create("NB_Global"))
+                    # A column set: python-ovs 3.1 sends no insert of an empty row.
+                    txn.add(self.api.db_create("NB_Global", external_ids={GEN: "0"}))
             except Exception as exc:  # another worker made it first
                 if self.idl.tables["NB_Global"].rows:
                     return
                 raise unavailable(self.remote, f"cannot create NB_Global ({exc})") from None
+
+    def _check_chosen_uuids(self) -> None:
+        """A network's id is its switch's _uuid, chosen by us: python-ovs
+        3.1.0-3.1.4, 3.2.0-3.2.2 and 3.3.0 cannot send such an insert (a
+        uuid.UUID in the JSON).  Asked of the library, not its version
+        number: distributions backport the fix without changing it."""
+        txn = _ProbeTransaction(self.api, self.conn, self.store.timeout, check_error=True,
+                                log_errors=False)
+        txn.add(_ChosenUuidProbe(self.api))
+        try:
+            txn.commit()
+        except TypeError:
+            from ovs.version import VERSION
+            why = (f"python-ovs {VERSION} cannot insert rows with a chosen UUID; install "
+                   "python3-openvswitch (or pip's ovs) 3.1.5, 3.2.3, 3.3.1, 3.4 or newer")
+            log.error("the OVN backend cannot write: %s", why)
+            raise NeutronError(f"OVN northbound backend cannot write: {why}", status=503,
+                               type="ServiceUnavailable") from None
+        except Exception as exc:
+            raise unavailable(self.remote, f"cannot write ({exc})") from None
 
     # -- reading the IDL into the mirror -----------------------------------
     def catch_up(self) -> None:

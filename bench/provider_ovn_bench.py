@@ -109,7 +109,7 @@ def run(ports: int, tmp: str) -> dict:
     prov = subprocess.Popen(
         [sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn",
          "--ovn-nb", f"unix:{sock}", "--host", "127.0.0.1", "--port", str(port),
-         "--auth-port", "0", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+         "--auth-port", "0", "--log-level", "warning"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
@@ -173,7 +173,7 @@ def run(ports: int, tmp: str) -> dict:
         log.close()
 
 
-def parser() -> str:
+def python_ovs() -> str:
     import ovs.json
     import ovs.version
     kind = "C" if ovs.json.PARSER == ovs.json.PARSER_C else "pure Python"
@@ -223,7 +223,7 @@ def main() -> int:
                   f"{r['filtered'] * 1000:.2f} ms{flag['filtered']}; update "
                   f"{r['update'] * 1000:.2f} ms{rng('update', '{:.2f}', 1000)}{flag['update']}, delete "
                   f"{r['delete'] * 1000:.2f} ms{rng('delete', '{:.2f}', 1000)}{flag['delete']}", flush=True)
-            print(f"  library floor ({parser()}): ovsdbapp alone creates {r['floor']:.0f} ports/s"
+            print(f"  library floor ({python_ovs()}): ovsdbapp alone creates {r['floor']:.0f} ports/s"
                   f"{rng('floor', '{:.0f}')} one at a time; 3x the peer is "
                   f"{3 * PEER['create1']:.0f}/s", flush=True)
     return 1 if bad else 0

@@ -93,8 +93,10 @@ def _server_classes():
               help="PEM certificate: serve HTTPS on both ports.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False),
               help="PEM private key for --tls-cert.")
-@click.option("--workers", default=2, show_default=True, type=int,
-              help="Worker processes.")
+@click.option("--workers", type=int,
+              help="Worker processes [default: 2; 1 with --backend ovn, where "
+                   "each worker keeps a full copy of the database and applies "
+                   "every write].")
 @click.option("--threads", default=4, show_default=True, type=int,
               help="Accepted for older command lines, no effect: each "
                    "connection has a greenlet of its own (see --connections).")
@@ -135,7 +137,7 @@ def _server_classes():
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
           username: str | None, password: str | None, token_ttl: int,
-          tls_cert: str | None, tls_key: str | None, workers: int,
+          tls_cert: str | None, tls_key: str | None, workers: int | None,
           threads: int, connections: int, max_client_connections: int,
           header_timeout: int, body_timeout: int, idle_timeout: int,
           bridge: str, backend: str, ovn_nb: str | None,
@@ -153,6 +155,8 @@ def serve(host: str, port: int, auth_port: int, db: str, read_only: bool,
                                "(authentication is on only with both).")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
+    if workers is None:
+        workers = 1 if backend == "ovn" else 2
     if min(workers, threads, connections, max_client_connections,
            header_timeout, body_timeout, idle_timeout) < 1:
         raise click.UsageError(

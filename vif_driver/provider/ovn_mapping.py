@@ -219,7 +219,14 @@ def write_network(txn: Any, tables: Any, net: Any, ls: Any, seqno: int,
             localnet.name = LOCALNET_PREFIX + net["id"]
             localnet.type = "localnet"
             localnet.addresses = ["unknown"]
-            ls.addvalue("ports", localnet)
+            if new:
+                # With the insert: python-ovs before 3.2.6 / 3.3.9 names a
+                # row inserted with a chosen UUID by a "named-uuid" the
+                # insert never declared, so a mutation of it changed
+                # nothing and the localnet port was dropped unreferenced.
+                ls.ports = [localnet]
+            else:
+                ls.addvalue("ports", localnet)
         localnet.options = {"network_name": net["physical_network"]}
         localnet.tag = [] if net["network_type"] == "flat" \
             else [net["segmentation_id"]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import ovs.version
 import pytest
 from ovn_nb import NbServer
 
@@ -314,3 +315,33 @@ def test_one_worker_by_default_on_ovn(nb, tmp_path):
         finally:
             proc.terminate()
             proc.wait(15)
+
+
+@pytest.mark.xfail(ovs.version.VERSION.startswith("3.1."), strict=True,
+                   reason="python-ovs before 3.2.6/3.3.9 loses a reference to a row inserted "
+                          "with a chosen UUID in the same transaction (docs/provider.md)")
+def test_a_port_written_with_its_subnet_in_one_transaction_gets_its_dhcp(nb):
+    """Group commit can put a subnet and a port on it into one OVSDB
+    transaction (two requests queued behind a write): the port's
+    dhcpv4_options must name the DHCP_Options row inserted with it."""
+    from vif_driver.provider import validation
+    from vif_driver.provider.ovn_store import OvnStore
+
+    store = OvnStore(nb.remote, timeout=10)
+    try:
+        (net,) = store.transact(lambda tx: [tx.create_network(a) for a in validation.parse(
+            "network", {"network": {"name": "batch"}})])
+        sub_attrs = validation.parse("subnet", {"subnet": {
+            "network_id": net["id"], "cidr": "10.77.0.0/24"}})[0]
+        port_attrs = validation.parse("port", {"port": {"network_id": net["id"]}})[0]
+        sub, port = store.transact(lambda tx: [tx.create_subnet(sub_attrs),
+                                               tx.create_port(port_attrs)])
+        assert port["fixed_ips"][0]["subnet_id"] == sub["id"]
+        assert lsp(nb, port["id"])["dhcpv4_options"] == ["uuid", sub["id"]]
+        store.transact(lambda tx: [tx.delete_port(port["id"]), tx.delete_subnet(sub["id"]),
+                                   tx.delete_network(net["id"])])
+        assert rows(nb, "Logical_Switch", f"name=ovirt-batch-{net['id']}") == []
+        assert rows(nb, "Logical_Switch_Port", f"name={port['id']}") == []
+        assert rows(nb, "DHCP_Options", f"cidr={sub['cidr']}") == []
+    finally:
+        store.close()

@@ -176,6 +176,12 @@ class OvnStore:
                 self._worker, self._pid = _Worker(self), os.getpid()
             return self._worker
 
+    def close(self) -> None:
+        """Stop this process's connections (a worker's exit ends them too)."""
+        w, self._worker = self._worker, None
+        if w is not None and self._pid == os.getpid():
+            w.close()
+
     @contextlib.contextmanager
     def _host_lock(self) -> Iterator[None]:
         fd = self._write_lock.fileno()

@@ -98,8 +98,7 @@ class _Worker:
             self._ensure_nb_global()
             self._check_chosen_uuids()
         except BaseException:
-            self.conn.stop(store.timeout)  # its thread closes the IDL's connection
-            self.rpc.close()
+            self.close()
             raise
         self.session = None  # the IDL's connection the mirror was last made whole from
         self.sync()
@@ -137,6 +136,10 @@ class _Worker:
                 if self.idl.tables["NB_Global"].rows:
                     return
                 raise unavailable(self.remote, f"cannot create NB_Global ({exc})") from None
+
+    def close(self) -> None:
+        self.conn.stop(self.store.timeout)  # its thread closes the IDL's connection
+        self.rpc.close()
 
     def _check_chosen_uuids(self) -> None:
         """A network's id is its switch's _uuid, chosen by us: python-ovs

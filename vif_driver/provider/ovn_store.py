@@ -224,7 +224,10 @@ class OvnStore:
         whole: if it is stale, all bodies run again. A body's error stays
         its own (its savepoint is rolled back); it rests on the verified
         state when the batch commits, and is checked against the server
-        when the batch writes nothing.
+        when the batch writes nothing. A batch in which a port is on a
+        network, or takes an address from a subnet, that another body of it
+        creates goes one request per transaction instead
+        (``refers_to_new_rows``).
 
         The bodies' changes to the mirror are kept when the OVSDB
         transaction commits (rolled back when it does not): the IDL's copy
@@ -247,6 +250,7 @@ class OvnStore:
         return job.result
 
     def _run(self, w: Any, jobs: list) -> None:
+        split = False
         for attempt in range(WRITE_ATTEMPTS):
             with self._host_lock():
                 # The first attempt trusts the IDL (the verified generation
@@ -279,12 +283,20 @@ class OvnStore:
                     if refused and attempt == 0 and w.caught_up_changes():
                         continue  # the answers may rest on a stale IDL: ask again
                     break
+                if len(jobs) > 1 and w.refers_to_new_rows(plan):
+                    w.db.execute("ROLLBACK")
+                    split = True
+                    break
                 if not self._commit(w, plan, gen):
                     continue
                 w.sync()
                 break
         else:
             raise unavailable(self.remote, f"{WRITE_ATTEMPTS} write attempts collided with other writers")
+        if split:  # one request per transaction, in queue order
+            for j in jobs:
+                self._run(w, [j])
+            return
         for j in jobs:
             j.done = True
 

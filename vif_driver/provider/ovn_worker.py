@@ -393,6 +393,25 @@ class _Worker:
                                      self.lsp_net.get(lsp_uuid)))
         return plan
 
+    def refers_to_new_rows(self, plan: dict) -> bool:
+        """Whether a port in the plan is on a network, or takes an address
+        from a subnet, that the same plan creates (a group commit of
+        requests queued together).
+
+        Such a batch goes one request per transaction: the IDL has no row
+        to refer to yet, and python-ovs before 3.2.6/3.3.9 loses a
+        reference to a row inserted with a chosen UUID in the same
+        transaction (it names it by a named-uuid nobody declared)."""
+        with self.conn.lock:
+            tables = self.idl.tables
+            nets = {n for n, row in plan["network"]
+                    if row is not None and uuid.UUID(n) not in tables["Logical_Switch"].rows}
+            subs = {s for s, row, _mtu in plan["subnet"]
+                    if row is not None and uuid.UUID(s) not in tables["DHCP_Options"].rows}
+        return bool(nets or subs) and any(
+            port is not None and (port["network_id"] in nets or subs & set(subnet_of.values()))
+            for _id, port, _ips, subnet_of, _lsp, _ls in plan["port"])
+
     def commit(self, plan: dict, gen: int) -> None:
         """The plan as one OVSDB transaction through ovsdbapp (its
         connection thread commits it). The IDL has applied the change when

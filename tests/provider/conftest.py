@@ -37,8 +37,9 @@ class Provider:
 
     def __init__(self, db: Path, *args: str, host: str = "127.0.0.1",
                  auth_port: bool = True, scheme: str = "http",
-                 env: dict | None = None) -> None:
+                 env: dict | None = None, workers: int | None = 2) -> None:
         self.db, self.args, self.host = db, args, host
+        self.workers = workers  # None: serve's own default
         self.env = env or {}
         self.with_auth_port = auth_port
         self.scheme = scheme
@@ -65,7 +66,8 @@ class Provider:
             [sys.executable, "-m", "vif_driver.provider", "serve",
              "--host", self.host, "--port", str(self.port),
              "--auth-port", str(self.auth_port), "--db", str(self.db),
-             "--workers", "2", "--threads", "4", "--log-level", "warning",
+             *(["--workers", str(self.workers)] if self.workers else []),
+             "--threads", "4", "--log-level", "warning",
              *self.args],  # later options (in args) win
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

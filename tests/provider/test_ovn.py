@@ -280,40 +280,19 @@ def test_a_python_ovs_that_cannot_send_chosen_uuids_is_named(nb, monkeypatch):
         assert threading.active_count() == before
 
 
-def test_one_worker_by_default_on_ovn(nb, tmp_path):
+def test_one_worker_by_default_on_ovn(nb, start_provider):
     """Each OVN worker keeps a whole copy and applies every write, and the
     NB database serialises writes anyway: one worker (its greenlets) by
     default; --workers still sets more."""
-    import socket
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
     for extra, booted in (((), 1), (("--workers", "3"), 3)):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        log = tmp_path / f"serve{booted}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "vif_driver.provider", "serve", "--backend", "ovn",
-                 "--ovn-nb", nb.remote, "--host", "127.0.0.1", "--port", str(port),
-                 "--auth-port", "0", "--log-level", "info", *extra],
-                cwd=repo, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            def listening(port: int = port, log: Path = log, booted: int = booted) -> bool:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), 0.5):
-                        return log.read_text().count("Booting worker") >= booted
-                except OSError:
-                    return False
-            assert wait_for(listening, 20), log.read_text()
-            time.sleep(0.5)  # a second worker would have booted by now
-            assert log.read_text().count("Booting worker") == booted
-        finally:
-            proc.terminate()
-            proc.wait(15)
+        p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--log-level", "info",
+                           *extra, workers=None)
+        log = p.db.with_suffix(".log")
+        assert wait_for(lambda log=log, n=booted: log.read_text().count("Booting worker") >= n,
+                        20), log.read_text()
+        time.sleep(0.5)  # a second worker would have booted by now
+        assert log.read_text().count("Booting worker") == booted
+
 
 
 def test_a_port_queued_with_its_new_subnet_gets_its_dhcp(nb):

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vif_driver.drivers.ovs import ovsdb, stats
+from vif_driver.drivers.ovs import stats, tables
 from vif_driver.drivers.ovs.remote import parse_remote
 
 from ovs_helpers import VNIC_ID, require, tap
@@ -35,7 +35,7 @@ def test_remote_grammar_rejects(value, words):
 
 
 class _Table:
-    """An IDL table as ovsdb.port_problem reads it: rows by uuid."""
+    """An IDL table as tables.port_problem reads it: rows by uuid."""
 
     def __init__(self, *rows):
         self.rows = {i: row for i, row in enumerate(rows)}
@@ -51,8 +51,8 @@ def _tables(ofport=(3,), iface_id=VNIC_ID, error=(), on_bridge=True, port=True):
 
 
 def test_port_problems_in_order():
-    def problem(tables):
-        return ovsdb.port_problem(tables, tap(), "br-int", VNIC_ID)
+    def problem(rows):
+        return tables.port_problem(rows, tap(), "br-int", VNIC_ID)
     no_bridge = {"Interface": _Table(), "Port": _Table(), "Bridge": _Table()}
     assert problem(no_bridge) == ("bridge br-int does not exist; create it "
                                   "(ovs-vsctl add-br br-int) or set bridge in [driver:ovs]")
@@ -68,11 +68,11 @@ def test_port_problems_in_order():
 
 
 def test_interface_rows_link_state():
-    tables = _tables()
-    tables["Interface"].rows[0].link_state = ["up"]
-    assert ovsdb.interface_rows(tables) == [{"name": tap(), "link_state": "up"}]
-    tables["Interface"].rows[0].link_state = []
-    assert ovsdb.interface_rows(tables) == [{"name": tap(), "link_state": None}]
+    rows = _tables()
+    rows["Interface"].rows[0].link_state = ["up"]
+    assert tables.interface_rows(rows) == [{"name": tap(), "link_state": "up"}]
+    rows["Interface"].rows[0].link_state = []
+    assert tables.interface_rows(rows) == [{"name": tap(), "link_state": None}]
 
 
 def _shape(typed) -> tuple:
@@ -95,7 +95,7 @@ def test_the_client_schema_matches_the_switch_schema():
     require(os.path.exists(path), "Open vSwitch's " + path)
     with open(path, encoding="utf-8") as f:
         real = json.load(f)["tables"]
-    for table, spec in ovsdb.SCHEMA["tables"].items():
+    for table, spec in tables.SCHEMA["tables"].items():
         assert spec.get("isRoot", False) == real[table].get("isRoot", False), table
         for column, typed in spec["columns"].items():
             assert _shape(typed["type"]) == _shape(real[table]["columns"][column]["type"]), (table, column)

@@ -2,7 +2,7 @@
 
 ``Client`` is one ovsdbapp ``Connection`` to a remote: an IDL (the ovs
 library's in-memory replica) of just the tables and columns the driver
-reads (``COLUMNS``), and ovsdbapp's Open_vSwitch API for the writes. Every
+reads (tables.SCHEMA), and ovsdbapp's Open_vSwitch API for the writes. Every
 read is a memory read of that replica once it holds the server's contents.
 
 - A hook process (root, no agent) makes a Client per call: ``sync()``
@@ -14,7 +14,7 @@ read is a memory read of that replica once it holds the server's contents.
 Every wait is bounded by ``timeout`` (connect, initial contents, each
 transaction); the post-plug wait by ``plug_timeout``. A stopped switch is
 ``OvsdbDown``, a hung one ``OvsdbTimeout``, a refusal ``OvsdbError``: one
-line naming the remote and the fix. The schema is the subset below, so no
+line naming the remote and the fix. The schema is that subset, so no
 ``get_schema`` round trip is needed (ovsdbapp's own fetch has no timeout).
 """
 
@@ -26,40 +26,22 @@ import time
 from typing import Callable
 
 from vif_driver.api import HostError, NotReady
+from vif_driver.drivers.ovs.tables import (
+    SCHEMA,
+    interface_entry,
+    interface_rows,
+    named,
+    ovn_problem,
+    port_problem,
+    ports_on_bridges,
+)
 
 log = logging.getLogger(__name__)
 # ovsdbapp logs from its thread; a hook process has no handler and must not
 # get Python's last-resort stderr output (one line per failure).
 logging.getLogger("ovsdbapp").addHandler(logging.NullHandler())
 
-DB = "Open_vSwitch"
-_MAP = {"key": "string", "value": "string", "min": 0, "max": "unlimited"}
-# The columns the driver reads, typed as in vswitch.ovsschema (stable since OVS 2.x).
-SCHEMA = {
-    "name": DB, "version": "8.3.0",
-    "tables": {
-        "Open_vSwitch": {"isRoot": True, "maxRows": 1, "columns": {"external_ids": {"type": _MAP}}},
-        "Bridge": {"indexes": [["name"]], "columns": {
-            "name": {"type": "string", "mutable": False},
-            "ports": {"type": {"key": {"type": "uuid", "refTable": "Port"}, "min": 0, "max": "unlimited"}}}},
-        "Port": {"indexes": [["name"]], "columns": {
-            "name": {"type": "string", "mutable": False},
-            "interfaces": {"type": {"key": {"type": "uuid", "refTable": "Interface"}, "min": 1,
-                                    "max": "unlimited"}},
-            "tag": {"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4095},
-                             "min": 0, "max": 1}}}},
-        "Interface": {"indexes": [["name"]], "columns": {
-            "name": {"type": "string", "mutable": False},
-            "ofport": {"type": {"key": "integer", "min": 0, "max": 1}},
-            "external_ids": {"type": _MAP},
-            "type": {"type": "string"},  # "" for a system device (network setup: physnet NICs)
-            "mtu": {"type": {"key": "integer", "min": 0, "max": 1}, "ephemeral": True},
-            "error": {"type": {"key": "string", "min": 0, "max": 1}},
-            "link_state": {"type": {"key": "string", "min": 0, "max": 1}, "ephemeral": True}}},
-    },
-}
 PROBE_MS = 1000  # idle connections are probed after this long, dropped after twice it
-_MAX_OFPORT = 0xff00  # OpenFlow port numbers of real ports are below this
 
 
 class OvsdbDown(HostError):
@@ -135,7 +117,7 @@ class Client:
                     if event == ovs_idl.ROW_DELETE:
                         cache.pop(row.uuid, None)
                     else:
-                        cache[row.uuid] = _interface(row) if table == "Interface" else {p.uuid for p in row.ports}
+                        cache[row.uuid] = interface_entry(row) if table == "Interface" else {p.uuid for p in row.ports}
                 with changed:
                     changed.notify_all()
 
@@ -145,7 +127,7 @@ class Client:
         for table, columns in (tables or {}).items():
             helper.register_columns(table, columns)
         self.idl = Idl(remote, helper, probe_interval=PROBE_MS)
-        self.idl.bridge_ports = self.bridge_ports  # read by _ports_of (rows know their idl)
+        self.idl.bridge_ports = self.bridge_ports  # read by tables.ports_of (rows know their idl)
         # The ovs library never probes unix: connections (it trusts the
         # peer to close them); a SIGSTOP'd ovsdb-server would then keep the
         # agent's view "current" forever. Probe them too.
@@ -324,12 +306,12 @@ class OvsDb:
         def answer(tables):
             rows = list(tables["Open_vSwitch"].rows.values())
             system_id = rows[0].external_ids.get("system-id") if rows else None
-            return system_id, _named(tables, "Bridge", bridge) is not None
+            return system_id, named(tables, "Bridge", bridge) is not None
         return self.read(answer, f"Open_vSwitch external_ids:system-id, Bridge {bridge}",
                          {"Open_vSwitch": ["external_ids"], "Bridge": ["name"]})
 
     def bridges_exist(self, names: list[str]) -> dict[str, bool]:
-        return self.read(lambda tables: {n: _named(tables, "Bridge", n) is not None for n in names},
+        return self.read(lambda tables: {n: named(tables, "Bridge", n) is not None for n in names},
                          f"Bridge {','.join(names)}", {"Bridge": ["name"]})
 
     def bridge_exists(self, bridge: str) -> bool:
@@ -354,7 +336,7 @@ class OvsDb:
 
     def port_tag(self, dev: str) -> list[int]:
         def answer(tables):
-            port = _named(tables, "Port", dev)
+            port = named(tables, "Port", dev)
             return sorted(port.tag) if port is not None else []
         return self.read(answer, f"Port {dev} tag", {"Port": ["name", "tag"]})
 
@@ -369,7 +351,7 @@ class OvsDb:
                       and not (vm_id and i.external_ids.get("vm-id") not in (None, vm_id))]
             if not ifaces:
                 return f"no interface in OVSDB has external_ids:iface-id={vnic_id}", ""
-            for port, bridge in _ports_on_bridges(tables, ifaces):
+            for port, bridge in ports_on_bridges(tables, ifaces):
                 iface = next(i for i in ifaces if i in port.interfaces)
                 return None, f"interface {iface.name} (iface-id {vnic_id}) is a port of bridge {bridge.name}"
             names = ", ".join(sorted(i.name for i in ifaces))
@@ -392,7 +374,7 @@ class OvsDb:
                 if vm_id and ids.get("vm-id") and ids["vm-id"] != vm_id:
                     continue  # the same port id plugged for another VM
                 found.append(iface)
-            return [(port.name, bridge.name) for port, bridge in _ports_on_bridges(tables, found)]
+            return [(port.name, bridge.name) for port, bridge in ports_on_bridges(tables, found)]
         found = self.read(ours, f"Interface where name == {dev} or external_ids:iface-id == {vnic_id}, "
                                 "their Port and Bridge")
         if not found:
@@ -431,92 +413,3 @@ def _covers(have: dict | None, need: dict | None) -> bool:
     if need is None:
         return False
     return all(set(columns) <= set(have.get(table, ())) for table, columns in need.items())
-
-
-# -- questions on the replica's tables ------------------------------------------------
-def _named(tables, table: str, name: str):
-    """The row of ``table`` called ``name``, or None (the name index)."""
-    from ovsdbapp.backend.ovs_idl import idlutils
-    rows = tables[table]
-    if "name" in getattr(rows.rows, "indexes", {}):
-        return next(iter(idlutils.index_lookup_all(rows, name=name)), None)
-    return next((r for r in rows.rows.values() if r.name == name), None)
-
-
-def _ports_of(bridge) -> set:
-    """The port uuids of a Bridge row: from its client's cache (kept by
-    the IDL's notify) when there, else decoded."""
-    ports = getattr(bridge._idl, "bridge_ports", None) if hasattr(bridge, "_idl") else None
-    if ports is not None and bridge.uuid in ports:
-        return ports[bridge.uuid]
-    return {p.uuid for p in bridge.ports}
-
-
-def _ports_on_bridges(tables, ifaces: list) -> list:
-    """(Port, Bridge) of every port holding one of ``ifaces`` that is on a bridge."""
-    found = []
-    for port in tables["Port"].rows.values():
-        if any(i in port.interfaces for i in ifaces):
-            for bridge in tables["Bridge"].rows.values():
-                if port.uuid in _ports_of(bridge):
-                    found.append((port, bridge))
-    return found
-
-
-def _interface(row) -> dict:
-    return {"name": row.name, "link_state": "up" if row.link_state == ["up"] else None}
-
-
-def interface_rows(tables, cache: dict | None = None) -> list[dict]:
-    """name and link_state of every Interface row, from ``cache`` (by row
-    uuid) where it has them; the dicts are shared: do not change them."""
-    cache = {} if cache is None else cache
-    rows = tables["Interface"].rows
-    found = []
-    for uuid in rows:
-        entry = cache.get(uuid)
-        if entry is None:
-            entry = cache[uuid] = _interface(rows[uuid])
-        found.append(entry)
-    return found
-
-
-def ovn_problem(tables, dev: str, bridge: str) -> str | None:
-    """On an OVN chassis, for a port on its integration bridge
-    (external_ids:ovn-bridge, default br-int): why ovn-controller has not
-    marked ``dev`` as installed (external_ids:ovn-installed="true", set once
-    all its flows are in place: the port then carries traffic), or None."""
-    rows = list(tables["Open_vSwitch"].rows.values())
-    ids = rows[0].external_ids if rows else {}
-    remote = ids.get("ovn-remote")
-    if not remote or bridge != ids.get("ovn-bridge", "br-int"):
-        return None
-    iface = _named(tables, "Interface", dev)
-    if iface is not None and iface.external_ids.get("ovn-installed") == "true":
-        return None
-    return f"ovn-controller has not installed its flows; is it running, connected to {remote[:32]}?"
-
-
-def port_problem(tables, dev: str, bridge: str, vnic_id: str) -> str | None:
-    """What keeps the port from being connected, or None."""
-    bridge_row = _named(tables, "Bridge", bridge)
-    if bridge_row is None:
-        return f"bridge {bridge} does not exist; create it (ovs-vsctl add-br {bridge}) or set bridge in [driver:ovs]"
-    iface = _named(tables, "Interface", dev)
-    if iface is None:
-        return "not in OVSDB: libvirt has not added the port (does the NIC have <virtualport type='openvswitch'>?)"
-    iface_id = iface.external_ids.get("iface-id")
-    if iface_id != vnic_id:
-        return f"external_ids:iface-id={iface_id or '(none)'}, expected {vnic_id}"
-    port = _named(tables, "Port", dev)
-    if port is None or iface not in port.interfaces:
-        return f"no port {dev} holds interface {dev}"
-    ofport = sorted(iface.ofport)
-    if not ofport:
-        return f"interface {dev} has no ofport yet: ovs-vswitchd has not opened it (is it running?)"
-    if not 0 < ofport[0] < _MAX_OFPORT:
-        error = next(iter(iface.error), "no error given")
-        return f"ofport {ofport[0]}: ovs-vswitchd could not open it: {error}"
-    if port.uuid not in _ports_of(bridge_row):
-        return f"port {dev} is not on bridge {bridge}"
-    return None

@@ -3,9 +3,9 @@
 Why a mirror: the API's semantics (filters, sorting, pagination, IPAM,
 every validation and error answer) live in the SQL of store.py and
 ports.py.  Each worker process keeps an in-memory SQLite copy of the NB
-rows it serves (ovn_mapping.py says how rows map), filled from ovsdbapp's
-IDL as it applies changes, and runs the very same Tx code on it; so the
-answers are those of the SQLite backend.  A write runs the request on the
+rows it serves (ovn_mirror.py; ovn_mapping.py says how rows map), filled
+from ovsdbapp's IDL as it applies changes, and runs the very same Tx code
+on it; so the answers are those of the SQLite backend.  A write runs the request on the
 mirror inside a transaction that is always rolled back: the rows it
 touched (found by temp triggers) become one OVSDB transaction through
 ovsdbapp, and the mirror then takes the change from the IDL like any other.
@@ -27,7 +27,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import sqlite3
 import tempfile
 import threading
 import time
@@ -35,29 +34,17 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from . import ovn_mapping as m
-from . import segments
 from .errors import NeutronError
 from .ovn_rpc import Rpc
-from .rows import to_row
-from .store import SCHEMA, Tx
+from .store import Tx
 
 log = logging.getLogger(__name__)
 logging.getLogger("ovsdbapp").addHandler(logging.NullHandler())
 
 T = TypeVar("T")
+WRITE_ATTEMPTS = 20
 GEN = m.P + "generation"
 TABLES = ("NB_Global", "Logical_Switch", "Logical_Switch_Port", "DHCP_Options")
-FOREIGN_ROWID = 1 << 50  # rows without vif_driver:seq (ovirt-provider-ovn's) sort after ours
-WRITE_ATTEMPTS = 20
-MIRROR_SCHEMA = SCHEMA + segments.SCHEMA + """
-ALTER TABLE ports ADD COLUMN ovn_up INTEGER NOT NULL DEFAULT 0;
-CREATE TEMP TABLE dirty (kind TEXT, id TEXT, PRIMARY KEY (kind, id)) WITHOUT ROWID;
-""" + "".join(
-    f"CREATE TEMP TRIGGER dirty_{t}_{op} AFTER {op} ON main.{t} BEGIN "
-    f"INSERT OR IGNORE INTO dirty VALUES ('{kind}', {row}.{col}); END;\n"
-    for t, kind, col in (("networks", "network", "id"), ("subnets", "subnet", "id"),
-                         ("ports", "port", "id"), ("fixed_ips", "port", "port_id"))
-    for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")))
 
 
 def unavailable(remote: str, why: str) -> NeutronError:
@@ -67,49 +54,6 @@ def unavailable(remote: str, why: str) -> NeutronError:
 
 class _Stale(Exception):
     """The mirror the request ran on is older than the database."""
-
-
-class OvnTx(Tx):
-    """Tx on the mirror: OVN decides a port's status, rows get ordered ids."""
-
-    controller = "ovn"  # OVN carries every network: drivers plug into br-int (vif_details)
-
-    def __init__(self, conn: sqlite3.Connection, default_bridge: str, gen: int) -> None:
-        super().__init__(conn, default_bridge)
-        self.next_rowid = (gen + 1) * 4096
-
-    def _check_backend(self, net: dict) -> None:
-        # OVN switches every type; "local" (the API default) is the overlay.
-        if net.get("provider:network_type") == "local":
-            net["provider:network_type"] = "geneve"
-            if net.get("mtu") in (None, 1500):
-                net["mtu"] = m.OVIRT_DEFAULT_MTU
-
-    def _check_segment_free(self, net: dict, own_id: str = "") -> None:
-        # An overlay without a segmentation id gets its tunnel key from OVN.
-        if net.get("provider:network_type") == "flat" or \
-                net.get("provider:segmentation_id") is not None:
-            super()._check_segment_free(net, own_id)
-
-    def _insert(self, resource: str, attrs: dict) -> None:
-        if resource == "port":
-            attrs = {**attrs, "status": "DOWN"}  # until ovn-northd says up
-        row = to_row(resource, attrs)
-        self.next_rowid += 1
-        table = {"network": "networks", "subnet": "subnets", "port": "ports"}[resource]
-        self.q(f"INSERT INTO {table} (rowid, {','.join(row)}) VALUES "
-               f"(?, {','.join('?' * len(row))})", [self.next_rowid, *row.values()])
-
-    def _update(self, resource: str, res_id: str, attrs: dict) -> None:
-        if resource == "port" and "status" in attrs:
-            r = self.q("SELECT ovn_up, admin_state_up FROM ports WHERE id = ?", (res_id,)).fetchone()
-            admin = attrs.get("admin_state_up", r["admin_state_up"])
-            attrs = {**attrs, "status": "ACTIVE" if r["ovn_up"] and admin else "DOWN"}
-        super()._update(resource, res_id, attrs)
-
-    def delete_port(self, port_id: str) -> None:
-        self.q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))  # no FK cascade in the mirror
-        super().delete_port(port_id)
 
 
 class _Job:
@@ -206,11 +150,11 @@ class OvnStore:
         w = self.worker()
         with w.lock:
             w.catch_up()
-            w.db.execute("BEGIN")
+            w.mirror.db.execute("BEGIN")
             try:
-                yield OvnTx(w.db, self.default_bridge, w.gen)
+                yield w.mirror.tx(w.gen)
             finally:
-                w.db.execute("ROLLBACK")
+                w.mirror.db.execute("ROLLBACK")
 
     def transact(self, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in a write transaction, again if another writer
@@ -260,31 +204,31 @@ class OvnStore:
                 else:
                     w.refresh()
                 gen = w.gen
-                w.db.execute("BEGIN")
+                w.mirror.db.execute("BEGIN")
                 try:
-                    w.db.execute("DELETE FROM dirty")
-                    tx = OvnTx(w.db, self.default_bridge, gen)  # one for all: row ids go on
+                    w.mirror.db.execute("DELETE FROM dirty")
+                    tx = w.mirror.tx(gen)  # one for all: row ids go on
                     refused = False
                     for j in jobs:
-                        w.db.execute("SAVEPOINT job")
+                        w.mirror.db.execute("SAVEPOINT job")
                         try:
                             j.result, j.error = j.body(tx), None
                         except Exception as exc:  # the job's: raised in its own request
-                            w.db.execute("ROLLBACK TO job")
+                            w.mirror.db.execute("ROLLBACK TO job")
                             j.result, j.error = None, exc
                             refused = True
-                        w.db.execute("RELEASE job")
-                    plan = w.plan()
+                        w.mirror.db.execute("RELEASE job")
+                    plan = w.mirror.plan(w.lsp_net)
                 except BaseException:
-                    w.db.execute("ROLLBACK")
+                    w.mirror.db.execute("ROLLBACK")
                     raise
                 if not any(plan.values()):
-                    w.db.execute("ROLLBACK")
+                    w.mirror.db.execute("ROLLBACK")
                     if refused and attempt == 0 and w.caught_up_changes():
                         continue  # the answers may rest on a stale IDL: ask again
                     break
                 if len(jobs) > 1 and w.refers_to_new_rows(plan):
-                    w.db.execute("ROLLBACK")
+                    w.mirror.db.execute("ROLLBACK")
                     split = True
                     break
                 if not self._commit(w, plan, gen):
@@ -307,12 +251,12 @@ class OvnStore:
         try:
             w.commit(plan, gen)
         except _Stale:
-            w.db.execute("ROLLBACK")
+            w.mirror.db.execute("ROLLBACK")
             return False
         except BaseException:
-            w.db.execute("ROLLBACK")
+            w.mirror.db.execute("ROLLBACK")
             raise
-        w.db.execute("COMMIT")
+        w.mirror.db.execute("COMMIT")
         return True
 
     @contextlib.contextmanager
@@ -322,13 +266,13 @@ class OvnStore:
         with w.lock, self._host_lock():
             w.catch_up()
             gen = w.gen
-            w.db.execute("BEGIN")
+            w.mirror.db.execute("BEGIN")
             try:
-                w.db.execute("DELETE FROM dirty")
-                yield OvnTx(w.db, self.default_bridge, gen)
-                plan = w.plan()
+                w.mirror.db.execute("DELETE FROM dirty")
+                yield w.mirror.tx(gen)
+                plan = w.mirror.plan(w.lsp_net)
             except BaseException:
-                w.db.execute("ROLLBACK")
+                w.mirror.db.execute("ROLLBACK")
                 raise
             if not self._commit(w, plan, gen):
                 raise unavailable(self.remote, "another writer came first")

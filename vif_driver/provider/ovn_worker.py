@@ -2,17 +2,15 @@
 
 See ovn_store.py for why the mirror exists.  The IDL runs in ovsdbapp's
 connection thread; ``notify`` only records which rows changed, and
-``sync`` (in the request's thread, under ovsdbapp's lock) copies those
-rows into the mirror, skipping rows whose columns did not change so a port
-create does not re-render 10,000 port documents because the switch's
-``ports`` column grew.
+``sync`` (in the request's thread, under ovsdbapp's lock) decodes those
+rows and hands them to the mirror (ovn_mirror.py), skipping a switch whose
+only change is its ``ports`` column, so a port create does not re-render
+10,000 port documents because the switch's ``ports`` column grew.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -24,12 +22,12 @@ from ovs.db import types as ovs_types
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
-from . import ipam
 from . import ovn_mapping as m
 from .errors import NeutronError
 from .ovn_commands import ApplyPlan, ChosenUuidProbe, ProbeTransaction, generation
+from .ovn_mirror import Mirror
 from .ovn_rpc import Rpc
-from .ovn_store import FOREIGN_ROWID, GEN, MIRROR_SCHEMA, TABLES, OvnTx, _Stale, unavailable
+from .ovn_store import GEN, TABLES, _Stale, unavailable
 
 PROBE_MS = 5000
 log = logging.getLogger(__name__)
@@ -86,14 +84,9 @@ class _Worker:
             raise unavailable(store.remote, f"cannot monitor ({exc})") from None
         self.lock = threading.RLock()
         self.queue: list = []  # writers waiting for the lock (ovn_store._Job)
-        self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.executescript(MIRROR_SCHEMA)
+        self.mirror = Mirror(store.default_bridge)
         self.gen = 0
-        self.lsp_port: dict = {}   # LSP uuid -> port id
         self.ls_localnet: dict = {}  # LS uuid -> its localnet LSP's uuid
-        self.port_lsp: dict = {}   # port id -> LSP uuid
-        self.foreign = FOREIGN_ROWID
         try:
             self._ensure_nb_global()
             self._check_chosen_uuids()
@@ -121,10 +114,7 @@ class _Worker:
                 self.lsp_net[p] = ls.uuid
         self.unowned.clear()
         self.ports_changed.clear()
-        gone = [("Logical_Switch", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM networks")]
-        gone += [("DHCP_Options", uuid.UUID(r[0])) for r in self.db.execute("SELECT id FROM subnets")]
-        gone += [("Logical_Switch_Port", u) for u in self.lsp_port]
-        self.dirty.update(d for d in gone if d[1] not in tables[d[0]].rows)
+        self.dirty.update(d for d in self.mirror.rows() if d[1] not in tables[d[0]].rows)
 
     def _ensure_nb_global(self) -> None:
         if not self.idl.tables["NB_Global"].rows:  # a bare database; ovn-nbctl init makes it
@@ -233,68 +223,10 @@ class _Worker:
                     ports.append((row_uuid, None if row is None else (
                         *m.port_columns(row, str(self.lsp_net.get(row_uuid, ""))),
                         m.seq(row.external_ids))))
-        render: set = set()
-        q = self.db.execute
-        q("BEGIN")
-        try:
-            for net_id, got in nets:
-                if got is None:
-                    q("DELETE FROM networks WHERE id = ?", (net_id,))
-                elif self._upsert("networks", got[0], got[1]):
-                    render.update(r[0] for r in q("SELECT id FROM ports WHERE network_id = ?",
-                                                  (net_id,)))
-            for sub_id, sub_got in subs:
-                if sub_got is None:
-                    q("DELETE FROM subnets WHERE id = ?", (sub_id,))
-                else:
-                    self._upsert("subnets", sub_got[0], sub_got[1])
-            # One sync may hold several writes (a worker that served
-            # nothing meanwhile): an address or MAC can have moved from one
-            # port to another among them, in any order here. So first every
-            # deleted port goes and every changed port lets go of the
-            # addresses it no longer has, then the ports and addresses are
-            # written. (In one pass, the port taking a freed address could
-            # come first: its address row was ignored as a duplicate, then
-            # deleted with the old holder's, and the address was handed
-            # out again.)
-            for lsp_uuid, port_got in ports:
-                if port_got is None:
-                    port_id = self.lsp_port.pop(lsp_uuid, None)
-                    self.lsp_net.pop(lsp_uuid, None)
-                    if port_id is not None and self.port_lsp.get(port_id) == lsp_uuid:
-                        del self.port_lsp[port_id]
-                        q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
-                        q("DELETE FROM ports WHERE id = ?", (port_id,))
-                        render.discard(port_id)
-                elif self._drop_ips(port_got[0]["id"], port_got[1]):
-                    render.add(port_got[0]["id"])
-            later = []
-            for lsp_uuid, port_got in ports:
-                if port_got is None:
-                    continue
-                cols, ips, seqno = port_got
-                self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]] = cols["id"], lsp_uuid
-                try:
-                    changed = self._upsert("ports", cols, seqno)
-                except sqlite3.IntegrityError:  # its MAC still held by a port written later here
-                    later.append(port_got)
-                    continue
-                if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
-                    render.add(cols["id"])
-            for cols, ips, seqno in later:
-                self._upsert("ports", cols, seqno)
-                self._set_ips(cols["id"], cols["network_id"], ips)
-                render.add(cols["id"])
-            if render:
-                ids = list(render)
-                tx = OvnTx(self.db, self.store.default_bridge, self.gen)
-                for i in range(0, len(ids), 500):
-                    chunk = ids[i:i + 500]
-                    tx.render_port_docs(f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)
-        except BaseException:
-            q("ROLLBACK")
-            raise
-        q("COMMIT")
+        for lsp_uuid, port_got in ports:
+            if port_got is None:
+                self.lsp_net.pop(lsp_uuid, None)
+        self.mirror.apply(self.gen, nets, subs, ports)
 
     def _own_new_ports(self) -> None:
         """The switch of each new LSP (under the IDL's lock).
@@ -322,77 +254,7 @@ class _Worker:
         lsp = self.ls_localnet.get(ls.uuid)
         return None if lsp is None else self.idl.tables["Logical_Switch_Port"].rows.get(lsp)
 
-    def _upsert(self, table: str, cols: dict, seqno: int | None) -> bool:
-        cur = self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (cols["id"],)).fetchone()
-        if cur is not None:
-            if all(cur[k] == v for k, v in cols.items()):
-                return False
-            sets = ",".join(f"{k} = ?" for k in cols)
-            self.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*cols.values(), cols["id"]])
-            return True
-        if seqno is None:
-            self.foreign += 1
-            seqno = self.foreign
-        self.db.execute(f"INSERT INTO {table} (rowid, {','.join(cols)}) VALUES "
-                        f"(?, {','.join('?' * len(cols))})", [seqno, *cols.values()])
-        return True
-
-    def _drop_ips(self, port_id: str, ips: list[str]) -> bool:
-        """Free the addresses of a port whose addresses changed; whether they did."""
-        have = [r[0] for r in self.db.execute(
-            "SELECT ip_address FROM fixed_ips WHERE port_id = ? ORDER BY rowid", (port_id,))]
-        if have == ips:
-            return False
-        self.db.execute("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
-        return True
-
-    def _set_ips(self, port_id: str, net_id: str, ips: list[str]) -> bool:
-        have = [r[0] for r in self.db.execute(
-            "SELECT ip_address FROM fixed_ips WHERE port_id = ? ORDER BY rowid", (port_id,))]
-        if have == ips:
-            return False
-        self.db.execute("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))
-        subnets = [(r["id"], ipaddress.ip_network(r["cidr"])) for r in self.db.execute(
-            "SELECT id, cidr FROM subnets WHERE network_id = ? ORDER BY rowid", (net_id,))]
-        for ip in ips:
-            try:
-                addr = ipaddress.ip_address(ip)
-            except ValueError:
-                continue
-            sid = next((s for s, n in subnets if addr in n), None)
-            if sid is not None:
-                self.db.execute("INSERT OR IGNORE INTO fixed_ips (port_id, subnet_id, ip_address, "
-                                "ip_key) VALUES (?, ?, ?, ?)", (port_id, sid, ip, ipam.ip_key(addr)))
-        return True
-
     # -- writing -------------------------------------------------------------
-    def plan(self) -> dict:
-        """What the request changed in the mirror (still inside its transaction)."""
-        q = self.db.execute
-        plan: dict = {"network": [], "subnet": [], "port": []}
-        for kind, res_id in q("SELECT kind, id FROM dirty").fetchall():
-            if kind == "network":
-                row = q("SELECT *, rowid FROM networks WHERE id = ?", (res_id,)).fetchone()
-                plan["network"].append((res_id, row))
-            elif kind == "subnet":
-                row = q("SELECT s.*, s.rowid, n.mtu AS net_mtu FROM subnets s LEFT JOIN networks n "
-                        "ON n.id = s.network_id WHERE s.id = ?", (res_id,)).fetchone()
-                plan["subnet"].append((res_id, row, row["net_mtu"] if row else 0))
-            else:
-                row = q("SELECT *, rowid FROM ports WHERE id = ?", (res_id,)).fetchone()
-                ips: list = []
-                subnet_of: dict = {}
-                if row is not None:
-                    for f in q("SELECT f.ip_address, f.subnet_id, s.ip_version FROM fixed_ips f "
-                               "JOIN subnets s ON s.id = f.subnet_id WHERE f.port_id = ? "
-                               "ORDER BY f.rowid", (res_id,)):
-                        ips.append(f["ip_address"])
-                        subnet_of.setdefault(f["ip_version"], f["subnet_id"])
-                lsp_uuid = self.port_lsp.get(res_id)
-                plan["port"].append((res_id, row, ips, subnet_of, lsp_uuid,
-                                     self.lsp_net.get(lsp_uuid)))
-        return plan
-
     def refers_to_new_rows(self, plan: dict) -> bool:
         """Whether a port in the plan is on a network, or takes an address
         from a subnet, that the same plan creates (a group commit of

@@ -179,6 +179,20 @@ def test_every_worker_reads_the_last_write(nb, start_provider, make_neutron):
     neutron.delete_network(net["id"])
 
 
+def test_a_request_after_the_server_dropped_the_connections(nb, ovn):
+    """ovsdb-server closes a tcp:/ssl: connection that idled past its
+    inactivity probe (about 10 s): the next request's question to the
+    server must reconnect, not answer 503.  ovsdb-server/reconnect drops
+    every connection at once, the same for the provider."""
+    p, neutron = ovn
+    net = neutron.create_network({"network": {"name": "idle"}})["network"]
+    assert p.request("GET", f"/v2.0/networks/{net['id']}")[0] == 200
+    nb.appctl("ovsdb-server/reconnect")
+    status, _, body = p.request("GET", f"/v2.0/networks/{net['id']}")
+    assert status == 200, body
+    neutron.delete_network(net["id"])
+
+
 def test_rows_deleted_while_disconnected_leave_the_mirror(nb, ovn):
     """A standalone ovsdb-server cannot resume a monitor: after a
     reconnection the IDL reloads its tables without a delete notice for

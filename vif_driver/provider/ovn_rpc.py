@@ -37,8 +37,17 @@ def set_ssl(ssl: tuple) -> None:
         ovs.stream.Stream.ssl_set_ca_cert_file(ca)
 
 
+class _Lost(Exception):
+    """The connection broke (the server closed it, or a socket error)."""
+
+
 class Rpc:
-    """One connection, opened on demand, reopened after an error."""
+    """One connection, opened on demand, reopened after an error.
+
+    Between requests the connection idles: ovsdb-server's inactivity probe
+    (an echo nobody reads then) makes it close a tcp:/ssl: connection after
+    some seconds.  So a request that finds its kept connection lost runs
+    once more on a new one (every request here is a read)."""
 
     def __init__(self, remote: str, timeout: float, ssl: tuple = (None, None, None)) -> None:
         self.remote, self.timeout = remote, timeout
@@ -59,11 +68,17 @@ class Rpc:
 
     def call(self, method: str, params: list) -> Any:
         with self._lock:
-            try:
-                return self._call(method, params)
-            except NeutronError:
-                self.close()
-                raise
+            for fresh in (self._conn is None, True):
+                try:
+                    return self._call(method, params)
+                except _Lost as lost:
+                    self.close()
+                    if fresh:
+                        raise _unavailable(self.remote, str(lost)) from None
+                except NeutronError:
+                    self.close()
+                    raise
+        raise AssertionError("unreachable")  # the second pass returns or raises
 
     def _call(self, method: str, params: list) -> Any:
         deadline = time.monotonic() + self.timeout
@@ -84,9 +99,10 @@ class Rpc:
                 if msg.type == ovs.jsonrpc.Message.T_ERROR:
                     raise _unavailable(self.remote, f"{method} failed: {msg.error}")
                 return msg.result
+            if msg is not None and msg.type == ovs.jsonrpc.Message.T_REQUEST and msg.method == "echo":
+                self._conn.send(ovs.jsonrpc.Message.create_reply(msg.params, msg.id))  # the probe
             if error and error != errno.EAGAIN:
-                raise _unavailable(self.remote, "connection lost" if error == ovs.jsonrpc.EOF
-                                   else os.strerror(error))
+                raise _Lost("connection lost" if error == ovs.jsonrpc.EOF else os.strerror(error))
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _unavailable(self.remote, f"no answer within {self.timeout:g} s")

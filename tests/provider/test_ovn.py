@@ -111,6 +111,11 @@ def test_status_follows_ovn_up_and_live_migration(nb, ovn):
     assert moved["binding:host_id"] == "dst"
     opts = omap(lsp(nb, port["id"])["options"])
     assert opts == {"requested-chassis": "src,dst", "activation-strategy": "rarp"}
+    # Other writes meanwhile (the port's, its network's) keep both chassis:
+    # the VM still runs on the source.
+    neutron.update_port(port["id"], {"port": {"name": "renamed"}})
+    neutron.update_network(net["id"], {"network": {"vif_driver:bridge_name": "br-other"}})
+    assert omap(lsp(nb, port["id"])["options"]) == opts
     # After the switch-over the destination binds it again: narrowed, never back to src.
     neutron.update_port(port["id"], {"port": {"binding:host_id": "dst"}})
     assert omap(lsp(nb, port["id"])["options"]) == {"requested-chassis": "dst"}
@@ -123,6 +128,70 @@ def test_status_follows_ovn_up_and_live_migration(nb, ovn):
     assert omap(lsp(nb, port["id"])["options"]) == {"requested-chassis": "third"}
     neutron.delete_port(port["id"])
     neutron.delete_network(net["id"])
+
+
+def test_dhcp_rows_follow_network_and_subnet_updates(nb, ovn):
+    """The DHCP offer carries the network's MTU, and a subnet with DHCP
+    off is no port's DHCP_Options (OVN would still answer)."""
+    _, neutron = ovn
+    net = neutron.create_network({"network": {"name": "dhcp-upd"}})["network"]
+    sub = neutron.create_subnet({"subnet": {"network_id": net["id"], "cidr": "10.41.0.0/24"}})["subnet"]
+    port = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    (dhcp,) = rows(nb, "DHCP_Options", f"cidr={sub['cidr']}")
+    assert omap(dhcp["options"])["mtu"] == "1442"
+    neutron.update_network(net["id"], {"network": {"mtu": 1400}})
+    (dhcp,) = rows(nb, "DHCP_Options", f"cidr={sub['cidr']}")
+    assert omap(dhcp["options"])["mtu"] == "1400"
+    assert lsp(nb, port["id"])["dhcpv4_options"][1] == sub["id"]
+    neutron.update_subnet(sub["id"], {"subnet": {"enable_dhcp": False}})
+    assert oset(lsp(nb, port["id"])["dhcpv4_options"]) == []
+    later = neutron.create_port({"port": {"network_id": net["id"]}})["port"]
+    assert oset(lsp(nb, later["id"])["dhcpv4_options"]) == []
+    neutron.update_subnet(sub["id"], {"subnet": {"enable_dhcp": True}})
+    assert lsp(nb, port["id"])["dhcpv4_options"][1] == sub["id"]
+    assert lsp(nb, later["id"])["dhcpv4_options"][1] == sub["id"]
+    for p in (port, later):
+        neutron.delete_port(p["id"])
+    neutron.delete_network(net["id"])
+
+
+def test_a_network_updated_to_local_is_the_overlay(nb, ovn):
+    _, neutron = ovn
+    net = neutron.create_network({"network": {
+        "name": "to-local", "provider:network_type": "vlan", "provider:physical_network": "phys1",
+        "provider:segmentation_id": 77}})["network"]
+    moved = neutron.update_network(net["id"], {"network": {
+        "provider:network_type": "local", "provider:segmentation_id": None,
+        "provider:physical_network": None}})["network"]
+    assert moved["provider:network_type"] == "geneve" == neutron.show_network(
+        net["id"])["network"]["provider:network_type"]
+    (ls,) = rows(nb, "Logical_Switch", f"name=ovirt-to-local-{net['id']}")
+    assert "geneve" in omap(ls["external_ids"]).values()
+    assert "local" not in omap(ls["external_ids"]).values()
+    assert rows(nb, "Logical_Switch_Port", "type=localnet") == []
+    neutron.delete_network(net["id"])
+
+
+def test_row_ids_of_a_bulk_create_stay_below_the_next_write():
+    """Rows get ids from the write generation up; a bulk create of
+    thousands must not reach into the next write's range (409 on every
+    later create until another write)."""
+    from vif_driver.provider import validation
+    from vif_driver.provider.ovn_mirror import Mirror
+
+    def port(name):
+        return validation.parse("port", {"port": {"network_id": net["id"], "name": name}})[0]
+    mirror = Mirror("br-int")
+    mirror.db.execute("BEGIN")
+    tx = mirror.tx(1)
+    net = tx.create_network(validation.parse("network", {"network": {"name": "bulk"}})[0])
+    for i in range(5000):
+        tx.create_port(port(f"p{i}"))
+    mirror.db.execute("COMMIT")
+    mirror.db.execute("BEGIN")
+    mirror.tx(2).create_port(port("next"))
+    mirror.db.execute("COMMIT")
+    assert mirror.db.execute("SELECT count(*) FROM ports").fetchone()[0] == 5001
 
 
 def test_rows_written_by_ovirt_provider_ovn_are_served(nb, ovn):

@@ -296,6 +296,7 @@ def write_port(txn: Any, tables: Any, port: Any, ips: list[str],
                seqno: int) -> None:
     ext = _encode(port, PORT_KEYS)
     ext[P + "host_id"] = port["host_id"]
+    lsp_is_new = lsp is None
     if lsp is None:
         lsp = txn.insert(tables["Logical_Switch_Port"])
         lsp.name = port["id"]
@@ -311,16 +312,17 @@ def write_port(txn: Any, tables: Any, port: Any, ips: list[str],
                   if not k.startswith(P) and k not in ext}, **ext}
         options = dict(lsp.options)
         running = one(lsp.up) is True
-    chassis, multi = requested_chassis(options.get("requested-chassis", ""),
-                                       port["host_id"], running)
-    if chassis:
-        options["requested-chassis"] = chassis
-    else:
-        options.pop("requested-chassis", None)
-    if multi:
-        options["activation-strategy"] = "rarp"
-    else:
-        options.pop("activation-strategy", None)
+    if lsp_is_new or port["rebound"]:  # else the chassis stay as OVN has them
+        chassis, multi = requested_chassis(options.get("requested-chassis", ""),
+                                           port["host_id"], running)
+        if chassis:
+            options["requested-chassis"] = chassis
+        else:
+            options.pop("requested-chassis", None)
+        if multi:
+            options["activation-strategy"] = "rarp"
+        else:
+            options.pop("activation-strategy", None)
     words = " ".join([port["mac_address"], *ips])
     lsp.addresses = [words]
     lsp.port_security = [words] if port["port_security_enabled"] else []

@@ -22,6 +22,7 @@ FOREIGN_ROWID = 1 << 50  # rows without vif_driver:seq (ovirt-provider-ovn's) so
 MIRROR_SCHEMA = SCHEMA + segments.SCHEMA + """
 ALTER TABLE ports ADD COLUMN ovn_up INTEGER NOT NULL DEFAULT 0;
 CREATE TEMP TABLE dirty (kind TEXT, id TEXT, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+CREATE TEMP TABLE rebound (id TEXT PRIMARY KEY) WITHOUT ROWID;
 """ + "".join(
     f"CREATE TEMP TRIGGER dirty_{t}_{op} AFTER {op} ON main.{t} BEGIN "
     f"INSERT OR IGNORE INTO dirty VALUES ('{kind}', {row}.{col}); END;\n"
@@ -37,7 +38,9 @@ class OvnTx(Tx):
 
     def __init__(self, conn: sqlite3.Connection, default_bridge: str, gen: int) -> None:
         super().__init__(conn, default_bridge)
-        self.next_rowid = (gen + 1) * 4096
+        # Ids of rows this write inserts: above every earlier write's (a
+        # bulk create may hold thousands), below FOREIGN_ROWID.
+        self.next_rowid = (gen + 1) << 20
 
     def _check_backend(self, net: dict) -> None:
         # OVN switches every type; "local" (the API default) is the overlay.
@@ -67,6 +70,16 @@ class OvnTx(Tx):
             admin = attrs.get("admin_state_up", r["admin_state_up"])
             attrs = {**attrs, "status": "ACTIVE" if r["ovn_up"] and admin else "DOWN"}
         super()._update(resource, res_id, attrs)
+        # What OVN rows derive from the change, marked for Mirror.plan:
+        if resource == "port" and "binding:host_id" in attrs:
+            # The API bound the port (again): only then may its chassis
+            # change (a live migration's second PUT narrows it to the
+            # destination); any other write keeps them as they are.
+            self.q("INSERT OR IGNORE INTO rebound VALUES (?)", (res_id,))
+        elif resource == "network" and "mtu" in attrs:  # the DHCP offers carry it
+            self.q("UPDATE subnets SET network_id = network_id WHERE network_id = ?", (res_id,))
+        elif resource == "subnet" and "enable_dhcp" in attrs:  # its ports' DHCP_Options reference
+            self.q("UPDATE fixed_ips SET port_id = port_id WHERE subnet_id = ?", (res_id,))
 
     def delete_port(self, port_id: str) -> None:
         self.q("DELETE FROM fixed_ips WHERE port_id = ?", (port_id,))  # no FK cascade in the mirror
@@ -87,6 +100,12 @@ class Mirror:
 
     def tx(self, gen: int) -> OvnTx:
         return OvnTx(self.db, self.default_bridge, gen)
+
+    def start_write(self) -> None:
+        """Inside BEGIN: forget what the last write marked (it may have
+        been kept), so plan() sees only this one's changes."""
+        self.db.execute("DELETE FROM dirty")
+        self.db.execute("DELETE FROM rebound")
 
     def rows(self) -> list[tuple[str, uuid.UUID]]:
         """(NB table, uuid) of every row the mirror holds."""
@@ -218,15 +237,17 @@ class Mirror:
                         "ON n.id = s.network_id WHERE s.id = ?", (res_id,)).fetchone()
                 plan["subnet"].append((res_id, row, row["net_mtu"] if row else 0))
             else:
-                row = q("SELECT *, rowid FROM ports WHERE id = ?", (res_id,)).fetchone()
+                row = q("SELECT p.*, p.rowid, r.id IS NOT NULL AS rebound FROM ports p "
+                        "LEFT JOIN rebound r ON r.id = p.id WHERE p.id = ?", (res_id,)).fetchone()
                 ips: list = []
-                subnet_of: dict = {}
+                subnet_of: dict = {}  # IP version -> the DHCP-enabled subnet of its first address
                 if row is not None:
-                    for f in q("SELECT f.ip_address, f.subnet_id, s.ip_version FROM fixed_ips f "
-                               "JOIN subnets s ON s.id = f.subnet_id WHERE f.port_id = ? "
-                               "ORDER BY f.rowid", (res_id,)):
+                    for f in q("SELECT f.ip_address, f.subnet_id, s.ip_version, s.enable_dhcp "
+                               "FROM fixed_ips f JOIN subnets s ON s.id = f.subnet_id "
+                               "WHERE f.port_id = ? ORDER BY f.rowid", (res_id,)):
                         ips.append(f["ip_address"])
-                        subnet_of.setdefault(f["ip_version"], f["subnet_id"])
+                        if f["enable_dhcp"]:
+                            subnet_of.setdefault(f["ip_version"], f["subnet_id"])
                 lsp_uuid = self.port_lsp.get(res_id)
                 plan["port"].append((res_id, row, ips, subnet_of, lsp_uuid,
                                      lsp_net.get(lsp_uuid)))

@@ -206,7 +206,7 @@ class OvnStore:
                 gen = w.gen
                 w.mirror.db.execute("BEGIN")
                 try:
-                    w.mirror.db.execute("DELETE FROM dirty")
+                    w.mirror.start_write()
                     tx = w.mirror.tx(gen)  # one for all: row ids go on
                     refused = False
                     for j in jobs:
@@ -268,7 +268,7 @@ class OvnStore:
             gen = w.gen
             w.mirror.db.execute("BEGIN")
             try:
-                w.mirror.db.execute("DELETE FROM dirty")
+                w.mirror.start_write()
                 yield w.mirror.tx(gen)
                 plan = w.mirror.plan(w.lsp_net)
             except BaseException:

@@ -191,6 +191,9 @@ class Tx(PortOps):
             merged = {**current, **changes}
             validation.check_segment(merged)
             self._check_backend(merged)
+            # what the backend settled (OVN: "local" is its overlay, geneve)
+            changes.update((k, merged[k]) for k in ("provider:network_type", "mtu")
+                           if merged[k] != {**current, **changes}[k])
             self._check_segment_free(merged, net_id)
             segments.ensure_local_tag(self.q, net_id,
                                       merged["provider:network_type"])

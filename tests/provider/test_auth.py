@@ -73,6 +73,27 @@ def test_neutronclient_with_token_and_endpoint(secured):
         bad.list_networks()
 
 
+@pytest.mark.parametrize("field", ["username", "password", "tenantName"])
+@pytest.mark.parametrize("bad, fix", [
+    ("\ud800", "contains a lone UTF-16 surrogate; send valid Unicode text"),
+    ("a\u0000", "contains a NUL character (U+0000); remove it")])
+def test_unencodable_credentials_are_a_400(secured, provider, field, bad, fix):
+    """A lone surrogate could not be encoded for the comparison (a 500);
+    auth on or off, on either backend, it is a malformed body."""
+    auth = {"passwordCredentials": {"username": USER, "password": PASSWORD}}
+    if field == "tenantName":
+        auth["tenantName"] = bad
+    else:
+        auth["passwordCredentials"][field] = bad
+    for server in (secured, provider):
+        status, _, body = server.request("POST", "/v2.0/tokens", {"auth": auth},
+                                         port=server.auth_port)
+        assert status == 400, body
+        assert body["NeutronError"] == {
+            "type": "HTTPBadRequest", "detail": "",
+            "message": f"Malformed request body: {field} {fix}"}
+
+
 def test_auth_off_accepts_anything(provider):
     status, _, body = provider.request(
         "POST", "/v2.0/tokens", {"auth": {"passwordCredentials": {

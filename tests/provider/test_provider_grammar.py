@@ -32,11 +32,11 @@ def _vlan(physnet: str, segment: int) -> dict:
             "provider:segmentation_id": segment}
 
 
-def _refusal(provider, method: str, path: str, body: dict) -> str:
+def _refusal(provider, method: str, path: str, body: dict | None, etype: str = "InvalidInput") -> str:
     """The message of a 400 in Neutron's shape (what the engine shows)."""
     status, _, answer = provider.request(method, path, body)
     assert status == 400, answer
-    assert set(answer) == {"NeutronError"} and answer["NeutronError"]["type"] == "InvalidInput", answer
+    assert set(answer) == {"NeutronError"} and answer["NeutronError"]["type"] == etype, answer
     message = answer["NeutronError"]["message"]
     assert "\n" not in message and len(message) <= 240, message
     return message
@@ -125,3 +125,89 @@ def test_serve_refuses_a_default_bridge_a_driver_would_refuse(start_provider):
     with pytest.raises(RuntimeError) as info:
         start_provider("--bridge", "--may-exist=1")
     assert "Invalid value for '--bridge'" in str(info.value) and "is not an interface name" in str(info.value)
+
+
+NUL, SURROGATE = "a\u0000b", "\ud800"  # json.loads accepts both; neither can be stored
+NUL_FIX = "contains a NUL character (U+0000); remove it."
+SURROGATE_FIX = "contains a lone UTF-16 surrogate; send valid Unicode text."
+TEXT_CASES = [  # (resource, field, value, the bad string)
+    ("network", "name", NUL, NUL), ("network", "description", SURROGATE, SURROGATE),
+    ("network", "tenant_id", NUL, NUL), ("subnet", "name", SURROGATE, SURROGATE),
+    ("port", "name", SURROGATE, SURROGATE), ("port", "device_id", NUL, NUL),
+    ("port", "device_owner", SURROGATE, SURROGATE), ("port", "binding:host_id", NUL, NUL),
+    ("port", "security_groups", ["default", NUL], NUL),
+    ("port", "binding:profile", {"pci_slot": {"deep": [NUL]}}, NUL),
+    ("port", "binding:profile", {SURROGATE: "key"}, SURROGATE),
+    ("port", "fixed_ips", [{"ip_address": NUL}], NUL)]
+
+
+@pytest.mark.parametrize("resource, field, value, bad", TEXT_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{'nul' if c[3] == NUL else 'surrogate'}" for c in TEXT_CASES])
+def test_unstorable_text_is_refused_naming_the_field(provider, network, resource, field, value, bad):
+    """U+0000 (refused by ovsdb-server: the OVN worker stalled) and lone surrogates (sqlite3 cannot
+    encode them: a 500), anywhere in a body, are a 400 on create and update; nothing is stored."""
+    net, sub = network
+    required = {"network": {}, "subnet": {"network_id": net["id"], "cidr": "10.8.0.0/24"},
+                "port": {"network_id": net["id"]}}[resource]
+    fix = NUL_FIX if bad == NUL else SURROGATE_FIX
+    before = provider.request("GET", f"/v2.0/{resource}s")[2][f"{resource}s"]
+    message = _refusal(provider, "POST", f"/v2.0/{resource}s", {resource: {**required, field: value}})
+    assert message == f"Invalid input for operation: {field} {fix}"
+    assert provider.request("GET", f"/v2.0/{resource}s")[2][f"{resource}s"] == before
+    if field == "tenant_id":  # not updatable: the update case is another error
+        return
+    status, _, made = provider.request("POST", f"/v2.0/{resource}s", {resource: required})
+    assert status == 201, made  # the backend is not stalled by the refused body
+    item = made[resource]
+    message = _refusal(provider, "PUT", f"/v2.0/{resource}s/{item['id']}", {resource: {field: value}})
+    assert message == f"Invalid input for operation: {field} {fix}"
+    assert provider.request("GET", f"/v2.0/{resource}s/{item['id']}")[2][resource] == item
+    if resource != "network":
+        assert provider.request("DELETE", f"/v2.0/{resource}s/{item['id']}")[0] == 204
+
+
+CHOICES = [("network", "provider:network_type", "local"), ("subnet", "ip_version", "4"),
+           ("subnet", "ipv6_ra_mode", "slaac"), ("subnet", "ipv6_address_mode", "slaac"),
+           ("port", "binding:vnic_type", "normal")]
+
+
+@pytest.mark.parametrize("resource, field, allowed", CHOICES, ids=[c[1] for c in CHOICES])
+@pytest.mark.parametrize("value", [[], {}, ["vlan"]], ids=["list", "dict", "one-item-list"])
+def test_a_list_or_object_for_a_choice_is_a_400_with_the_allowed_values(provider, network, resource, field,
+                                                                         allowed, value):
+    """Lists and objects are not hashable: the membership test raised TypeError (a 500)."""
+    net, _ = network
+    required = {"network": {}, "subnet": {"network_id": net["id"], "cidr": "fd00:8::/64"},
+                "port": {"network_id": net["id"]}}[resource]
+    message = _refusal(provider, "POST", f"/v2.0/{resource}s", {resource: {**required, field: value}})
+    assert f" is not valid for {field}; allowed: [" in message and allowed in message, message
+
+
+@pytest.mark.parametrize("query, field", [
+    ("mtu=99999999999999999999999", "mtu"), ("mtu=9223372036854775808", "mtu"),
+    ("provider:segmentation_id=-9223372036854775809", "provider:segmentation_id")])
+def test_integer_filters_beyond_int64_are_a_400_naming_the_filter(provider, query, field):
+    """sqlite3 raised OverflowError (a 500) on an integer beyond SQLite's 64 bits."""
+    message = _refusal(provider, "GET", f"/v2.0/networks?{query}", None)
+    assert message == (f"Invalid input for operation: {field} is out of range; use an integer from "
+                       "-9223372036854775808 to 9223372036854775807.")
+    status, _, answer = provider.request("GET", "/v2.0/networks?mtu=9223372036854775807")
+    assert status == 200 and answer["networks"] == []
+
+
+@pytest.mark.parametrize("coll, query, field", [
+    ("networks", "name=a%00b", "name"), ("ports", "device_id=x&device_id=%00", "device_id"),
+    ("ports", "fixed_ips=subnet_id%3D%00", "fixed_ips"), ("subnets", "project_id=%00", "project_id")])
+def test_filter_values_with_nul_are_a_400_naming_the_filter(provider, coll, query, field):
+    message = _refusal(provider, "GET", f"/v2.0/{coll}?{query}", None)
+    assert message == f"Invalid input for operation: {field} {NUL_FIX}"
+
+
+@pytest.mark.parametrize("coll", ["networks", "subnets", "ports"])
+@pytest.mark.parametrize("limit", ["99999999999999999999", "9223372036854775807", "-1", "abc"])
+def test_limits_beyond_int64_are_a_400_like_other_bad_limits(provider, coll, limit):
+    """A limit past SQLite's 64 bits was a 409 "datatype mismatch"."""
+    message = _refusal(provider, "GET", f"/v2.0/{coll}?limit={limit}", None, etype="HTTPBadRequest")
+    assert message == f"Bad limit '{limit}': use an integer from 0 (no limit) to 9223372036854775806"
+    status, _, answer = provider.request("GET", f"/v2.0/{coll}?limit=9223372036854775806")
+    assert status == 200 and isinstance(answer[coll], list)

@@ -279,6 +279,13 @@ def create_app(store: Store, auth: Authenticator | None = None, *,
         except (KeyError, TypeError, AttributeError):
             raise BadRequest('Expecting {"auth": {"passwordCredentials": '
                              '{"username": ..., "password": ...}}}') from None
+        for name, value in (("username", user), ("password", password),
+                            ("tenantName", tenant)):
+            # As in resource bodies; a lone surrogate could not even be
+            # encoded for the password comparison (a 500).
+            problem = isinstance(value, str) and validation.text_problem(value)
+            if problem:
+                raise BadRequest(f"Malformed request body: {name} {problem}")
         if not auth.check_password(user, password):
             raise Unauthorized("The request you have made requires "
                                "authentication: bad username or password.")

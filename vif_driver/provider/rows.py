@@ -58,6 +58,10 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
 TABLES = {"network": "networks", "subnet": "subnets", "port": "ports"}
 SEGMENT_KEYS = ("provider:network_type", "provider:physical_network",
                 "provider:segmentation_id")
+# SQLite's INTEGER is 64-bit: sqlite3 raises OverflowError beyond it.
+INT64 = (-2**63, 2**63 - 1)
+# LIMIT asks one row more than the page (page_sql), which must stay int64.
+MAX_LIMIT = INT64[1] - 1
 
 
 def now() -> str:
@@ -89,6 +93,8 @@ def filter_sql(resource: str, filters: dict[str, list[str]],
     clauses, args = [], []
     prefix = alias + "." if alias else ""
     for key, values in filters.items():
+        for v in values:
+            validation.check_text(key, v)
         if key == "project_id":
             key = "tenant_id"
         if resource == "port" and key == "fixed_ips":
@@ -118,9 +124,13 @@ def _filter_value(key: str, kind: str, v: str, resource: str) -> Any:
         return int(validation._bool(key, v))
     if key in ("mtu", "ip_version", "provider:segmentation_id"):
         try:
-            return int(v)
+            n = int(v)
         except ValueError:
             raise InvalidInput(f"'{v}' is not an integer for {key}.") from None
+        if not INT64[0] <= n <= INT64[1]:
+            raise InvalidInput(f"{key} is out of range; use an integer "
+                               f"from {INT64[0]} to {INT64[1]}.")
+        return n
     if key == "mac_address":
         return v.lower().replace("-", ":")
     return v
@@ -158,9 +168,9 @@ def parse_page(resource: str, args: dict[str, list[str]]) -> Page:
             page.limit = int(raw)
         except ValueError:
             page.limit = -1
-        if page.limit < 0:
-            raise BadRequest(f"Bad limit '{raw}': use an integer 0 or "
-                             "greater (0 = no limit)")
+        if not 0 <= page.limit <= MAX_LIMIT:
+            raise BadRequest(f"Bad limit '{raw}': use an integer from 0 "
+                             f"(no limit) to {MAX_LIMIT}")
         page.limit = page.limit or None
     if "marker" in got:
         page.marker = got["marker"][-1]

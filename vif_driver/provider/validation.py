@@ -32,6 +32,39 @@ VNIC_TYPES = {"normal", "direct", "macvtap", "baremetal", "direct-physical",
               "virtio-forwarder", "smart-nic"}
 
 
+def text_problem(v: str) -> str | None:
+    """What makes ``v`` unstorable, with the fix, or None.
+
+    json.loads lets through U+0000, which ovsdb-server refuses in a JSON
+    string (the OVN worker would stall on the commit), and lone UTF-16
+    surrogates ("\\ud800"), which sqlite3 cannot encode.
+    """
+    if "\x00" in v:
+        return "contains a NUL character (U+0000); remove it"
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate; send valid Unicode text"
+    return None
+
+
+def check_text(name: str, v: Any) -> None:
+    """Refuse ``v`` if any string in it, nested or a key, is unstorable
+    (see text_problem); ``name`` is the attribute the client sent."""
+    stack: list[Any] = [v]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            problem = text_problem(node)
+            if problem:
+                raise InvalidInput(f"{name} {problem}.")
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _str(name: str, v: Any) -> str:
     if not isinstance(v, str):
         raise InvalidInput(f"'{v}' is not a valid string for {name}.")
@@ -156,7 +189,8 @@ def _list_or_none(conv: Conv) -> Conv:
 
 def _choice(options: set) -> Conv:
     def check(name: str, v: Any) -> Any:
-        if v not in options:
+        # A list or object is not hashable: ``in`` a set would raise.
+        if isinstance(v, (list, dict)) or v not in options:
             allowed = sorted(o for o in options if o is not None)
             raise InvalidInput(f"'{v}' is not valid for {name}; "
                                f"allowed: {allowed}.")
@@ -268,6 +302,8 @@ def _parse_one(resource: str, item: Any, update: bool) -> dict:
     for k in item:
         if k in READ_ONLY or (update and not spec[k].update):
             raise BadRequest(f"Attribute '{k}' not allowed in {method}")
+    for k, v in item.items():
+        check_text(k, v)
     out = {k: spec[k].conv(k, v) for k, v in item.items()}
     if "tenant_id" in out and "project_id" in out \
             and out["tenant_id"] != out["project_id"]:

@@ -53,5 +53,9 @@ def test_service_restarts_and_is_hardened_but_keeps_net_admin():
         assert service[key] == "yes"
     assert service["ProtectSystem"] == "strict"
     assert set(service["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"}
-    assert "/run/openvswitch" in service["ReadWritePaths"]
+    writable = [p.lstrip("-") for p in service["ReadWritePaths"].split()]
+    assert "/run/openvswitch" in writable
+    # ProtectSystem=strict: the token file the agent refreshes (core.underlay_state)
+    from vif_driver.hook.netsetup import DEFAULT_STATE_DIR
+    assert DEFAULT_STATE_DIR in writable
     assert unit("vif-driverd.service")["Unit"]["Requires"] == "vif-driverd.socket"

@@ -234,6 +234,38 @@ def test_rows_written_by_ovirt_provider_ovn_are_served(nb, ovn):
     assert rows(nb, "Logical_Switch_Port", f"name={new['id']}") == []
 
 
+def test_rows_the_api_cannot_express_do_not_stop_the_rest(nb, ovn):
+    """Another tool's rows: ports without a MAC, two ports with one MAC,
+    a DHCP cidr with host bits. Each odd row is left out (or its cidr
+    normalised), and the rows written with them are served: before, the
+    whole change was dropped from the mirror and a served address and MAC
+    were handed out again."""
+    _, neutron = ovn
+    ls = nb.nbctl("create", "Logical_Switch", "name=ovirt-odd-1", "external_ids:ovirt_network_name=odd")
+    dhcp = nb.nbctl("create", "DHCP_Options", "cidr=10.61.0.1/24", "options:router=10.61.0.1",
+                    f"external_ids:ovirt_network_id={ls}", "external_ids:ip_version=4")
+    good, bad1, bad2, dup1, dup2 = ("77777777-0000-0000-0000-00000000000" + str(i) for i in range(5))
+    nb.nbctl("lsp-add", ls, bad1, "--", "lsp-set-addresses", bad1, "unknown",
+             "--", "lsp-add", ls, bad2, "--", "lsp-set-addresses", bad2, "unknown",
+             "--", "lsp-add", ls, dup1, "--", "lsp-set-addresses", dup1, "00:00:00:00:00:bb 10.61.0.4",
+             "--", "lsp-add", ls, dup2, "--", "lsp-set-addresses", dup2, "00:00:00:00:00:bb 10.61.0.5",
+             "--", "lsp-add", ls, good, "--", "lsp-set-addresses", good, "00:00:00:00:00:aa 10.61.0.3")
+    ports = wait_for(lambda: {p["id"]: p for p in neutron.list_ports(network_id=ls)["ports"]})
+    assert good in ports and ports[good]["fixed_ips"] == [{"subnet_id": dhcp, "ip_address": "10.61.0.3"}]
+    assert bad1 not in ports and bad2 not in ports
+    assert len({dup1, dup2} & set(ports)) == 1  # the first one written; the other has its MAC
+    (sub,) = neutron.list_subnets(network_id=ls)["subnets"]
+    assert sub["cidr"] == "10.61.0.0/24"
+    with pytest.raises(Exception, match="00:00:00:00:00:aa"):
+        neutron.create_port({"port": {"network_id": ls, "mac_address": "00:00:00:00:00:aa"}})
+    new = neutron.create_port({"port": {"network_id": ls}})["port"]
+    served = {f["ip_address"] for p in ports.values() for f in p["fixed_ips"]}
+    assert "10.61.0.3" in served and new["fixed_ips"][0]["ip_address"] not in served
+    neutron.delete_port(new["id"])
+    nb.nbctl("ls-del", ls)
+    nb.nbctl("dhcp-options-del", dhcp)
+
+
 def test_every_worker_reads_the_last_write(nb, start_provider, make_neutron):
     p = start_provider("--backend", "ovn", "--ovn-nb", nb.remote, "--workers", "3", "--threads", "1")
     neutron = make_neutron(p)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import uuid
 from typing import Any
 
@@ -34,6 +35,7 @@ SERVER_MAC = "02:00:00:00:00:00"
 LEASE_TIME = "86400"
 OVIRT_DEFAULT_MTU = 1442
 LOCALNET_PREFIX = "localnet-"
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}(\s|$)")
 
 # column -> (external_ids key, kind, default); kind s(tr) i(nt) b(ool) j(son)
 NET_KEYS = {
@@ -157,8 +159,8 @@ def subnet_columns(dhcp: Any) -> dict[str, Any]:
     ext, options = dict(dhcp.external_ids), dict(dhcp.options)
     cols = _decode(ext, SUB_KEYS)
     cols["id"] = str(dhcp.uuid)
-    cols["cidr"] = dhcp.cidr
     net = ipaddress.ip_network(dhcp.cidr, strict=False)
+    cols["cidr"] = str(net)  # another provider may keep host bits (10.0.0.1/24)
     cols["ip_version"] = cols["ip_version"] or net.version
     gateway = ext.get(P + "gateway_ip", options.get("router"))
     cols["gateway_ip"] = gateway or None
@@ -174,7 +176,10 @@ def port_columns(lsp: Any, net_id: str) -> tuple[dict[str, Any], list[str]]:
     """The port's columns and its IP addresses, in order."""
     ext = dict(lsp.external_ids)
     cols = _decode(ext, PORT_KEYS)
-    words = (lsp.addresses[0] if lsp.addresses else "").split()
+    # The "MAC [IP...]" entry (OVSDB sorts a set: "unknown", "router" come after)
+    words = next((a.split() for a in lsp.addresses if _MAC.match(a)), None)
+    if words is None:
+        raise ValueError(f"no MAC address in its addresses {list(lsp.addresses)}")
     if len(words) > 1 and words[1] == "dynamic":
         dyn = one(lsp.dynamic_addresses) or ""
         words = [words[0], *dyn.split()[1:]]
@@ -183,7 +188,7 @@ def port_columns(lsp: Any, net_id: str) -> tuple[dict[str, Any], list[str]]:
     up = one(lsp.up) is True
     cols.update(
         id=lsp.name, network_id=net_id,
-        mac_address=words[0].lower() if words else "",
+        mac_address=words[0].lower(),
         admin_state_up=int(enabled is not False),
         port_security_enabled=int(bool(lsp.port_security)),
         host_id=ext.get(P + "host_id", chassis.split(",")[-1]),

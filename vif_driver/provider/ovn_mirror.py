@@ -10,6 +10,7 @@ rolled back, and ``Mirror.plan`` reads what it touched (the temp triggers'
 from __future__ import annotations
 
 import ipaddress
+import logging
 import sqlite3
 import uuid
 
@@ -17,6 +18,8 @@ from . import ipam, segments
 from . import ovn_mapping as m
 from .rows import to_row
 from .store import SCHEMA, Tx
+
+log = logging.getLogger(__name__)
 
 FOREIGN_ROWID = 1 << 50  # rows without vif_driver:seq (ovirt-provider-ovn's) sort after ours
 MIRROR_SCHEMA = SCHEMA + segments.SCHEMA + """
@@ -161,12 +164,22 @@ class Mirror:
                 try:
                     changed = self._upsert("ports", cols, seqno)
                 except sqlite3.IntegrityError:  # its MAC still held by a port written later here
-                    later.append(port_got)
+                    later.append((lsp_uuid, *port_got))
                     continue
                 if self._set_ips(cols["id"], cols["network_id"], ips) or changed:
                     render.add(cols["id"])
-            for cols, ips, seqno in later:
-                self._upsert("ports", cols, seqno)
+            for lsp_uuid, cols, ips, seqno in later:
+                try:
+                    self._upsert("ports", cols, seqno)
+                except sqlite3.IntegrityError:  # another tool wrote one MAC twice on a network
+                    log.warning("not serving Logical_Switch_Port %s: its MAC %s is another "
+                                "port's on network %s", lsp_uuid, cols["mac_address"],
+                                cols["network_id"])
+                    del self.lsp_port[lsp_uuid], self.port_lsp[cols["id"]]
+                    q("DELETE FROM fixed_ips WHERE port_id = ?", (cols["id"],))
+                    q("DELETE FROM ports WHERE id = ?", (cols["id"],))  # as it was, if served
+                    render.discard(cols["id"])
+                    continue
                 self._set_ips(cols["id"], cols["network_id"], ips)
                 render.add(cols["id"])
             if render:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from ovs.db import data as ovs_data
 from ovs.db import idl as ovs_idl
@@ -85,6 +85,7 @@ class _Worker:
         self.lock = threading.RLock()
         self.queue: list = []  # writers waiting for the lock (ovn_store._Job)
         self.mirror = Mirror(store.default_bridge)
+        self.unservable: set = set()  # (table, uuid) of NB rows warned about
         self.gen = 0
         self.ls_localnet: dict = {}  # LS uuid -> its localnet LSP's uuid
         try:
@@ -214,19 +215,32 @@ class _Worker:
                     if row is not None:
                         self.gen = generation(row)
                 elif table == "Logical_Switch":
-                    nets.append((str(row_uuid), None if row is None else (
-                        m.network_columns(row, self.localnet(row)), m.seq(row.external_ids))))
+                    nets.append((str(row_uuid), None if row is None else self._decoded(
+                        row, lambda r: (m.network_columns(r, self.localnet(r)), m.seq(r.external_ids)))))
                 elif table == "DHCP_Options":
-                    subs.append((str(row_uuid), None if row is None else (
-                        m.subnet_columns(row), m.seq(row.external_ids))))
-                elif row is None or row.type == "":
-                    ports.append((row_uuid, None if row is None else (
-                        *m.port_columns(row, str(self.lsp_net.get(row_uuid, ""))),
-                        m.seq(row.external_ids))))
-        for lsp_uuid, port_got in ports:
-            if port_got is None:
-                self.lsp_net.pop(lsp_uuid, None)
+                    subs.append((str(row_uuid), None if row is None else self._decoded(
+                        row, lambda r: (m.subnet_columns(r), m.seq(r.external_ids)))))
+                elif row is None:
+                    self.lsp_net.pop(row_uuid, None)
+                    ports.append((row_uuid, None))
+                elif row.type == "":
+                    ports.append((row_uuid, self._decoded(row, lambda r: (
+                        *m.port_columns(r, str(self.lsp_net.get(r.uuid, ""))), m.seq(r.external_ids)))))
         self.mirror.apply(self.gen, nets, subs, ports)
+
+    def _decoded(self, row: Any, decode: Callable[[Any], Any]) -> Any:
+        """decode(row), or None (the row is served as absent) when it holds
+        what the API cannot express (another tool's row: a cidr or a
+        number that does not parse, a port without a MAC): one warning per
+        row, and the rest of the change still reaches the mirror."""
+        try:
+            return decode(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            key = (row._table.name, row.uuid)
+            if key not in self.unservable:
+                self.unservable.add(key)
+                log.warning("not serving %s %s: %s", *key, exc)
+            return None
 
     def _own_new_ports(self) -> None:
         """The switch of each new LSP (under the IDL's lock).

@@ -5,6 +5,9 @@ on both backends through conftest's ``backend`` fixture)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
 
 import pytest
@@ -292,6 +295,38 @@ def test_a_request_after_the_server_dropped_the_connections(nb, ovn):
     status, _, body = p.request("GET", f"/v2.0/networks/{net['id']}")
     assert status == 200, body
     neutron.delete_network(net["id"])
+
+
+def test_requests_queued_on_a_hung_server_fail_together(start_provider):
+    """A hung NB server (SIGSTOP): requests that queued behind the one
+    waiting for it answer 503 with it, not one --ovn-timeout after another
+    (the 4th after 4 timeouts); the server answering again, so does the
+    provider."""
+    server = NbServer()
+    try:
+        p = start_provider("--backend", "ovn", "--ovn-nb", server.remote, "--ovn-timeout", "2")
+        assert p.request("GET", "/v2.0/networks")[0] == 200
+        results: list = []
+
+        def get():
+            t0 = time.monotonic()
+            status, _, body = p.request("GET", "/v2.0/networks")
+            results.append((status, round(time.monotonic() - t0, 2), body))
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            threads = [threading.Thread(target=get) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        assert [r[0] for r in results] == [503] * 4, results
+        assert "retry later" in results[0][2]["NeutronError"]["message"]
+        assert max(r[1] for r in results) < 2 * 2 + 0.5, results
+        assert wait_for(lambda: p.request("GET", "/v2.0/networks")[0] == 200, 20)
+    finally:
+        server.stop()
 
 
 def test_rows_deleted_while_disconnected_leave_the_mirror(nb, ovn):

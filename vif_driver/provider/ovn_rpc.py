@@ -37,6 +37,9 @@ def set_ssl(ssl: tuple) -> None:
         ovs.stream.Stream.ssl_set_ca_cert_file(ca)
 
 
+FAILURE_STANDS = 1.0  # seconds a failed call answers for the calls queued behind it
+
+
 class _Lost(Exception):
     """The connection broke (the server closed it, or a socket error)."""
 
@@ -54,6 +57,10 @@ class Rpc:
         set_ssl(ssl)
         self._conn: Any = None
         self._lock = threading.Lock()
+        # The last failure and until when it stands: requests that queued
+        # behind a call that failed fail with it (else the Nth of them
+        # would wait N timeouts for a server that does not answer).
+        self._failure: tuple[float, NeutronError] | None = None
 
     def close_after(self, what: Callable[[Rpc], Any]) -> Any:
         try:
@@ -68,16 +75,24 @@ class Rpc:
 
     def call(self, method: str, params: list) -> Any:
         with self._lock:
-            for fresh in (self._conn is None, True):
-                try:
-                    return self._call(method, params)
-                except _Lost as lost:
-                    self.close()
-                    if fresh:
-                        raise _unavailable(self.remote, str(lost)) from None
-                except NeutronError:
-                    self.close()
-                    raise
+            if self._failure is not None and time.monotonic() < self._failure[0]:
+                failed = self._failure[1]
+                raise NeutronError(failed.message, type=failed.type, status=failed.status)
+            try:
+                return self._call_again_if_lost(method, params)
+            except NeutronError as exc:
+                self.close()
+                self._failure = (time.monotonic() + FAILURE_STANDS, exc)
+                raise
+
+    def _call_again_if_lost(self, method: str, params: list) -> Any:
+        for fresh in (self._conn is None, True):
+            try:
+                return self._call(method, params)
+            except _Lost as lost:
+                self.close()
+                if fresh:
+                    raise _unavailable(self.remote, str(lost)) from None
         raise AssertionError("unreachable")  # the second pass returns or raises
 
     def _call(self, method: str, params: list) -> Any:

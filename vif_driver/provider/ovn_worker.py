@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ovs.db import data as ovs_data
 from ovs.db import idl as ovs_idl
 from ovs.db import types as ovs_types
+from ovsdbapp import exceptions as ovsdbapp_exceptions
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.ovn_northbound import impl_idl
 
@@ -309,4 +310,6 @@ class _Worker:
             # ovsdbapp's timeout leaves the transaction queued for its
             # thread; the request answers 503, so it must not run later.
             apply.cancelled = True
-            raise unavailable(self.remote, f"transaction failed ({exc})") from None
+            if isinstance(exc, ovsdbapp_exceptions.TimeoutException):  # its text lists the commands
+                raise unavailable(self.remote, f"no commit within {self.store.timeout:g} s") from None
+            raise unavailable(self.remote, f"transaction failed ({type(exc).__name__})") from None

@@ -175,6 +175,30 @@ def test_a_network_updated_to_local_is_the_overlay(nb, ovn):
     neutron.delete_network(net["id"])
 
 
+def test_a_tunnel_network_key_is_ovns_or_the_one_asked(nb, ovn):
+    """A geneve network without provider:segmentation_id gets its key from
+    ovn-northd; one with an id asks ovn-northd for it (requested-tnl-key),
+    so the id the API reports is the one on the wire."""
+    _, neutron = ovn
+    free = neutron.create_network({"network": {"name": "tnl-free",
+                                               "provider:network_type": "geneve"}})["network"]
+    assert free["provider:network_type"] == "geneve" and free["provider:segmentation_id"] is None
+    (ls,) = rows(nb, "Logical_Switch", f"name=ovirt-tnl-free-{free['id']}")
+    assert "requested-tnl-key" not in omap(ls["other_config"])
+    keyed = neutron.create_network({"network": {"name": "tnl-key", "provider:network_type": "geneve",
+                                                "provider:segmentation_id": 5000}})["network"]
+    (ls,) = rows(nb, "Logical_Switch", f"name=ovirt-tnl-key-{keyed['id']}")
+    assert omap(ls["other_config"])["requested-tnl-key"] == "5000"
+    neutron.update_network(keyed["id"], {"network": {"provider:segmentation_id": 6000}})
+    (ls,) = rows(nb, "Logical_Switch", f"name=ovirt-tnl-key-{keyed['id']}")
+    assert omap(ls["other_config"])["requested-tnl-key"] == "6000"
+    with pytest.raises(Exception, match="provider:segmentation_id 16777216 is not an OVN tunnel key"):
+        neutron.create_network({"network": {"name": "tnl-big", "provider:network_type": "gre",
+                                            "provider:segmentation_id": 2**24}})
+    for net in (free, keyed):
+        neutron.delete_network(net["id"])
+
+
 def test_row_ids_of_a_bulk_create_stay_below_the_next_write():
     """Rows get ids from the write generation up; a bulk create of
     thousands must not reach into the next write's range (409 on every

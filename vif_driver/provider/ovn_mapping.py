@@ -35,6 +35,9 @@ SERVER_MAC = "02:00:00:00:00:00"
 LEASE_TIME = "86400"
 OVIRT_DEFAULT_MTU = 1442
 LOCALNET_PREFIX = "localnet-"
+TNL_KEY = "requested-tnl-key"
+MAX_TNL_KEY = 2**24 - 1  # a logical switch's tunnel key (ovn-nb(5))
+TUNNEL_TYPES = ("geneve", "vxlan", "gre")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}(\s|$)")
 
 # column -> (external_ids key, kind, default); kind s(tr) i(nt) b(ool) j(son)
@@ -218,6 +221,13 @@ def write_network(txn: Any, tables: Any, net: Any, ls: Any, seqno: int,
                   if not k.startswith(P) and k not in ext}, **ext}
     ls.name = f"ovirt-{net['name']}-{net['id']}"
     ls.external_ids = ext
+    other = {} if new else dict(ls.other_config)
+    if net["network_type"] in TUNNEL_TYPES and net["segmentation_id"] is not None:
+        other[TNL_KEY] = str(net["segmentation_id"])  # ovn-northd honours it: the id is real
+    else:
+        other.pop(TNL_KEY, None)  # ovn-northd chooses
+    if new or other != dict(ls.other_config):
+        ls.other_config = other
     if net["network_type"] in ("flat", "vlan"):
         if localnet is None:
             localnet = txn.insert(tables["Logical_Switch_Port"])

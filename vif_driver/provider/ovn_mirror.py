@@ -16,6 +16,7 @@ import uuid
 
 from . import ipam, segments
 from . import ovn_mapping as m
+from .errors import InvalidInput
 from .rows import to_row
 from .store import SCHEMA, Tx
 
@@ -51,6 +52,12 @@ class OvnTx(Tx):
             net["provider:network_type"] = "geneve"
             if net.get("mtu") in (None, 1500):
                 net["mtu"] = m.OVIRT_DEFAULT_MTU
+
+        seg = net.get("provider:segmentation_id")
+        if net.get("provider:network_type") in m.TUNNEL_TYPES and seg is not None \
+                and seg > m.MAX_TNL_KEY:
+            raise InvalidInput(f"provider:segmentation_id {seg} is not an OVN tunnel key; use 1 "
+                               f"through {m.MAX_TNL_KEY}, or none (OVN chooses).")
 
     def _check_segment_free(self, net: dict, own_id: str = "") -> None:
         # An overlay without a segmentation id gets its tunnel key from OVN.

@@ -337,7 +337,9 @@ def check_segment(net: dict) -> None:
                            f"{ntype} provider network.")
     if ntype in SEGMENT_RANGES:
         lo, hi = SEGMENT_RANGES[ntype]
-        if seg is None or not lo <= seg <= hi:
+        if seg is None and ntype != "vlan":
+            pass  # a tunnel's key: the backend chooses one (and refuses tunnels it cannot make)
+        elif seg is None or not lo <= seg <= hi:
             raise InvalidInput(f"provider:segmentation_id {seg} out of range "
                                f"({lo} through {hi}) for {ntype}.")
     elif seg is not None:

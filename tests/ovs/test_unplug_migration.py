@@ -113,3 +113,21 @@ def test_migration_destination_with_ovs_hung(run_hook, ovs_config, ovs):
     finally:
         ovs.resume_db()
     assert run.rc == 2 and "did not answer within 1 s" in run.stderr
+
+
+@pytest.mark.parametrize("hook_point", ["before_device_create", "before_device_migrate_destination"])
+def test_an_overlay_vnic_needs_an_ovn_chassis_even_when_migrating(run_hook, ovs_config, ovs, hook_point):
+    """A geneve network is carried by ovn-controller: a host that is no OVN
+    chassis refuses it at plug, and a migration to it is stopped the same
+    way (after it, the port would be on br-int with no network)."""
+    config = ovs_config()
+    overlay = props(network_type="geneve", mtu="1442")
+    source_xml = run_hook("before_device_create", ENGINE_XML, device_properties=props(), config=config).text
+    xml = ENGINE_XML if hook_point == "before_device_create" else source_xml
+    run = run_hook(hook_point, xml, device_properties=overlay, config=config)
+    assert run.rc == 2 and run.aborted
+    assert "network type geneve needs OVN on this host: set Open_vSwitch external_ids:ovn-remote" in run.stderr
+    assert "..." not in run.stderr  # one whole line
+    ovs.vsctl("set", "Open_vSwitch", ".", "external_ids:ovn-remote=tcp:127.0.0.1:6642", wait=False)
+    run = run_hook(hook_point, xml, device_properties=overlay, config=config)
+    assert run.rc == 0, run.stderr

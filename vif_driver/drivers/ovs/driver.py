@@ -82,14 +82,18 @@ class OvsDriver(VifDriver):
 
     def migration_destination(self, domxml, properties) -> None:
         """before: stop the migration if the bridge libvirt will plug into is
-        missing here. after: confirm the port like after a plug; on an OVN
-        chassis with a provider configured, bind the port to this chassis
-        alone (see _bind_here)."""
+        missing here, or if the vNIC's network needs OVN and this host is no
+        OVN chassis (as a plug would). after: confirm the port like after a
+        plug; on an OVN chassis with a provider configured, bind the port
+        to this chassis alone (see _bind_here)."""
         _uuid_vnic_id(properties)
         if not properties.is_before:
             self._confirm(domxml, properties)
             self._bind_here(properties)
             return
+        where = networks.place(properties)
+        if where.needs_ovn:
+            self._require_ovn(properties, where.network_type or "of an OVN provider")
         bridge = _bridge(domxml, properties)
         with self._db(properties) as db:
             if not db.bridge_exists(bridge):
@@ -234,7 +238,7 @@ class OvsDriver(VifDriver):
         with self._db(properties) as db:
             if db.ovn_chassis():
                 return
-        raise HostError(f"network type {network_type} of vNIC {properties.vnic_id} needs OVN on this host: set "
+        raise HostError(f"network type {network_type} needs OVN on this host: set "
                         "Open_vSwitch external_ids:ovn-remote and run ovn-controller; or use vlan, flat or local")
 
     def _still_connected(self, properties) -> None:

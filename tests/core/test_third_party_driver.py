@@ -61,12 +61,16 @@ def test_a_name_registered_twice_resolves_to_the_first_on_the_path(test_env, tmp
     dist = other / "other_vendor-2.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: other-vendor\nVersion: 2.0\n")
-    (dist / "entry_points.txt").write_text("[vif_driver.drivers]\ntest = other_vendor:Driver\n")
+    (dist / "entry_points.txt").write_text("[vif_driver.drivers]\ntest = other_vendor:Driver\n"
+                                           "ovs = other_vendor:Driver\n")
     first = vif_driver(dict(test_env, PYTHONPATH=os.pathsep.join([str(other), test_env["PYTHONPATH"]])), "drivers")
     second = vif_driver(dict(test_env, PYTHONPATH=os.pathsep.join([test_env["PYTHONPATH"], str(other)])), "drivers")
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "  test             other_vendor:Driver" in first.stdout.splitlines()
     assert "  test             vif_test_driver:TestDriver" in second.stdout.splitlines()
+    # A built-in name is always the built-in driver, and listed as the one loaded.
+    for run in (first, second):
+        assert "  ovs              vif_driver.drivers.ovs:OvsDriver" in run.stdout.splitlines()
 
 
 BROKEN_DRIVERS = '''
@@ -86,6 +90,11 @@ class Signature(VifDriver):
 
 class Default(VifDriver):
     options = {"bridge": Option(15, validate.ifname)}
+
+
+class Ctor(VifDriver):
+    def __init__(self):
+        raise OSError("cannot read /etc/sdn.key")
 '''
 BROKEN = {
     "typo": "driver 'typo' (vendor_broken:Typo): public method plug_devices is not an API method; "
@@ -94,6 +103,9 @@ BROKEN = {
                  "signature; the framework calls plug_device(domxml, properties)",
     "default": "driver 'default' (vendor_broken:Default): option bridge: default 15 is an int, but ifname "
                "gives a str; make it a str or None",
+    "ctor": "driver 'ctor' (vendor_broken:Ctor) failed to start: OSError: cannot read /etc/sdn.key",
+    "crash": "driver 'crash' (vendor_crash:Driver) cannot be loaded: RuntimeError: no licence server; "
+             "reinstall it",
 }
 
 
@@ -105,8 +117,10 @@ def broken_env(test_env, tmp_path):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vendor-broken\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[vif_driver.drivers]\ntypo = vendor_broken:Typo\n"
-                                           "signature = vendor_broken:Signature\ndefault = vendor_broken:Default\n")
+                                           "signature = vendor_broken:Signature\ndefault = vendor_broken:Default\n"
+                                           "ctor = vendor_broken:Ctor\ncrash = vendor_crash:Driver\n")
     (site / "vendor_broken.py").write_text(BROKEN_DRIVERS)
+    (site / "vendor_crash.py").write_text('raise RuntimeError("no licence server")\n')
     return dict(test_env, PYTHONPATH=os.pathsep.join([str(site), test_env["PYTHONPATH"]]))
 
 
@@ -118,6 +132,16 @@ def test_a_driver_breaking_the_api_is_refused_by_the_hook_in_one_line(run_hook, 
     stderr = run.scripts[0].stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr and len(stderr) <= 241
     assert stderr.rstrip("\n").endswith(BROKEN[name]), stderr
+
+
+def test_doctor_names_drivers_that_fail_to_load_without_a_traceback(broken_env, config_file, tmp_path):
+    conf = config_file("[plugin_types]\nA_SDN = crash\nB_SDN = ctor\nOPEN_VSWITCH =\nOVIRT_PROVIDER_OVN =\n"
+                       "LINUX_BRIDGE =\n", name="c.conf")
+    proc = vif_driver(broken_env, "doctor", "--config", conf, "--hooks-dir", str(tmp_path / "hooks"), "--user", "root")
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"FAIL  driver crash (A_SDN): {BROKEN['crash']}" in lines
+    assert f"FAIL  driver ctor (B_SDN): {BROKEN['ctor']}" in lines
 
 
 def test_doctor_names_the_broken_driver_and_the_fix(broken_env, config_file, tmp_path):

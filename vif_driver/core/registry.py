@@ -33,14 +33,17 @@ def _own_entry_points() -> dict[str, str]:
 
 
 def entry_points() -> dict[str, str]:
-    """Every registered driver: name -> 'module:Class'. A name registered
-    twice resolves to the first on sys.path, the copy Python would import."""
+    """Every registered driver: name -> 'module:Class', as load() resolves
+    it: a built-in name is always the built-in driver (ours are read
+    first); another name registered twice resolves to the first on
+    sys.path, the copy Python would import."""
     from importlib.metadata import entry_points as all_entry_points
     found = all_entry_points()  # 3.9 (EL9): a dict of groups; group= and .select() are 3.10+
     group = found.select(group=GROUP) if hasattr(found, "select") else found.get(GROUP, ())
     drivers: dict[str, str] = {}
     for ep in group:  # 3.9 lists a dist-info twice if found twice: the first wins
         drivers.setdefault(ep.name, ep.value)
+    drivers.update(_own_entry_points())
     return drivers
 
 
@@ -72,14 +75,19 @@ def _create(name: str) -> VifDriver:
         obj = import_module(module_name.strip())
         for part in attr.strip().split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
-        raise InvalidInput(f"driver '{name}' ({target}) cannot be loaded: {e}; reinstall it") from None
+    except Exception as e:  # a third party's module may raise anything on import (SyntaxError too)
+        raise InvalidInput(f"driver '{name}' ({target}) cannot be loaded: {type(e).__name__}: {e}; "
+                           "reinstall it") from None
     if not (isinstance(obj, type) and issubclass(obj, VifDriver)):
         raise InvalidInput(f"driver '{name}' ({target}) is not a VifDriver subclass")
     problem = check_class(obj)
     if problem:
         raise BrokenDriver(f"driver '{name}' ({target}): {problem}")
-    driver = _instances[name] = obj()
+    try:
+        driver = obj()
+    except Exception as e:
+        raise BrokenDriver(f"driver '{name}' ({target}) failed to start: {type(e).__name__}: {e}") from None
+    _instances[name] = driver
     return driver
 
 

@@ -56,3 +56,22 @@ def test_start_again_restarts_a_stopped_or_crashed_sandbox_and_keeps_a_running_o
         assert _cli("stop", box).returncode == 0
         assert _cli("stop", box).returncode == 0  # idempotent
     assert not os.path.exists(f"/run/netns/{netns}")
+
+
+def test_stop_never_signals_a_process_a_stale_pid_file_names(tmp_path):
+    """A crashed sandbox's pid files may name a pid reused by anyone:
+    `stop` signals only the daemon started with that pid file."""
+    box = tmp_path / "ovs"
+    box.mkdir()
+    (box / "sandbox.json").write_text(json.dumps({"netns": "vif-test-none", "system_id": "x"}))
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        for daemon in ("ovsdb-server", "ovs-vswitchd"):
+            (box / f"{daemon}.pid").write_text(f"{bystander.pid}\n")
+        stop = _cli("stop", str(box))
+        assert stop.returncode == 0, stop.stderr
+        time.sleep(0.2)
+        assert bystander.poll() is None, "stop killed a process that is no daemon of the sandbox"
+    finally:
+        bystander.kill()
+        bystander.wait(5)

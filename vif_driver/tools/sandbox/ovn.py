@@ -28,7 +28,7 @@ import subprocess
 import time
 
 from vif_driver.tools.sandbox.hosts import Cluster, Host
-from vif_driver.tools.sandbox.ovs import SandboxError, _alive, _tool
+from vif_driver.tools.sandbox.ovs import SandboxError, _alive, _tool, daemon_pid
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,8 @@ class OvnHost(Host):
         return self.box.dir
 
     def controller_pid(self) -> int | None:
-        try:
-            with open(os.path.join(self.box.dir, "ovn-controller.pid"), encoding="ascii") as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        pid = daemon_pid(os.path.join(self.box.dir, "ovn-controller.pid"))
+        return pid if pid and _alive(pid) else None
 
     def start_controller(self, timeout: float = 10) -> None:
         env = dict(self.box.env, OVN_RUNDIR=self.box.dir, OVN_LOGDIR=self.box.dir)
@@ -157,7 +153,7 @@ class OvnCluster(Cluster):
 
     def _stop_central(self) -> None:
         for name in ("northd", "sb", "nb"):
-            _stop_pid(_read_pid(os.path.join(self.dir, f"{name}.pid")), 5)
+            _stop_pid(daemon_pid(os.path.join(self.dir, f"{name}.pid")), 5)
 
     def add_host(self, name: str, *, mappings: bool = True) -> OvnHost:  # noqa: ARG002 - always uplinked
         """A chassis ``name`` (its system-id), encap IP 172.31.254.<index>,
@@ -322,14 +318,6 @@ def send_rarp(guest, mac: str, count: int = 3) -> None:
     """``count`` RARP frames from the guest's eth0, as QEMU's announce does."""
     import sys
     guest.ns.exec([sys.executable, "-c", _RARP, mac, str(count)], timeout=10)
-
-
-def _read_pid(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _stop_pid(pid: int | None, timeout: float) -> None:

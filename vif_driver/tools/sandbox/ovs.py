@@ -199,11 +199,7 @@ class OvsSandbox:
         return cls(directory, netns=state["netns"], system_id=state["system_id"])
 
     def _pid(self, daemon: str) -> "int | None":
-        try:
-            with open(self._path(daemon + ".pid"), encoding="ascii") as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+        return daemon_pid(self._path(daemon + ".pid"))
 
     def pid(self, daemon: str) -> "int | None":
         """The process id of ``ovsdb-server`` or ``ovs-vswitchd`` if running."""
@@ -321,6 +317,20 @@ class OvsSandbox:
                     f"[driver:ovs]\novsdb = {self.remote}\nbridge = {bridge}\nplug_timeout = {plug_timeout}\n"
                     + (f"netns = {self.netns}\n" if netns else ""))
         return path
+
+
+def daemon_pid(pidfile: str) -> "int | None":
+    """The pid in ``pidfile`` if that process is the daemon started with
+    it (its command line names the file): the pid of a stale file may be
+    anyone's by now, and stop() would signal it."""
+    try:
+        with open(pidfile, encoding="ascii") as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if os.fsencode("--pidfile=" + pidfile) in argv else None
 
 
 def _alive(pid: int) -> bool:

@@ -18,22 +18,6 @@ from ns_helpers import ROLLBACK, net, one_line, request
 UNCHECKED = "the network setup goes on unchecked"
 
 
-@pytest.fixture
-def setup_env(dirs, test_driver_path, config_file):
-    """The environment of a network-setup hook run whose one mapped driver
-    is the test driver, configured by the test."""
-    _netconf, _state, env = dirs
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [test_driver_path, env.get("PYTHONPATH")]))
-
-    def configure(**options) -> dict:
-        lines = ["[vif-driver]", "timeout = 5", "[plugin_types]", "TEST_SDN = test", "OPEN_VSWITCH =",
-                 "OVIRT_PROVIDER_OVN =", "LINUX_BRIDGE =", "[driver:test]"]
-        lines += [f"{key} = {value}" for key, value in options.items()]
-        env["VIF_DRIVER_CONFIG"] = config_file("\n".join(lines) + "\n")
-        return env
-    return configure
-
-
 REQUEST = json.dumps(request({"tun2": net("eth1", ipaddr="192.0.2.12", custom={"underlay": "tunnel"})}))
 
 

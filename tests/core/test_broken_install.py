@@ -27,7 +27,8 @@ with open(os.path.join(FIXTURES, "xml", "engine-nic.xml"), encoding="utf-8") as 
 @pytest.fixture(params=["missing", "syntax-error", "import-error"])
 def broken(request, tmp_path, config_file):
     """(hooks root, environment) of a host whose hooks cannot import vif_driver:
-    missing for the shebang's interpreter (python -S: no site-packages), a
+    missing for the shebang's interpreter (python -SE: no site-packages, no
+    $PYTHONPATH, as in the RPM's %check), a
     package that does not compile, one whose import raises."""
     root = tmp_path / "hooks"
     env = dict(os.environ)
@@ -37,7 +38,7 @@ def broken(request, tmp_path, config_file):
             with open(path, encoding="utf-8") as f:
                 body = f.read().split("\n", 1)[1]
             with open(path, "w", encoding="utf-8") as f:
-                f.write(f"#!{sys.executable} -S\n{body}")
+                f.write(f"#!{sys.executable} -SE\n{body}")  # no site-packages, no $PYTHONPATH
         return root, env
     install.install_hooks(str(root), sys.executable, hooks_dir="")
     shadow = tmp_path / "shadow" / "vif_driver"

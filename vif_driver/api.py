@@ -232,10 +232,12 @@ class VifDriver:
         """A host network setup (VDSM's setupNetworks): ``setup`` is a
         ``vif_driver.core.network_setup.NetworkSetup`` (the request, VDSM's
         running config, each network's lower device, rollback or not).
-        before (``properties.is_before``): raise VifDriverError to refuse
-        it (never called in a rollback); after: apply what the request asks
-        of this driver, e.g. ``setup.underlay_state`` (underlay custom
-        properties); after with ``properties.failed``: nothing was changed
+        before (``properties.is_before``): raise InvalidInput (or any
+        VifDriverError but HostError and NotReady) to refuse it, exit 2
+        (never called in a rollback); HostError when the backend cannot be
+        read: the setup goes on, exit 0, your message a warning; after:
+        apply what the request asks of this driver, e.g.
+        ``setup.underlay_state`` (underlay custom properties); after with ``properties.failed``: nothing was changed
         by the before phase, undo nothing."""
 
     def close(self) -> None:

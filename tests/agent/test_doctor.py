@@ -1,6 +1,7 @@
 """`vif-driver doctor` on a host set up by the tests, then broken in turn."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -47,6 +48,21 @@ def test_missing_and_unexecutable_hooks(host):
     assert rc == 1
     assert "hook entrypoints missing" in out and "after_get_stats" in out
     assert "before_device_create/50_vif_driver (mode -rw-r--r--)" in out and "chmod 0755" in out
+
+
+def test_our_entrypoint_left_under_its_old_name_fails(host):
+    """An earlier install's before_network_setup/50_vif_driver would run too,
+    after VDSM's 50_fcoe: named, with the fix."""
+    config, hooks, site, agent = host
+    old = os.path.join(hooks, "before_network_setup", "50_vif_driver")
+    shutil.copy(os.path.join(hooks, "before_network_setup", "10_vif_driver"), old)
+    rc, out = doctor(config, hooks, site, agent.socket)
+    assert rc == 1
+    assert f"FAIL  old vif-driver entrypoints VDSM runs as well, after VDSM's own scripts: {old}" in out
+    assert f"remove them (rm {old})" in out
+    os.unlink(old)
+    rc, out = doctor(config, hooks, site, agent.socket)
+    assert rc == 0, out
 
 
 def test_missing_agent_socket_says_how_to_start_it(host):
@@ -113,7 +129,7 @@ def test_plugin_type_handled_twice_is_warned_with_how_to_keep_one(host, shared_d
     assert rc == 0, out  # a warning, not a failure
     assert ("WARN  plugin type OVIRT_PROVIDER_OVN is handled twice in after_get_caps, before_device_create, "
             "before_nic_hotplug: 10_ovirt_provider_ovn_hook (ovirt-provider-ovn-driver) in before_device_create, "
-            "before_nic_hotplug; 50_vif_driver (vif-driver, driver test) in 22 hook points; ovirt_provider_ovn_hook "
+            "before_nic_hotplug; 50_vif_driver (vif-driver, driver test) in 19 hook points; ovirt_provider_ovn_hook "
             "(ovirt-provider-ovn-driver) in after_get_caps; every vNIC is rewritten twice") in out
     assert "dnf remove ovirt-provider-ovn-driver" in out and "'OVIRT_PROVIDER_OVN =' in [plugin_types]" in out
     assert "WARN  plugin type MY_SDN is handled twice in before_device_create: 30_other_sdn in" in out

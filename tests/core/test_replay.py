@@ -118,10 +118,10 @@ def test_install_hooks_command(tmp_path):
 
 def test_repository_hook_source_is_the_installed_template():
     here = os.path.dirname(__file__)
-    with open(os.path.join(here, "..", "..", "hooks", "50_vif_driver")) as f:
-        source = f.read()
-    from vif_driver.tools.install import render
-    assert render("/usr/bin/python3") == source
+    from vif_driver.tools.install import SCRIPT_NAMES, render
+    for name in SCRIPT_NAMES:  # the names it is installed as (10_: the network-setup points)
+        with open(os.path.join(here, "..", "..", "hooks", name)) as f:
+            assert render("/usr/bin/python3") == f.read(), name
 
 
 def test_drivers_command_lists_mapping(tmp_path, test_env, monkeypatch):

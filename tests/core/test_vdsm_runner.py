@@ -116,3 +116,41 @@ def test_installed_entrypoints_mode_and_shebang(hooks_root):
         path = hooks_root / point / "50_vif_driver"
         assert stat.S_IMODE(path.stat().st_mode) == 0o755
         assert path.read_text().splitlines()[0] == f"#!{sys.executable}"
+
+
+@pytest.mark.root
+def test_a_hook_run_as_a_user_gets_that_users_groups_only(tmp_path):
+    """VDSM runs vNIC hooks as vdsm with vdsm's own groups: the emulation
+    must not keep root's gid 0 or root's supplementary groups, with which a
+    hook reads root:root 0640 files the real vdsm cannot."""
+    import shutil
+    import tempfile
+
+    from vif_driver.tools import runner
+
+    from support import ensure_user, require_root
+    require_root()
+    user = ensure_user("vdsm")
+    shared = tempfile.mkdtemp(prefix="vif-runner-groups-")
+    try:
+        os.chmod(shared, 0o755)
+        secret = os.path.join(shared, "secret")
+        with open(secret, "w") as f:
+            f.write("root only\n")
+        os.chown(secret, 0, 0)
+        os.chmod(secret, 0o640)
+        hook = os.path.join(shared, "before_device_create", "50_probe")
+        os.makedirs(os.path.dirname(hook))
+        with open(hook, "w") as f:
+            f.write(f"#!/bin/sh\nid -u >&2; id -g >&2; id -G >&2\ncat '{secret}' >&2 || echo unreadable >&2\n"
+                    "echo edited >> \"$_hook_domxml\"\n")
+        os.chmod(hook, 0o755)
+        run = runner.run_hooks(shared, "before_device_create", ENGINE_XML, user="vdsm", timeout=30)
+    finally:
+        shutil.rmtree(shared)
+    uid, gid, groups, *rest = run.stderr.splitlines()
+    assert (int(uid), int(gid)) == (user.pw_uid, user.pw_gid), run.stderr
+    assert sorted(int(g) for g in groups.split()) == sorted(set(os.getgrouplist("vdsm", user.pw_gid)))
+    assert 0 not in {int(g) for g in groups.split()} or user.pw_gid == 0
+    assert rest[-1] == "unreadable" and "root only" not in run.stderr
+    assert run.rc == 0 and run.text == ENGINE_XML + "edited\n"  # the data file is the user's to edit

@@ -1,6 +1,7 @@
 """A small driver for the framework's tests, registered through an entry
 point by the test_driver_path fixture. It is also the shortest example of a
-driver: options, a pure XML rewrite, host-state checks, caps and stats."""
+driver: options, a pure XML rewrite, host-state checks, caps and stats
+(and host network setup, where it depends on nothing)."""
 
 import json
 import os
@@ -71,6 +72,13 @@ class TestDriver(VifDriver):
         self._note("get_stats", None, properties)
         stats.setdefault("network", {})["tap-test"] = {"name": "tap-test", "rxPackets": "1"}
         return stats
+
+    def underlays(self, properties):
+        self._note("underlays", None, properties)
+        return []
+
+    def network_setup(self, setup, properties):
+        self._note("network_setup", None, properties)
 
 
 class NotADriver:

@@ -23,3 +23,20 @@ def dirs(tmp_path):
     env["VIF_DRIVER_NETCONF_DIR"] = str(netconf)
     env["VIF_DRIVER_STATE_DIR"] = str(state)
     return str(netconf), str(state), env
+
+
+@pytest.fixture
+def setup_env(dirs, test_driver_path, config_file):
+    """configure(**options): the environment of a network-setup hook run
+    whose one mapped driver is the test driver (tests/drivers), with these
+    options in its [driver:test]."""
+    _netconf, _state, env = dirs
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [test_driver_path, env.get("PYTHONPATH")]))
+
+    def configure(**options) -> dict:
+        lines = ["[vif-driver]", "timeout = 5", "[plugin_types]", "TEST_SDN = test", "OPEN_VSWITCH =",
+                 "OVIRT_PROVIDER_OVN =", "LINUX_BRIDGE =", "[driver:test]"]
+        lines += [f"{key} = {value}" for key, value in options.items()]
+        env["VIF_DRIVER_CONFIG"] = config_file("\n".join(lines) + "\n")
+        return env
+    return configure

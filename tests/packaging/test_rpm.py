@@ -50,9 +50,11 @@ def test_library_package_files(built):
 def test_hook_package_owns_exactly_its_files(built):
     files = rpm_query(built[HOOK], "-l").split()
     hooks = sorted(f for f in files if f.startswith(HOOK_POINTS_DIR))
-    assert hooks == sorted(f"{HOOK_POINTS_DIR}/{p}/50_vif_driver" for p in HOOK_POINTS)
+    # 10_vif_driver in the network-setup points: before_network_setup runs before VDSM's 50_fcoe
+    assert hooks == sorted(f"{HOOK_POINTS_DIR}/{p}/{'10' if 'network_setup' in p else '50'}_vif_driver"
+                           for p in HOOK_POINTS)
+    assert f"{HOOK_POINTS_DIR}/before_network_setup/10_vif_driver" in hooks
     assert HOOK_POINTS_DIR not in files  # VDSM owns the hook directories
-    assert not [f for f in files if f.startswith(HOOK_POINTS_DIR) and not f.endswith("/50_vif_driver")]
     assert "/etc/vif-driver/vif-driver.conf" in files
     assert not [f for f in files if "sudoers" in f]  # the agent replaces sudo
 

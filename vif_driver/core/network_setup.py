@@ -11,10 +11,12 @@ running config, JSON files under /var/lib/vdsm/staging/netconf/{nets,bonds}.
 cheap gate found the request may concern us):
 - before: every mapped driver says which devices it depends on
   (``VifDriver.underlays``); the generic checks (underlay_checks.py) refuse,
-  exit 2 with one line, what would break one; then each driver's own
-  ``network_setup``. Never in a rollback. A driver that cannot read its
-  backend leaves the setup unguarded, with a warning: our outage must not
-  lock the administrator out of the host's network.
+  exit 2 (REFUSED) with one line, what would break one; then each driver's
+  own ``network_setup`` (InvalidInput or another VifDriverError refuses).
+  Never in a rollback. A request we cannot read, or a driver that cannot
+  read its backend (HostError, NotReady), leaves the setup unguarded: exit
+  0 with one warning line each; our outage must not lock the administrator
+  out of the host's network.
 - after: the ``underlay`` custom properties are recorded (underlay_state.py)
   and each driver's ``network_setup`` applies them (ovs: ovn-encap-ip).
 - after_network_setup_fail never reaches here (nothing to undo).
@@ -26,10 +28,10 @@ import json
 import logging
 import os
 
-from vif_driver.api import HookContext, InvalidInput, Underlay, VifDriverError
+from vif_driver.api import HookContext, HostError, InvalidInput, NotReady, Underlay, VifDriverError
 from vif_driver.core import validate
 from vif_driver.core.config import HostConfig
-from vif_driver.hook.points import HOOK_POINTS
+from vif_driver.hook.points import HOOK_POINTS, REFUSED
 from vif_driver.hook.protocol import Request, Response, one_line
 
 log = logging.getLogger(__name__)
@@ -203,19 +205,19 @@ def handle(request: Request, config: HostConfig) -> Response:
     environ = request.properties
     try:
         setup = NetworkSetup.from_text(request.data, netsetup.netconf_dir(environ))
-        setup.underlay_state = underlay_state.load(environ)
-        for net, value in setup.underlay_requests().items():
-            try:
-                parse_underlay(value)
-            except ValueError as e:
-                raise InvalidInput(f"network '{net}': custom property underlay {e}; fix it in the engine "
-                                   "(Networks > Custom properties)") from None
     except InvalidInput as e:
-        # a bad request is VDSM's or the engine's to report; only our own property refuses
-        code = point.fail_code if "underlay" in str(e) else (0 if point.phase == "before" else 1)
-        return Response(code, messages=[one_line(f"{prefix}: {e}")])
+        # VDSM's request is VDSM's to get right: our failure to read it blocks nothing
+        return Response(point.fail_code, messages=[one_line(f"{prefix}: {e}{netsetup.unchecked(point.name)}")])
     if point.phase == "before" and setup.in_rollback:
         return Response(0)
+    setup.underlay_state = underlay_state.load(environ)
+    for net, value in setup.underlay_requests().items():
+        try:
+            parse_underlay(value)
+        except ValueError as e:  # our own property, as the administrator set it: refused
+            code = REFUSED if point.phase == "before" else point.fail_code
+            return Response(code, messages=[one_line(f"{prefix}: network '{net}': custom property underlay {e}; "
+                                                     "fix it in the engine (Networks > Custom properties)")])
 
     messages: list[str] = []
     actions: list[str] = []
@@ -227,7 +229,7 @@ def handle(request: Request, config: HostConfig) -> Response:
         from vif_driver.core import underlay_checks
         refusal = underlay_checks.refusal(setup, underlays)
         if refusal:
-            return Response(2, messages=messages + [one_line(f"{prefix}: {refusal}")])
+            return Response(REFUSED, messages=messages + [one_line(f"{prefix}: {refusal}")])
     else:
         changed = underlay_state.record(setup, environ, dry_run=request.dry_run)
         setup.underlay_state = changed
@@ -236,9 +238,12 @@ def handle(request: Request, config: HostConfig) -> Response:
     for name, driver, ctx in drivers:
         try:
             driver.network_setup(setup, ctx)
+        except (HostError, NotReady) as e:  # the driver cannot tell: our outage blocks nothing
+            messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}{netsetup.unchecked(point.name)}"))
+            code = point.fail_code
         except VifDriverError as e:
-            if point.phase == "before":
-                return Response(2, messages=messages + [one_line(f"vif-driver[{name}] {point.name}: {e}")],
+            if point.phase == "before":  # the driver refuses the request
+                return Response(REFUSED, messages=messages + [one_line(f"vif-driver[{name}] {point.name}: {e}")],
                                 actions=actions + ctx.actions)
             messages.append(one_line(f"vif-driver[{name}] {point.name}: {e}"))
             code = point.fail_code

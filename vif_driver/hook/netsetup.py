@@ -13,6 +13,12 @@ and is no rollback passes untouched; anything else, or a token file
 missing or stale (older than TOKEN_TTL, or older than the host config,
 VDSM's running config or our underlay state), goes to the full check
 (vif_driver.core.network_setup), in this process: no agent.
+
+Exit codes: 2 (points.REFUSED) only for a refusal; a failure of ours at
+before_network_setup (the request unreadable or not JSON, the config, a
+driver's backend, a bug) is 0 with one warning line ending "the network
+setup goes on unchecked" (VDSM logs it), in a rollback too; the after
+hooks fail with 1, which VDSM only logs.
 """
 
 from __future__ import annotations
@@ -78,16 +84,41 @@ def in_rollback(raw: bytes) -> bool:
 
 
 def main(hook_point: str, point, environ) -> int:
-    from vif_driver.hook.entry import _say, read_data
+    """Exit code of one network-setup hook run. Our own failures (VDSM's
+    request unreadable, the config, a backend, a bug) never block the
+    host's network: before_network_setup exits 0 with one warning line
+    (point.fail_code), the after hooks 1; only a refusal exits 2."""
+    from vif_driver.hook.entry import _say
     if hook_point == FAILED:
         # Nothing is changed before a setup succeeded (the before hook only
         # refuses or passes), so there is nothing to undo: one line for the log.
         _say(f"vif-driver {hook_point}: nothing to undo (vif-driver changes the host only after a "
              "successful network setup)")
         return 0
-    text = read_data(hook_point, point, environ.get(point.env_var))
+    try:
+        return _check(hook_point, point, environ)
+    except Exception as e:  # noqa: BLE001 - a bug or a broken install of ours must not lock the host's network
+        if environ.get("VIF_DRIVER_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        _say(f"vif-driver {hook_point}: internal error {type(e).__name__}: {e}{unchecked(hook_point)} "
+             "(set debug = true in [vif-driver] for a traceback)")
+        return point.fail_code
+
+
+def unchecked(hook_point: str) -> str:
+    """What a failure of ours at this point means for the setup, for its line."""
+    return "; the network setup goes on unchecked" if hook_point == BEFORE else ""
+
+
+def _check(hook_point: str, point, environ) -> int:
+    from vif_driver.hook.entry import _read, _say
+    path = environ.get(point.env_var)
+    text = _read(path) if path else (f"${point.env_var} is not set; run this from VDSM or `vif-driver replay`",)
     if not isinstance(text, str):
-        return text
+        where = f"cannot read ${point.env_var} file {path}: " if path else ""
+        _say(f"vif-driver {hook_point}: {where}{text[0]}{unchecked(hook_point)}")
+        return point.fail_code
     raw = text.encode("utf-8")
     if hook_point == BEFORE and in_rollback(raw):
         return 0
@@ -97,8 +128,8 @@ def main(hook_point: str, point, environ) -> int:
     try:
         cfg = config.load(environ)
     except config.ConfigError as e:
-        _say(f"vif-driver {hook_point}: {e}")
-        return 0 if hook_point == BEFORE else point.fail_code  # our config never blocks the host's network
+        _say(f"vif-driver {hook_point}: {e}{unchecked(hook_point)}")
+        return point.fail_code  # our config never blocks the host's network
     if not cfg.plugin_types:
         return 0
     from vif_driver.core import network_setup
@@ -106,13 +137,11 @@ def main(hook_point: str, point, environ) -> int:
     request = Request(hook_point, text, dict(environ), dry_run=environ.get("VIF_DRIVER_DRY_RUN") == "1")
     try:
         response = network_setup.handle(request, cfg)
-    except Exception as e:  # noqa: BLE001 - a bug of ours must not lock the host's network
-        if cfg.debug or environ.get("VIF_DRIVER_DEBUG"):
+    except Exception:
+        if cfg.debug and not environ.get("VIF_DRIVER_DEBUG"):  # else main prints it
             import traceback
             traceback.print_exc()
-        _say(f"vif-driver {hook_point}: internal error {type(e).__name__}: {e}; the network setup goes on "
-             "unchecked (set debug = true in [vif-driver] for a traceback)")
-        return 0 if hook_point == BEFORE else point.fail_code
+        raise
     for message in response.messages:
         _say(message)
     if request.dry_run or cfg.debug:

@@ -24,7 +24,7 @@ whether the vNIC is ours.
 | after_device_destroy              | unplug_device         | after  | XML  | no             | 1          |
 | after_get_caps                    | get_caps              | after  | JSON | yes            | 1          |
 | after_get_stats                   | get_stats             | after  | JSON | yes            | 1          |
-| before_network_setup              | network_setup         | before | JSON | no             | 2          |
+| before_network_setup              | network_setup         | before | JSON | no             | 0, warning |
 | after_network_setup               | network_setup         | after  | JSON | no             | 1          |
 | after_network_setup_fail          | network_setup         | after  | JSON | no             | 1          |
 
@@ -43,7 +43,11 @@ HookContext.failed is True there.
 
 The network-setup points run as root in supervdsm (no vNIC, no custom
 properties in the environment): vif_driver.hook.netsetup answers them in
-the hook's own process, never through the agent.
+the hook's own process, never through the agent. At before_network_setup
+our own failures (VDSM's request unreadable, a backend down, a bug) exit 0
+with one warning line: our outage never blocks the administrator's host
+network change. Only a refusal (the request would break an underlay that
+external vNICs use; REFUSED) exits 2.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ NETWORK_SETUP = "network_setup"
 
 BEFORE = "before"
 AFTER = "after"
+
+#: before_network_setup's exit code for a refusal: VDSM aborts the setup, runs
+#: no later script and shows our line (a refusal is no failure: fail_code is 0)
+REFUSED = 2
 
 
 class HookPoint:
@@ -95,10 +103,12 @@ class HookPoint:
     def fail_code(self) -> int:
         """Exit code for a failure: 2 stops a before-hook and the VM operation;
         teardown before-hooks use 0 (best-effort: VDSM must be able to stop,
-        unplug or migrate away whatever went wrong), after-hooks 1 so other
+        unplug or migrate away whatever went wrong), and so does
+        before_network_setup (a failure of ours must not block the host's
+        network; its refusals exit REFUSED), after-hooks 1 so other
         providers' scripts still run."""
         if self.phase == BEFORE:
-            return 0 if self.teardown else 2
+            return 0 if self.teardown or self.call == NETWORK_SETUP else 2
         return 1
 
 

@@ -46,7 +46,8 @@ def main():
 
 @main.command("install-hooks")
 @click.option("--destdir", required=True, type=click.Path(file_okay=False),
-              help="Root to install under: DIR/usr/libexec/vdsm/hooks/<hook_point>/50_vif_driver.")
+              help="Root to install under: DIR/usr/libexec/vdsm/hooks/<hook_point>/50_vif_driver "
+                   "(10_vif_driver in the network-setup points).")
 @click.option("--interpreter", default=sys.executable, show_default=True,
               help="Absolute interpreter path for the scripts' shebang.")
 def install_hooks_cmd(destdir, interpreter):

@@ -16,8 +16,8 @@ import sys
 import click
 
 from vif_driver.core import config as config_mod
-from vif_driver.hook.points import HOOK_POINTS
-from vif_driver.tools.install import HOOKS_DIR, SCRIPT_NAME
+from vif_driver.hook.points import HOOK_POINTS, NETWORK_SETUP
+from vif_driver.tools.install import HOOKS_DIR, script_name, stale_scripts
 
 START = config_mod.AGENT_START_HINT
 
@@ -80,16 +80,17 @@ def install_interpreter(hooks_dir: str) -> str:
     installed entrypoints already use, when it runs, else the one running
     this command (a venv's, the package's), never a guess."""
     for point in sorted(HOOK_POINTS):
-        interpreter = _shebang(os.path.join(hooks_dir, point, SCRIPT_NAME))
+        interpreter = _shebang(os.path.join(hooks_dir, point, script_name(point)))
         if interpreter and os.access(interpreter, os.X_OK):
             return interpreter
     return sys.executable
 
 
 def check_hooks(report: Report, hooks_dir: str, user: pwd.struct_passwd | None) -> None:
-    missing, unusable = [], []
+    missing, unusable, stale = [], [], []
     for point in sorted(HOOK_POINTS):
-        path = os.path.join(hooks_dir, point, SCRIPT_NAME)
+        stale.extend(stale_scripts(os.path.join(hooks_dir, point), point))
+        path = os.path.join(hooks_dir, point, script_name(point))
         try:
             st = os.stat(path)
         except OSError:
@@ -109,7 +110,10 @@ def check_hooks(report: Report, hooks_dir: str, user: pwd.struct_passwd | None) 
         report.fail(f"hook entrypoints VDSM cannot run: {'; '.join(unusable)}",
                     f"chmod 0755 them (VDSM runs only executable regular files); for a missing interpreter: "
                     f"{reinstall}")
-    if not missing and not unusable:
+    if stale:
+        report.fail(f"old vif-driver entrypoints VDSM runs as well, after VDSM's own scripts: {'; '.join(stale)}",
+                    f"remove them (rm {' '.join(stale)}), or: {reinstall}")
+    if not missing and not unusable and not stale:
         report.ok(f"{len(HOOK_POINTS)} hook entrypoints in {hooks_dir} are executable by "
                   f"{user.pw_name if user else 'everyone'}")
 
@@ -119,7 +123,8 @@ def hook_handlers(hooks_dir: str, cfg) -> dict[str, dict[tuple, list[str]]]:
     every executable script VDSM would run in our hook points: ours for each
     mapped plugin type (owner "vif-driver"), the known scripts of other
     packages (KNOWN_HOOKS, owner: the package), and any other script that
-    names a plugin type in its text (owner None)."""
+    names a plugin type in its text (owner None). Not the network-setup
+    points: they serve the host, not a plugin type's vNICs."""
     ours = cfg.plugin_types if cfg is not None else {}
     names = set(config_mod.DEFAULT_PLUGIN_TYPES) | set(ours)
     for _package, types in KNOWN_HOOKS.values():
@@ -127,6 +132,8 @@ def hook_handlers(hooks_dir: str, cfg) -> dict[str, dict[tuple, list[str]]]:
     found: dict[str, dict[tuple, list[str]]] = {}
     handled: dict[str, tuple[str, str | None, str | None]]
     for point in sorted(HOOK_POINTS):
+        if HOOK_POINTS[point].call == NETWORK_SETUP:
+            continue
         directory = os.path.join(hooks_dir, point)
         try:
             entries = sorted(os.listdir(directory))
@@ -136,7 +143,7 @@ def hook_handlers(hooks_dir: str, cfg) -> dict[str, dict[tuple, list[str]]]:
             path = os.path.join(directory, entry)
             if not (os.path.isfile(path) and os.access(path, os.X_OK)):
                 continue  # VDSM skips it too
-            if entry == SCRIPT_NAME:
+            if entry == script_name(point):
                 handled = {t: (entry, "vif-driver", d) for t, d in ours.items()}
             elif entry in KNOWN_HOOKS:
                 package, types = KNOWN_HOOKS[entry]

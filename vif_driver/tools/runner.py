@@ -11,7 +11,11 @@ scripts through this faithful copy of its rules:
 - exit code 1: failed, later scripts run; 2: failed, no further script;
   >2: failed with a warning; stdout is discarded, stderr logged;
 - before_* hooks (VDSM's raiseError) fail the operation and drop the data;
-  after_* hooks' data is used whatever the exit codes.
+  after_* hooks' data is used whatever the exit codes;
+- as ``user`` (VDSM runs vNIC hooks as vdsm): that user's uid, primary
+  group and supplementary groups, as the account has them (vdsm's primary
+  group is kvm on EL9), never root's gid 0 or root's groups, which would
+  let a hook read root:root 0640 files the real vdsm cannot.
 Unlike VDSM, the emulation can bound a script's run time (``timeout``) so a
 broken test cannot hang; VDSM itself waits forever.
 """
@@ -77,7 +81,9 @@ def run_hooks(hooks_root: str, hook_point: str, data="", *, device_properties=No
               vm_properties=None, vm_id=None, base_env=None, timeout: float | None = 120,
               user=None, group=None) -> HookRun:
     """Run one hook point as VDSM does. ``data``: device XML text (or "")
-    for XML hooks, a dict (or JSON text) for JSON hooks."""
+    for XML hooks, a dict (or JSON text) for JSON hooks. ``user`` (name or
+    uid; needs root): run the scripts as that user with its own groups
+    (``group`` overrides the primary one)."""
     point = HOOK_POINTS.get(hook_point)
     is_json = point.json if point else hook_point.startswith(("after_get_", "before_get_"))
     scripts = scripts_of(hooks_root, hook_point)
@@ -92,8 +98,9 @@ def run_hooks(hooks_root: str, hook_point: str, data="", *, device_properties=No
     try:
         os.write(fd, payload)
         os.close(fd)
-        if user is not None:
-            os.chown(path, user if isinstance(user, int) else _uid(user), -1)
+        ids = _ids(user, group)
+        if "user" in ids:
+            os.chown(path, ids["user"], ids["group"])
         env = dict(os.environ if base_env is None else base_env)
         env.update(device_properties or {})
         env.update(vm_properties or {})
@@ -104,8 +111,7 @@ def run_hooks(hooks_root: str, hook_point: str, data="", *, device_properties=No
         results = []
         for script in scripts:
             proc = subprocess.run([script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, env=env, timeout=timeout,
-                                  user=user, group=group, check=False)
+                                  stderr=subprocess.PIPE, env=env, timeout=timeout, check=False, **ids)
             results.append(ScriptResult(script, proc.returncode, proc.stderr.decode("utf-8", "replace")))
             if proc.returncode == 2:
                 break
@@ -116,6 +122,14 @@ def run_hooks(hooks_root: str, hook_point: str, data="", *, device_properties=No
     return HookRun(hook_point, final, results, any(r.rc for r in results))
 
 
-def _uid(name: str) -> int:
+def _ids(user, group) -> dict:
+    """subprocess arguments for running as ``user``: its uid, its primary
+    group (or ``group``) and its supplementary groups (getgrouplist, as
+    initgroups would set them); {} for no user."""
+    if user is None:
+        return {} if group is None else {"group": group}
+    import grp
     import pwd
-    return pwd.getpwnam(name).pw_uid
+    entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+    gid = entry.pw_gid if group is None else group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+    return {"user": entry.pw_uid, "group": gid, "extra_groups": os.getgrouplist(entry.pw_name, gid)}

@@ -40,10 +40,11 @@ from vif_driver.hook.protocol import Request, Response
 HEADER = 4
 MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
 MAX_FIELDS = 4 * 1024  # properties (1024) + messages and actions
-DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
+DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout + the driver's wait...
 CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer than the deadline announced
 FIRST_ANSWER = 5.0  # a hook waits this long for the agent's first message
-MAX_DEADLINE = 2 * 3600.0  # an announcement over this is not believed (config: timeout <= 3600)
+# an announcement over this is not believed: timeout and a driver's wait are each <= 3600
+MAX_DEADLINE = (DEADLINE_FACTOR + 1) * 3600.0
 
 REQUEST, DEADLINE, RESPONSE = b"request", b"deadline", b"response"
 
@@ -72,10 +73,11 @@ class AgentError(Exception):
 
 # --- wire format --------------------------------------------------------------
 
-def request_deadline(timeout: float) -> float:
+def request_deadline(timeout: float, wait: float = 0.0) -> float:
     """Seconds the agent allows one request, from the config's timeout (the
-    bound of each external call; a hook may make a few)."""
-    return timeout * DEADLINE_FACTOR
+    bound of each external call; a hook may make a few) and the wait the
+    driver declares for the call (VifDriver.wait_bound, e.g. plug_timeout)."""
+    return timeout * DEADLINE_FACTOR + wait
 
 
 def answer_bound(deadline_s: float) -> float:

@@ -18,6 +18,7 @@ from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 NAME = "ovs"
 UPDATE = "before_update_device"
+CONFIRMING = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")  # _confirm
 EXAMPLE_UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 # The agent's kernel counters: re-read every COUNTERS_REFRESH s while stats
 # are asked for, used while at most COUNTERS_AGE s old (sampleTime says when)
@@ -95,6 +96,11 @@ class OvsDriver(VifDriver):
             if not db.bridge_exists(bridge):
                 raise HostError(f"bridge {bridge} does not exist in Open vSwitch on this host; create it "
                                 f"(ovs-vsctl add-br {bridge}) before migrating VMs with external vNICs here")
+
+    def wait_bound(self, properties) -> float:
+        """The post-plug confirmations (_confirm) wait up to plug_timeout
+        for the port; nothing else waits beyond its OVSDB calls."""
+        return properties.options["plug_timeout"] if properties.hook_point in CONFIRMING else 0.0
 
     # -- host hooks ---------------------------------------------------------------
     def get_caps(self, caps: dict, properties) -> dict:

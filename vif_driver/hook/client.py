@@ -86,11 +86,17 @@ def answer_bound(deadline_s: float) -> float:
 
 
 def message(kind: bytes, pairs: list[tuple[str, bytes | str]]) -> bytes:
-    """One framed message of ``kind`` with its key/value ``pairs``."""
+    """One framed message of ``kind`` with its key/value ``pairs``; text as
+    UTF-8, surrogate-escaped bytes as the bytes they stand for (encoded())."""
     fields = [kind]
     for key, value in pairs:
         fields.append(key.encode("ascii"))
-        fields.append(value.encode("utf-8") if isinstance(value, str) else value)
+        if isinstance(value, str):
+            try:
+                value = encoded(value)
+            except UnicodeEncodeError as e:
+                raise ProtocolError(f"field {key} holds {value[e.start:e.end]!r}, which no bytes encode") from None
+        fields.append(value)
     payload = b"".join(len(f).to_bytes(HEADER, "big") + f for f in fields)
     if len(payload) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(payload)} bytes is over the {MAX_MESSAGE}-byte limit")
@@ -130,11 +136,27 @@ def fields_of(payload: bytes | memoryview) -> tuple[bytes, list[tuple[str, memor
     return kind, pairs
 
 
+def encoded(value: str) -> bytes:
+    """``value`` as UTF-8, with the bytes that are not UTF-8 which
+    os.environ (or a file read with surrogateescape) holds as lone
+    surrogates U+DC80..U+DCFF put back as they were: VDSM's environment can
+    carry such bytes in a custom property. UnicodeEncodeError for any other
+    lone surrogate (no bytes stand for it)."""
+    return value.encode("utf-8", "surrogateescape")
+
+
 def text(value: bytes | memoryview, key: str) -> str:
     try:
         return str(value, "utf-8")
     except UnicodeDecodeError:
         raise ProtocolError(f"field {key} is not UTF-8") from None
+
+
+def environment_text(value: bytes | memoryview) -> str:
+    """A property value, message or action: UTF-8, where bytes that are not
+    become lone surrogates as in os.environ, so the agent's driver and the
+    hook's stderr see the very str a hook process would (encoded()'s inverse)."""
+    return str(value, "utf-8", "surrogateescape")
 
 
 def read_message(sock, max_size: int = MAX_MESSAGE, deadline: float | None = None) -> bytearray:
@@ -202,9 +224,22 @@ def is_property_name(name: str) -> bool:
 
 def properties_to_send(properties) -> dict[str, str]:
     """The environment entries that can be custom properties; the agent
-    refuses any other name, and values over its size limit."""
+    refuses any other name, and values over its size limit. A value with
+    bytes that are not UTF-8 (surrogate-escaped, see encoded()) goes as
+    those bytes; one no bytes encode (a lone surrogate outside
+    U+DC80..U+DCFF, which no environment holds) is left out."""
     return {k: v for k, v in properties.items()
-            if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v}
+            if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v and _encodable(v)}
+
+
+def _encodable(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        encoded(value)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- the hook's call ------------------------------------------------------------
@@ -290,9 +325,9 @@ def response_of(pairs: list[tuple[str, memoryview]]) -> Answer:
     actions: list[str] = []
     for key, value in pairs:
         if key == "message":
-            messages.append(text(value, key))
+            messages.append(environment_text(value))
         elif key == "action":
-            actions.append(text(value, key))
+            actions.append(environment_text(value))
         elif key == "data" and data is None:
             if not bytes(value).isascii():  # stats and caps JSON are: no decode needed
                 text(value, key)

@@ -316,9 +316,12 @@ class OvsDriver(VifDriver):
         in the agent only (waiting, bounded, for its first connection)."""
         if not self.resident or properties.dry_run:
             return None
+        from vif_driver.hook.client import request_deadline
         remote = properties.options["ovsdb"]
-        view = self._views.get(remote, remote, properties.timeout)
-        return view.client(properties.timeout) if view is not None else None
+        # kept while this call may use it: its deadline in the agent
+        view = self._views.get(remote, request_deadline(properties.timeout, properties.options["plug_timeout"]),
+                               remote, properties.timeout)
+        return view.client(properties.timeout)
 
 
 def _missing(counters: dict, rows: list[dict]) -> set[str]:

@@ -101,3 +101,27 @@ def test_post_plug_wait_through_the_agent_is_plug_timeout(users, ovs, shared_dir
                                     "not connected after 6 s: "), result.stderr
     assert result.stderr == local["value"].stderr and result.rc == local["value"].rc
     assert "no answer from the driver" not in agent.log()
+
+
+def test_requests_over_the_driver_call_limit_wait_for_a_call_to_end(agent_config, start_agent):
+    """More requests than driver calls may run at once (calls.MAX_CALLS):
+    the extra ones wait for a slot within their deadline, none is refused,
+    and no more than MAX_CALLS run at once."""
+    from vif_driver.agent.calls import MAX_CALLS
+    agent = start_agent(agent_config(timeout=5))
+    count = MAX_CALLS + 8
+    answers = {}
+
+    def one(i):
+        answers[i] = client.call(Request("before_device_create", ENGINE_XML,
+                                         dict(SLOW, vnic_id=f"vnic-{i}", sleep="1.5")), agent.socket)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    took = time.monotonic() - started
+    assert sorted(answers) == list(range(count))
+    assert {a.exit_code for a in answers.values()} == {0}, [a.messages for a in answers.values() if a.exit_code]
+    assert 2.9 < took < 8, took  # two rounds of 1.5 s: MAX_CALLS at a time

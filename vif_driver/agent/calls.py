@@ -32,6 +32,7 @@ from vif_driver.hook.protocol import Response
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0  # a client has this long to send its whole request; the bound of each send too
+MAX_CALLS = 64  # driver calls at once; more wait for one to end, within their deadline
 MAX_HUNG = 32  # driver calls past their deadline still running
 HANGS = "its backend hangs: check it, then journalctl -u vif-driverd"
 
@@ -48,6 +49,7 @@ class Calls:
     def __init__(self, send: Callable, done: Callable):
         self._send, self._done = send, done
         self.gate = VnicGate()
+        self._calls = threading.BoundedSemaphore(MAX_CALLS)
         self._lock = threading.Lock()
         self._hung = 0
         self._latest = 0.0  # the latest deadline given (time.monotonic)
@@ -128,8 +130,15 @@ class Calls:
                 response = Response(point.fail_code, messages=[
                     f"vif-driver agent: {point.name} vnic {key}: the earlier {earliest.point} of this vNIC "
                     f"is still running after {time.monotonic() - earliest.started:.0f} s; {HANGS}"])
+            elif not self._calls.acquire(timeout=max(me.deadline - time.monotonic() - 0.25, 0)):
+                response = Response(point.fail_code, messages=[
+                    f"vif-driver agent: {point.name} {what}: {MAX_CALLS} driver calls ran for all of its "
+                    f"{within}; {HANGS}"])
             else:
-                response = _call(dispatch.handle, request, cfg)
+                try:
+                    response = _call(dispatch.handle, request, cfg)
+                finally:
+                    self._calls.release()
                 response.messages[:0] = notes
         except BaseException as e:  # noqa: BLE001 - dispatch maps errors; this is a last resort
             response = Response(point.fail_code, messages=[

@@ -31,7 +31,7 @@ from vif_driver.hook.protocol import Response
 
 log = logging.getLogger(__name__)
 
-MAX_CONNECTIONS = 64
+MAX_CONNECTIONS = 256  # connections read and answered at once (a pooled thread each); calls.MAX_CALLS run drivers
 MAX_IDLE_THREADS = 8  # pooled threads kept waiting for the next connection
 CLOSE_GRACE = 5.0  # drivers get this long to close their backends at a stop
 TOKEN_REFRESH = 120.0  # s between refreshes of the network-setup hook's tokens (< netsetup.TOKEN_TTL)
@@ -145,14 +145,27 @@ class Agent:
                     conn, _ = listener.accept()
                 except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                     continue  # the client went away before we took it
-                conn.setblocking(True)
-                if not self._slots.acquire(timeout=1.0):
-                    self._send(conn, Response(2, messages=["vif-driver agent: too many concurrent requests; retry"]))
-                    conn.close()
+                if not self._slots.acquire(blocking=False):
+                    self._refuse_busy(conn)  # at once: the accept loop never waits
                     continue
+                conn.setblocking(True)
                 with self._idle:
                     self._active += 1
                 self._pool.submit(self._connection, conn)
+
+    @staticmethod
+    def _refuse_busy(conn: socket.socket) -> None:
+        """MAX_CONNECTIONS hooks are being answered: one line, sent without
+        waiting (a small message into an empty socket buffer)."""
+        log.warning("refused a connection: %d open at once", MAX_CONNECTIONS)
+        try:
+            conn.setblocking(False)
+            conn.send(client.response_message(Response(2, messages=[
+                f"vif-driver agent: busy: {MAX_CONNECTIONS} hooks are being answered at once; retry, "
+                "and check the backend: journalctl -u vif-driverd"])))
+        except OSError:
+            pass
+        conn.close()
 
     def _connection(self, conn: socket.socket) -> None:
         ticket = Ticket(conn)

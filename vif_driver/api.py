@@ -219,6 +219,17 @@ class VifDriver:
         degrade quietly when the backend is down."""
         return None
 
+    def wait_bound(self, properties: HookContext) -> float:
+        """Seconds this call may spend in a wait of the driver's own, beyond
+        its external calls (each bounded by ``properties.timeout``): the OVS
+        driver's post-plug check waits up to ``plug_timeout`` for the port.
+        Asked before each vNIC call in the agent, which allows the call
+        2 x timeout + this before it answers for it as hung (docs/agent.md);
+        believed up to 3600. Read only ``properties.options`` and the hook
+        point here: no backend call. The default, 0, suits a driver whose
+        every wait is bounded by ``properties.timeout``."""
+        return 0.0
+
     def underlays(self, properties: HookContext) -> list[Underlay]:
         """The host devices this driver's external networks depend on right
         now (a tunnel endpoint's device, a physnet's NIC), read from the
@@ -284,6 +295,7 @@ API_METHODS = {
     "get_caps": ("caps", "properties"),
     "adds_stats": ("properties",),
     "get_stats": ("stats", "properties"),
+    "wait_bound": ("properties",),
     "underlays": ("properties",),
     "network_setup": ("setup", "properties"),
     "close": (),

@@ -1,5 +1,6 @@
 """A driver for the agent's tests whose calls take a set time: deadlines,
-per-vNIC serialisation and parallelism need a backend that is slow on demand."""
+per-vNIC serialisation and parallelism need a backend that is slow on demand
+(and one that declares a wait of its own, like a post-plug check)."""
 
 import time
 
@@ -16,7 +17,11 @@ def _seconds(value: str) -> float:
 
 
 class SlowDriver(VifDriver):
-    options = {"sleep": Option(0.0, _seconds, "seconds each call takes")}
+    options = {"sleep": Option(0.0, _seconds, "seconds each call takes"),
+               "wait": Option(0.0, _seconds, "seconds the after phase of a plug says it may wait (wait_bound)")}
+
+    def wait_bound(self, properties):
+        return properties.options["wait"] if properties.hook_point == "after_device_create" else 0.0
 
     def plug_device(self, domxml, properties):
         time.sleep(properties.options["sleep"])

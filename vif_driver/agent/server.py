@@ -1,10 +1,9 @@
 """vif-driverd: the resident agent serving the hook entrypoints' requests.
 
 Connections are served on pooled threads (bounded), each running its
-driver call itself; a watchdog answers for a call past its deadline, so a
-hung backend costs a clear error rather than a hung hook. One lock per vNIC
-so two hooks of the same port never interleave while different vNICs run
-in parallel. Socket activation (LISTEN_FDS, fd 3) or
+driver call itself (vif_driver.agent.calls: deadlines, per-vNIC admission,
+the watchdog that answers for a call past its deadline, so a hung backend
+costs a clear error rather than a hung hook). Socket activation (LISTEN_FDS, fd 3) or
 ``--listen PATH``. Requests are answered by vif_driver.core.dispatch.handle, the
 function the in-process path calls, with the agent's own config.
 """
@@ -22,19 +21,17 @@ import threading
 import time
 
 from vif_driver.agent import auth, validation
+from vif_driver.agent.calls import READ_TIMEOUT, Calls
 from vif_driver.agent.sockets import activated_socket, listen, sd_notify, socket_group
-from vif_driver.agent.threads import KeyedLocks, Pool, ThreadStderr, Ticket, Watchdog
+from vif_driver.agent.threads import Pool, ThreadStderr, Ticket
 from vif_driver.core import config as config_mod
 from vif_driver.hook import client
-from vif_driver.hook.entry import CAPTURE_ENV
 from vif_driver.hook.points import HOOK_POINTS
 from vif_driver.hook.protocol import Response
 
 log = logging.getLogger(__name__)
 
-READ_TIMEOUT = 5.0  # a client has this long to send its whole request
-MAX_CONNECTIONS = 64
-MAX_HUNG = 32  # driver calls past their deadline still running
+MAX_CONNECTIONS = 256  # connections read and answered at once (a pooled thread each); calls.MAX_CALLS run drivers
 MAX_IDLE_THREADS = 8  # pooled threads kept waiting for the next connection
 CLOSE_GRACE = 5.0  # drivers get this long to close their backends at a stop
 TOKEN_REFRESH = 120.0  # s between refreshes of the network-setup hook's tokens (< netsetup.TOKEN_TTL)
@@ -47,14 +44,11 @@ class Agent:
         self._config: config_mod.HostConfig | None = None
         self._config_error: str | None = None
         self._stamp = object()
-        self.locks = KeyedLocks()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._hung = 0
-        self._hung_lock = threading.Lock()
         self._active = 0
         self._idle = threading.Condition()
         self._pool = Pool(MAX_IDLE_THREADS)
-        self._watchdog = Watchdog(self._late)
+        self.calls = Calls(self._send, self._done)
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         for end in (self._wake_r, self._wake_w):
@@ -151,14 +145,27 @@ class Agent:
                     conn, _ = listener.accept()
                 except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                     continue  # the client went away before we took it
-                conn.setblocking(True)
-                if not self._slots.acquire(timeout=1.0):
-                    self._send(conn, Response(2, messages=["vif-driver agent: too many concurrent requests; retry"]))
-                    conn.close()
+                if not self._slots.acquire(blocking=False):
+                    self._refuse_busy(conn)  # at once: the accept loop never waits
                     continue
+                conn.setblocking(True)
                 with self._idle:
                     self._active += 1
                 self._pool.submit(self._connection, conn)
+
+    @staticmethod
+    def _refuse_busy(conn: socket.socket) -> None:
+        """MAX_CONNECTIONS hooks are being answered: one line, sent without
+        waiting (a small message into an empty socket buffer)."""
+        log.warning("refused a connection: %d open at once", MAX_CONNECTIONS)
+        try:
+            conn.setblocking(False)
+            conn.send(client.response_message(Response(2, messages=[
+                f"vif-driver agent: busy: {MAX_CONNECTIONS} hooks are being answered at once; retry, "
+                "and check the backend: journalctl -u vif-driverd"])))
+        except OSError:
+            pass
+        conn.close()
 
     def _connection(self, conn: socket.socket) -> None:
         ticket = Ticket(conn)
@@ -216,7 +223,7 @@ class Agent:
             self._send(conn, Response(2, messages=[f"vif-driver agent: refused: {e}"]))
             return
         started = time.monotonic()
-        response = self.answer(request, cfg, error, ticket)
+        response = self.calls.answer(request, cfg, error, ticket)
         if response is None:
             return  # past its deadline: the watchdog answered already
         level = logging.DEBUG if HOOK_POINTS[request.hook_point].json and not response.exit_code else logging.INFO
@@ -224,106 +231,6 @@ class Agent:
                 request.properties.get("vnic_id", "-")[:64], response.exit_code,
                 (time.monotonic() - started) * 1000, "".join(f"; {m}" for m in response.messages))
         self._send(conn, response, debug=bool(cfg and cfg.debug))
-
-    def answer(self, request, cfg, error: str | None, ticket: Ticket | None = None) -> Response | None:
-        """The Response to a validated request; None when the request ran
-        past its deadline and the watchdog has answered it instead."""
-        from vif_driver.core import dispatch
-        point = HOOK_POINTS[request.hook_point]
-        if error:
-            return Response(point.fail_code, messages=[f"vif-driver {point.name}: {error}"])
-        if not dispatch.is_ours(point, request.properties, cfg):
-            return Response(0)
-        try:
-            validation.identifiers(request)
-        except validation.Refused as e:
-            return Response(point.fail_code, messages=[f"vif-driver agent: refused: {e}"])
-        with self._hung_lock:
-            if self._hung >= MAX_HUNG:
-                return Response(point.fail_code, messages=[
-                    f"vif-driver agent: {self._hung} earlier requests are stuck in the backend; "
-                    "restart the agent (systemctl restart vif-driverd) after fixing the backend"])
-        deadline_s = client.request_deadline(cfg.timeout)
-        deadline = time.monotonic() + deadline_s
-        if ticket is not None:
-            # the hook waits a short fixed time for this, then for the deadline
-            # it names: the hook does not read the config, the agent owns the bound
-            self._announce(ticket.conn, deadline_s)
-        failed_capture = self._capture(request, cfg, point)
-        key = None if point.json else request.properties.get("vnic_id")
-        response = self._run(request, cfg, point, key, deadline, deadline_s, ticket)
-        if response is not None and failed_capture:
-            response.messages.insert(0, failed_capture)
-        return response
-
-    @staticmethod
-    def _announce(conn: socket.socket, deadline_s: float) -> None:
-        try:
-            conn.settimeout(READ_TIMEOUT)
-            conn.sendall(client.deadline_message(deadline_s))
-        except OSError as e:  # the hook went away: its answer will not be sent either
-            log.info("could not announce the deadline (the hook went away?): %s", e)
-
-    @staticmethod
-    def _capture(request, cfg, point) -> str | None:
-        """capture_dir of the config: save this owned run as a fixture, as
-        the hook process does without an agent (with $VIF_DRIVER_CAPTURE_DIR
-        the hook has saved it already). A failure is one message, never
-        the request's failure."""
-        if not cfg.capture_dir or request.properties.get(CAPTURE_ENV):
-            return None
-        try:
-            from vif_driver.tools import capture
-            capture.save(cfg.capture_dir, request.hook_point, point, request.properties, data=request.data)
-        except Exception as e:  # noqa: BLE001 - a debugging aid must not break VDSM
-            log.warning("capture to %s failed: %s", cfg.capture_dir, e)
-            return f"vif-driver {request.hook_point}: capture to {cfg.capture_dir} failed: {e}"
-        return None
-
-    def _run(self, request, cfg, point, key, deadline: float, deadline_s: float,
-             ticket: Ticket | None) -> Response | None:
-        """The driver call, on this (pooled) thread. The watchdog answers
-        for it at the deadline if it is still running then; the call's own
-        answer is dropped when it finally comes."""
-        from vif_driver.core import dispatch
-        what = f"vnic {key}" if key else "host"
-        late = Response(point.fail_code, messages=[
-            f"vif-driver agent: {point.name} {what}: no answer from the driver within {deadline_s:g} s "
-            f"(2 x [vif-driver] timeout); its backend hangs: check it, then journalctl -u vif-driverd"])
-        if ticket is not None:
-            self._watchdog.watch(ticket, deadline, late)
-        try:
-            if key is not None and not self.locks.acquire(key, deadline - time.monotonic() - 0.25):
-                return Response(point.fail_code, messages=[
-                    f"vif-driver agent: {point.name} vnic {key}: an earlier request for this "
-                    f"vNIC is still running after {deadline_s:g} s; the backend hangs"])
-            stderr = sys.stderr if isinstance(sys.stderr, ThreadStderr) else None
-            try:
-                if stderr:
-                    stderr.capture()
-                response = dispatch.handle(request, cfg)
-                if stderr:  # in a hook process these lines come first too
-                    response.messages[:0] = stderr.captured()
-            finally:
-                if stderr:
-                    stderr.captured()
-                if key is not None:
-                    self.locks.release(key)
-        except BaseException as e:  # noqa: BLE001 - dispatch maps errors; this is a last resort
-            response = Response(point.fail_code, messages=[
-                f"vif-driver agent: {point.name}: internal error {type(e).__name__}: {e}"])
-        if ticket is not None and not ticket.claim():
-            with self._hung_lock:
-                self._hung -= 1
-            return None
-        return response
-
-    def _late(self, ticket: Ticket, response: Response) -> None:
-        """Watchdog: the driver call of ``ticket`` passed its deadline."""
-        with self._hung_lock:
-            self._hung += 1
-        self._send(ticket.conn, response)
-        self._done(ticket.conn)
 
     @staticmethod
     def _send(conn: socket.socket, response: Response, debug: bool = False) -> None:
@@ -395,7 +302,8 @@ def main(argv=None) -> int:
                 pass
     sd_notify("STOPPING=1")
     cfg, _ = agent.config()
-    left = agent.drain(stop_grace(cfg.timeout if cfg else config_mod.DEFAULT_TIMEOUT))
+    grace = stop_grace(cfg.timeout if cfg else config_mod.DEFAULT_TIMEOUT)
+    left = agent.drain(max(grace, agent.calls.latest_deadline() - time.monotonic() + 1))
     if left:
         log.warning("stopped with %d request(s) unanswered", left)
     # drivers close their backends on a thread: a hung backend must not
@@ -413,7 +321,9 @@ def main(argv=None) -> int:
 def stop_grace(timeout: float) -> float:
     """How long a stopping agent waits for the requests it is answering: a
     request still being read has READ_TIMEOUT, one in a driver call is
-    answered (by the watchdog if need be) within its deadline."""
+    answered (by the watchdog if need be) within its deadline: 2 x timeout,
+    or later when its driver declared a wait (main() waits for the latest
+    deadline given, if later)."""
     return max(READ_TIMEOUT, client.request_deadline(timeout)) + 1
 
 

@@ -1,6 +1,6 @@
 """The agent's threads: a pool that reuses connection threads, a watchdog
-that answers for driver calls past their deadline, per-vNIC locks, and the
-per-thread stderr capture.
+that answers for driver calls past their deadline, per-vNIC admission, and
+the per-thread stderr capture.
 
 A thread per request (and a second one per driver call, to bound it) cost
 each hook a few hundred microseconds of thread start-up and hand-offs; the
@@ -50,32 +50,49 @@ class ThreadStderr:
         return getattr(self._real, name)
 
 
-class KeyedLocks:
-    """One lock per key (a vNIC), created on demand, dropped when unused."""
+class Running:
+    """A request admitted for its vNIC: its hook point, when it started and
+    its deadline (time.monotonic)."""
+
+    __slots__ = ("point", "started", "deadline")
+
+    def __init__(self, point: str, started: float, deadline: float):
+        self.point, self.started, self.deadline = point, started, deadline
+
+
+class VnicGate:
+    """Admission per key (a vNIC): a request runs once no other request of
+    its vNIC runs; a teardown runs at once, alongside whatever does (it
+    never queues: it is best-effort and idempotent, and the drivers guard
+    what they share themselves, as they must for hook processes, which
+    have no such gate)."""
 
     def __init__(self):
-        self._guard = threading.Lock()
-        self._locks: dict[object, list] = {}  # key -> [lock, users]
+        self._cond = threading.Condition()
+        self._running: dict[object, list[Running]] = {}
 
-    def acquire(self, key, timeout: float) -> bool:
-        with self._guard:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        if entry[0].acquire(timeout=max(timeout, 0)):
-            return True
-        self._drop(key)
-        return False
+    def enter(self, key, me: Running, wait: float, teardown: bool = False) -> tuple[bool, list[Running]]:
+        """(admitted, the requests of ``key`` running when ``me`` was
+        admitted or gave up). Not admitted after ``wait`` s of waiting."""
+        end = time.monotonic() + wait
+        with self._cond:
+            while not teardown and self._running.get(key):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False, list(self._running[key])
+                self._cond.wait(left)
+            running = self._running.setdefault(key, [])
+            others = list(running)
+            running.append(me)
+            return True, others
 
-    def release(self, key) -> None:
-        self._locks[key][0].release()
-        self._drop(key)
-
-    def _drop(self, key) -> None:
-        with self._guard:
-            entry = self._locks[key]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
+    def leave(self, key, me: Running) -> None:
+        with self._cond:
+            running = self._running[key]
+            running.remove(me)
+            if not running:
+                del self._running[key]
+            self._cond.notify_all()
 
 
 class Pool:

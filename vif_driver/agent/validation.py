@@ -65,7 +65,10 @@ def request_from(payload: bytes) -> Request:
 
 
 def _property(value) -> tuple[str, str]:
-    entry = _text(value, "property")
+    # bytes that are not UTF-8 become lone surrogates, as os.environ holds
+    # them in a hook process (a VM custom property can carry such bytes):
+    # the driver sees the value an in-process call sees; names stay ASCII
+    entry = client.environment_text(value)
     name, sep, text = entry.partition("=")
     if not sep or not client.is_property_name(name):
         raise Refused(f"property {_shown(entry)} is not NAME=VALUE with a NAME of [A-Za-z_][A-Za-z0-9_]* "

@@ -79,9 +79,7 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
     try:
         vnic_id = _property(props, "vnic_id", validate.vnic_id, required=True)
         prefix += f" vnic {vnic_id}"
-        vm_id = _property(props, "vmId", validate.uuid, required=False)
-        driver = load_driver(driver_name)
-        options = resolve_options(driver, config, driver_name, props)
+        driver, ctx = _vnic_call(hook_point, request, config, vnic_id)
         if request.data.strip() or hook_point.writes:
             from vif_driver.core import domxml  # lxml: only when there is XML to read or write
             element = domxml.parse_device(request.data)
@@ -89,9 +87,6 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
             element = None
         if element is None and hook_point.writes:
             raise InvalidInput("device XML is empty; VDSM must pass the <interface> element to this hook")
-        ctx = HookContext(hook_point=hook_point.name, phase=hook_point.phase, properties=props,
-                          options=options, timeout=config.timeout, dry_run=request.dry_run,
-                          vnic_id=vnic_id, plugin_type=plugin_type, vm_id=vm_id, driver=driver_name)
         result = getattr(driver, hook_point.call)(element, ctx)
         data = None
         if hook_point.writes:
@@ -107,6 +102,42 @@ def _handle_vnic(hook_point: HookPoint, request: Request, config: HostConfig) ->
         warnings = [f"{prefix}: {w}" for w in ctx.warnings] if ctx is not None else []
         return Response(hook_point.fail_code, messages=warnings + [_message(prefix, e, config)],
                         actions=ctx.actions if ctx is not None else [])
+
+
+def _vnic_call(hook_point: HookPoint, request: Request, config: HostConfig, vnic_id: str):
+    """(driver, HookContext) of a vNIC request: its driver loaded, options
+    resolved; VifDriverError for a bad vmId or option."""
+    props = request.properties
+    plugin_type = props["plugin_type"]
+    driver_name = config.driver_for(plugin_type)
+    vm_id = _property(props, "vmId", validate.uuid, required=False)
+    driver = load_driver(driver_name)
+    options = resolve_options(driver, config, driver_name, props)
+    return driver, HookContext(hook_point=hook_point.name, phase=hook_point.phase, properties=props,
+                               options=options, timeout=config.timeout, dry_run=request.dry_run,
+                               vnic_id=vnic_id, plugin_type=plugin_type, vm_id=vm_id, driver=driver_name)
+
+
+MAX_WAIT = 3600.0  # a driver's own wait (wait_bound) is believed up to this: validate.seconds' bound
+
+
+def wait_bound(request: Request, config: HostConfig) -> float:
+    """Seconds the driver says this vNIC call may wait beyond its external
+    calls (VifDriver.wait_bound), in [0, MAX_WAIT]; asked by the agent
+    before the call so that its deadline covers the wait. 0 for caps,
+    stats and requests that are not ours, and when the request is wrong
+    (the call itself reports that); a bug in the driver's wait_bound
+    raises."""
+    hook_point = HOOK_POINTS.get(request.hook_point)
+    if hook_point is None or hook_point.json or not is_ours(hook_point, request.properties, config):
+        return 0.0
+    try:
+        vnic_id = _property(request.properties, "vnic_id", validate.vnic_id, required=True)
+        driver, ctx = _vnic_call(hook_point, request, config, vnic_id)
+    except VifDriverError:
+        return 0.0
+    seconds = float(driver.wait_bound(ctx))
+    return min(seconds, MAX_WAIT) if seconds > 0 else 0.0  # NaN is not > 0
 
 
 def _handle_host(hook_point: HookPoint, request: Request, config: HostConfig) -> Response:

@@ -40,10 +40,11 @@ from vif_driver.hook.protocol import Request, Response
 HEADER = 4
 MAX_MESSAGE = 4 * 1024 * 1024  # caps and stats JSON can be large
 MAX_FIELDS = 4 * 1024  # properties (1024) + messages and actions
-DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout...
+DEADLINE_FACTOR = 2  # the agent answers within 2 x [vif-driver] timeout + the driver's wait...
 CLIENT_MARGIN = 5.0  # ...and a hook waits 5 s longer than the deadline announced
 FIRST_ANSWER = 5.0  # a hook waits this long for the agent's first message
-MAX_DEADLINE = 2 * 3600.0  # an announcement over this is not believed (config: timeout <= 3600)
+# an announcement over this is not believed: timeout and a driver's wait are each <= 3600
+MAX_DEADLINE = (DEADLINE_FACTOR + 1) * 3600.0
 
 REQUEST, DEADLINE, RESPONSE = b"request", b"deadline", b"response"
 
@@ -72,10 +73,11 @@ class AgentError(Exception):
 
 # --- wire format --------------------------------------------------------------
 
-def request_deadline(timeout: float) -> float:
+def request_deadline(timeout: float, wait: float = 0.0) -> float:
     """Seconds the agent allows one request, from the config's timeout (the
-    bound of each external call; a hook may make a few)."""
-    return timeout * DEADLINE_FACTOR
+    bound of each external call; a hook may make a few) and the wait the
+    driver declares for the call (VifDriver.wait_bound, e.g. plug_timeout)."""
+    return timeout * DEADLINE_FACTOR + wait
 
 
 def answer_bound(deadline_s: float) -> float:
@@ -84,11 +86,17 @@ def answer_bound(deadline_s: float) -> float:
 
 
 def message(kind: bytes, pairs: list[tuple[str, bytes | str]]) -> bytes:
-    """One framed message of ``kind`` with its key/value ``pairs``."""
+    """One framed message of ``kind`` with its key/value ``pairs``; text as
+    UTF-8, surrogate-escaped bytes as the bytes they stand for (encoded())."""
     fields = [kind]
     for key, value in pairs:
         fields.append(key.encode("ascii"))
-        fields.append(value.encode("utf-8") if isinstance(value, str) else value)
+        if isinstance(value, str):
+            try:
+                value = encoded(value)
+            except UnicodeEncodeError as e:
+                raise ProtocolError(f"field {key} holds {value[e.start:e.end]!r}, which no bytes encode") from None
+        fields.append(value)
     payload = b"".join(len(f).to_bytes(HEADER, "big") + f for f in fields)
     if len(payload) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(payload)} bytes is over the {MAX_MESSAGE}-byte limit")
@@ -128,11 +136,27 @@ def fields_of(payload: bytes | memoryview) -> tuple[bytes, list[tuple[str, memor
     return kind, pairs
 
 
+def encoded(value: str) -> bytes:
+    """``value`` as UTF-8, with the bytes that are not UTF-8 which
+    os.environ (or a file read with surrogateescape) holds as lone
+    surrogates U+DC80..U+DCFF put back as they were: VDSM's environment can
+    carry such bytes in a custom property. UnicodeEncodeError for any other
+    lone surrogate (no bytes stand for it)."""
+    return value.encode("utf-8", "surrogateescape")
+
+
 def text(value: bytes | memoryview, key: str) -> str:
     try:
         return str(value, "utf-8")
     except UnicodeDecodeError:
         raise ProtocolError(f"field {key} is not UTF-8") from None
+
+
+def environment_text(value: bytes | memoryview) -> str:
+    """A property value, message or action: UTF-8, where bytes that are not
+    become lone surrogates as in os.environ, so the agent's driver and the
+    hook's stderr see the very str a hook process would (encoded()'s inverse)."""
+    return str(value, "utf-8", "surrogateescape")
 
 
 def read_message(sock, max_size: int = MAX_MESSAGE, deadline: float | None = None) -> bytearray:
@@ -200,9 +224,22 @@ def is_property_name(name: str) -> bool:
 
 def properties_to_send(properties) -> dict[str, str]:
     """The environment entries that can be custom properties; the agent
-    refuses any other name, and values over its size limit."""
+    refuses any other name, and values over its size limit. A value with
+    bytes that are not UTF-8 (surrogate-escaped, see encoded()) goes as
+    those bytes; one no bytes encode (a lone surrogate outside
+    U+DC80..U+DCFF, which no environment holds) is left out."""
     return {k: v for k, v in properties.items()
-            if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v}
+            if is_property_name(k) and len(v) <= MAX_VALUE and "\0" not in v and _encodable(v)}
+
+
+def _encodable(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        encoded(value)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- the hook's call ------------------------------------------------------------
@@ -288,9 +325,9 @@ def response_of(pairs: list[tuple[str, memoryview]]) -> Answer:
     actions: list[str] = []
     for key, value in pairs:
         if key == "message":
-            messages.append(text(value, key))
+            messages.append(environment_text(value))
         elif key == "action":
-            actions.append(text(value, key))
+            actions.append(environment_text(value))
         elif key == "data" and data is None:
             if not bytes(value).isascii():  # stats and caps JSON are: no decode needed
                 text(value, key)

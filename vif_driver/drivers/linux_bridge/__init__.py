@@ -124,6 +124,14 @@ class LinuxBridgeDriver(VifDriver):
 
     # -- the API ------------------------------------------------------------
 
+    def wait_bound(self, properties: HookContext) -> float:
+        """The post-plug confirmations (_confirm) wait up to plug_timeout
+        (default: timeout) for the tap."""
+        if properties.hook_point not in _CONFIRMED:
+            return 0.0
+        options: Any = properties.options
+        return options["plug_timeout"] or properties.timeout
+
     def plug_device(self, domxml, properties: HookContext):
         """before: rewrite and build the network (update-device keeps the
         running tap's name). after: confirm the tap; after an update, drop

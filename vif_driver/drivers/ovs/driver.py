@@ -18,6 +18,7 @@ from vif_driver.provider_client.options import PROVIDER_OPTIONS
 
 NAME = "ovs"
 UPDATE = "before_update_device"
+CONFIRMING = ("after_device_create", "after_nic_hotplug", "after_device_migrate_destination")  # _confirm
 EXAMPLE_UUID = "6a9f5e2b-71a3-4c1e-9d1b-2f4e6a8c0b13"
 # The agent's kernel counters: re-read every COUNTERS_REFRESH s while stats
 # are asked for, used while at most COUNTERS_AGE s old (sampleTime says when)
@@ -99,6 +100,11 @@ class OvsDriver(VifDriver):
             if not db.bridge_exists(bridge):
                 raise HostError(f"bridge {bridge} does not exist in Open vSwitch on this host; create it "
                                 f"(ovs-vsctl add-br {bridge}) before migrating VMs with external vNICs here")
+
+    def wait_bound(self, properties) -> float:
+        """The post-plug confirmations (_confirm) wait up to plug_timeout
+        for the port; nothing else waits beyond its OVSDB calls."""
+        return properties.options["plug_timeout"] if properties.hook_point in CONFIRMING else 0.0
 
     # -- host hooks ---------------------------------------------------------------
     def get_caps(self, caps: dict, properties) -> dict:
@@ -314,9 +320,12 @@ class OvsDriver(VifDriver):
         in the agent only (waiting, bounded, for its first connection)."""
         if not self.resident or properties.dry_run:
             return None
+        from vif_driver.hook.client import request_deadline
         remote = properties.options["ovsdb"]
-        view = self._views.get(remote, remote, properties.timeout)
-        return view.client(properties.timeout) if view is not None else None
+        # kept while this call may use it: its deadline in the agent
+        view = self._views.get(remote, request_deadline(properties.timeout, properties.options["plug_timeout"]),
+                               remote, properties.timeout)
+        return view.client(properties.timeout)
 
 
 def _missing(counters: dict, rows: list[dict]) -> set[str]:

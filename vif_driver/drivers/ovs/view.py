@@ -8,7 +8,8 @@ connection every ovsdb.PROBE_MS, so a hung server drops it within twice
 that). The view is served only while the IDL is current (connected, with
 the server's contents); requests made while the first connection is being
 made wait for it (bounded by their timeout); otherwise the driver reads on
-a connection of its own, with that path's errors.
+a connection of its own, with that path's errors. Views of remotes the
+config no longer names are closed (Registry).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 from vif_driver.drivers.ovs.ovsdb import ERRORS, Client
@@ -64,6 +66,7 @@ class View:
 
     def _connect(self) -> None:
         delay = BACKOFF[0]
+        said = None  # the last failure logged: a repeat of it is only a debug line
         while True:
             with self._cond:
                 if self._closed:
@@ -75,6 +78,9 @@ class View:
             except Exception as e:  # noqa: BLE001 - OvsdbDown/Timeout, or a bug: never leave callers waiting
                 client.close()
                 level = logging.INFO if isinstance(e, ERRORS) else logging.WARNING
+                if str(e) == said:
+                    level = logging.DEBUG
+                said = str(e)
                 log.log(level, "OVSDB view of %s not connected: %s; retrying in %g s", self.remote, e, delay)
                 with self._cond:
                     self._starting = False
@@ -94,27 +100,84 @@ class View:
 
 
 class Registry:
-    """Resident workers (views) made on first use, one per key, at most
-    MAX of them; close() stops them all."""
+    """Resident workers (views) made on first use, one per key (a remote);
+    close() stops them all.
+
+    The agent holds one config, so the key asked for last is the one in
+    use; any other is closed once it has not been asked for within the
+    ``retire`` seconds its last caller gave (the longest that caller may
+    still use it: its deadline), so that a remote the config no longer
+    names is not reconnected to forever. Past MAX keys (a config changed
+    faster than that) the least recently asked for is closed at once: a
+    call still using it reads on a connection of its own."""
 
     MAX = 4
 
-    def __init__(self, make: Callable):
+    def __init__(self, make: Callable, what: str = "OVSDB view"):
         self._make = make  # make(*args) -> a started worker with close()
+        self._what = what
         self._lock = threading.Lock()
-        self._workers: dict = {}
+        self._workers: OrderedDict = OrderedDict()  # key -> [worker, last asked (monotonic), retire]
+        self._timer: threading.Timer | None = None
 
-    def get(self, key, *args):
-        """The worker for ``key``, made from ``args`` the first time; None
-        once MAX workers exist."""
+    def get(self, key, retire: float, *args):
+        """The worker for ``key``, made from ``args`` the first time; kept
+        at least ``retire`` seconds after this call."""
         with self._lock:
-            worker = self._workers.get(key)
-            if worker is None and len(self._workers) < self.MAX:
-                worker = self._workers[key] = self._make(*args)
-            return worker
+            entry = self._workers.get(key)
+            now = time.monotonic()
+            if entry is None:
+                entry = self._workers[key] = [self._make(*args), now, retire]
+            entry[1:] = [now, retire]
+            self._workers.move_to_end(key)
+            gone = [(k, f"the least recently asked for of over {self.MAX}") for k in list(self._workers)[:-self.MAX]]
+            gone += self._stale(now)
+            retired = [(k, self._workers.pop(k)[0], why) for k, why in gone]
+            self._schedule(now)
+        self._close(retired)
+        return entry[0]
+
+    def _stale(self, now: float) -> list:
+        """(key, why) of each worker but the last asked for past its retire time."""
+        last = next(reversed(self._workers), None)
+        return [(k, f"not asked for in {now - at:.0f} s, {last} is") for k, (_, at, retire) in self._workers.items()
+                if k != last and now - at >= retire]
+
+    def _schedule(self, now: float) -> None:
+        """A timer for the next retirement, when another worker than the
+        last asked for exists (under the lock)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        last = next(reversed(self._workers), None)
+        due = [at + retire for k, (_, at, retire) in self._workers.items() if k != last]
+        if due:
+            self._timer = threading.Timer(max(min(due) - now, 0) + 0.05, self._reap)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _reap(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            retired = [(k, self._workers.pop(k)[0], why) for k, why in self._stale(now)]
+            self._schedule(now)
+        self._close(retired)
+
+    def _close(self, retired: list) -> None:
+        """Close retired workers on a thread: a close may wait for a hung
+        server (bounded), and a request must not."""
+        for key, _worker, why in retired:
+            log.info("%s of %s closed: %s", self._what, key, why)
+        if retired:
+            threading.Thread(target=lambda: [w.close() for _, w, _ in retired],
+                             name=f"close {self._what}", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
-            workers, self._workers = list(self._workers.values()), {}
+            workers = [entry[0] for entry in self._workers.values()]
+            self._workers.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         for worker in workers:
             worker.close()

@@ -85,7 +85,7 @@ class LinuxBridgeDriver(VifDriver):
                     raise
                 return target
         try:
-            return naming.resolve(_with_underlay_mappings(options))
+            return naming.resolve(_with_underlay_mappings(options, ctx))
         except ValueError as e:
             raise InvalidInput(str(e)) from None
 
@@ -266,20 +266,25 @@ def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
-    interface = _with_underlay_mappings(options)["physical_interface_mappings"].get(mark[1])
+    interface = _with_underlay_mappings(options, ctx)["physical_interface_mappings"].get(mark[1])
     return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=options["uplink_kind"])
 
 
-def _with_underlay_mappings(options):
+def _with_underlay_mappings(options, ctx: HookContext):
     """The options with physical_interface_mappings completed by VDSM's
     underlay=physnet:NAME networks (vif_driver.core.underlay_state), which
-    win over the config's: one stat when there are none."""
+    win over the config's, one physical network per interface (what is left
+    out: one warning line): one stat when there are none."""
     from vif_driver.hook import netsetup
     if not os.path.exists(os.path.join(netsetup.state_dir(os.environ), netsetup.STATE)):
         return options
     from vif_driver.drivers.linux_bridge import underlays
+
+    def warn(text: str) -> None:
+        if text not in ctx.warnings:  # once per hook run, however often the mappings are needed
+            ctx.warn(text)
     merged = dict(options)
-    merged["physical_interface_mappings"] = underlays.mappings(options)
+    merged["physical_interface_mappings"] = underlays.mappings(options, warn)
     return merged
 
 

@@ -276,8 +276,11 @@ class Network:
         def current(nl: netlink.Session):
             bridge = nl.get(t.bridge)
             ports = [p for p in nl.links(master=bridge.index) if p.master == bridge.index] if bridge else []
-            return (bridge, nl.get(tap) if tap else None, ports, nl.get(t.uplink) if t.managed else None)
-        bridge, port, ports, uplink = self.read(current, f"check {t.describe()}")
+            uplink = nl.get(t.uplink) if t.managed else None
+            elsewhere = nl.get(index=uplink.master) if uplink is not None and uplink.master and (
+                bridge is None or uplink.master != bridge.index) else None
+            return bridge, nl.get(tap) if tap else None, ports, uplink, elsewhere
+        bridge, port, ports, uplink, elsewhere = self.read(current, f"check {t.describe()}")
         steps: list[tuple] = []
         if port is not None and bridge is not None and port.master == bridge.index:
             steps.append((f"detach leftover tap {tap} from bridge {t.bridge}", "set",
@@ -290,7 +293,12 @@ class Network:
         if remove_bridge:
             steps.append((f"delete bridge {t.bridge} (created by vif-driver, no port left)", "delete",
                           (t.bridge,), {}))
-        if (uplink is not None and _ours(uplink, t, "vlan") and not others and not claims
+        # The VLAN device goes only with this network's bridge: never one
+        # marked for another network (a physnet renamed, or two mapped to one
+        # interface) nor one that is a port of another bridge.
+        if elsewhere is not None:
+            self.record(f"kept {t.kind} {t.uplink}: a port of {elsewhere.name}, not of {t.bridge}")
+        elif (uplink is not None and _ours(uplink, t, "vlan") and not others and not claims
                 and (remove_bridge or bridge is None)):
             steps.append((f"delete {t.kind} {t.uplink} (created by vif-driver, bridge gone)", "delete",
                           (t.uplink,), {}))
@@ -312,8 +320,11 @@ class Network:
 
 
 def _ours(link: netlink.Link, target: naming.Target, role: str) -> bool:
+    """True when ``link`` carries this driver's mark for ``role`` of this
+    very network (physical network and VLAN): a device marked for another
+    network is that network's to change or remove."""
     mark = naming.parse_alias(link.alias)
-    return mark is not None and mark[0] == role
+    return mark is not None and mark[:3] == (role, target.physnet, str(target.vlan))
 
 
 def _check_admin_bridge(t: naming.Target, bridge) -> None:

@@ -1,0 +1,108 @@
+"""What vNICs and networks share on a host, through the installed hooks: a
+host interface (two physical networks mapped to it, a renamed physical
+network), a tap name (vNIC ids alike in their first 11 characters), a
+bridge and VLAN device (vNICs asking for different MTUs). Teardown of one
+never takes what another still uses."""
+
+import json
+import os
+
+import pytest
+
+from vif_driver.drivers.linux_bridge.naming import bridge_name
+
+from lb_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state
+
+BRIDGE = bridge_name("physnet1", 100)
+NET = {"physical_network": "physnet1", "segmentation_id": "100"}
+NET3 = {"physical_network": "physnet3", "segmentation_id": "100"}
+
+
+def _running(run_hook, config, host, vnic_id=VNIC_ID, net=NET, env=None):
+    """A vNIC plugged, its tap attached by "libvirt" and confirmed."""
+    plug = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(vnic_id, **net), config=config,
+                    env=env)
+    assert plug.rc == 0, plug.stderr
+    attach_tap(host, vnic_id, bridge_name(net["physical_network"], int(net["segmentation_id"])))
+    done = run_hook("after_device_create", "", device_properties=lb_props(vnic_id, **net), config=config, env=env)
+    assert done.rc == 0, done.stderr
+    return plug.text
+
+
+def _lines(run) -> list:
+    return run.stderr.strip().splitlines()
+
+
+@pytest.fixture
+def underlay_env(tmp_path):
+    """An environment whose vif-driver state dir records VDSM's
+    underlay=physnet:NAME networks, as network setup writes it."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    env = dict(os.environ, VIF_DRIVER_STATE_DIR=str(state_dir))
+    env.pop("VIF_DRIVER_CONFIG", None)
+
+    def record(physnets: dict) -> dict:
+        entries = {name: {"network": f"net-{name}", "device": device} for name, device in physnets.items()}
+        (state_dir / "underlays.json").write_text(json.dumps({"physnets": entries}))
+        return env
+    return record
+
+
+# -- a host interface -------------------------------------------------------
+
+def test_renamed_physnet_teardown_keeps_the_vlan_device_of_the_running_vm(run_hook, lb_config, host):
+    """VM A runs on physnet1/100 (eth1.100); the config then maps eth1 to
+    physnet3. A hotplug on physnet3/100 is refused (eth1.100 is a port of
+    A's bridge); the fail hook VDSM runs after it must leave eth1.100 on
+    A's bridge: its mark names physnet1, and it is another bridge's port."""
+    _running(run_hook, lb_config(), host)
+    before = state(host)
+    renamed = lb_config(name="renamed.conf", mappings="physnet3:eth1, physnet2:eth2")
+    props = lb_props(OTHER_VNIC, **NET3)
+    refused = run_hook("before_nic_hotplug", ENGINE_XML, device_properties=props, config=renamed)
+    assert refused.rc == 2 and refused.aborted
+    assert f"eth1.100 is already a port of {BRIDGE}" in refused.stderr
+    failed = run_hook("after_nic_hotplug_fail", ENGINE_XML, device_properties=props, config=renamed)
+    assert failed.rc == 0, failed.stderr
+    assert state(host) == before
+    assert host.links()["eth1.100"]["master"] == BRIDGE
+
+
+def test_a_free_vlan_device_marked_for_another_network_is_kept(run_hook, lb_config, host):
+    """eth1.100, marked for physnet1 and on no bridge (its bridge deleted by
+    hand): physnet3's teardown does not delete it."""
+    config = lb_config()
+    plug = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(**NET), config=config)
+    assert plug.rc == 0, plug.stderr
+    host.delete_link(BRIDGE)
+    renamed = lb_config(name="renamed.conf", mappings="physnet3:eth1")
+    run = run_hook("after_device_destroy", "", device_properties=lb_props(OTHER_VNIC, **NET3), config=renamed)
+    assert run.rc == 0, run.stderr
+    assert "eth1.100" in host.links()
+
+
+def test_underlay_physnet_on_a_mapped_interface_wins_with_one_warning(run_hook, lb_config, host, underlay_env):
+    """The config maps eth1 to physnet1 and VM A runs there; network setup
+    then records underlay=physnet:physnet3 on eth1. One physical network
+    per interface: physnet3 wins, physnet1's mapping is ignored with one
+    warning line; a physnet3/100 hotplug is refused (eth1.100 is A's) and
+    its fail hook leaves A's network whole."""
+    config = lb_config()
+    _running(run_hook, config, host)
+    before = state(host)
+    env = underlay_env({"physnet3": "eth1"})
+    props = lb_props(OTHER_VNIC, **NET3)
+    refused = run_hook("before_nic_hotplug", ENGINE_XML, device_properties=props, config=config, env=env)
+    assert refused.rc == 2
+    warning, error = _lines(refused)
+    assert "physnet1:eth1 of physical_interface_mappings ignored" in warning
+    assert "underlay=physnet:physnet3" in warning and "net-physnet3" in warning
+    assert f"eth1.100 is already a port of {BRIDGE}" in error
+    failed = run_hook("after_nic_hotplug_fail", ENGINE_XML, device_properties=props, config=config, env=env)
+    assert failed.rc == 0, failed.stderr
+    assert state(host) == before
+    unmapped = run_hook("before_nic_hotplug", ENGINE_XML, device_properties=lb_props(OTHER_VNIC, **NET),
+                        config=config, env=env)
+    assert unmapped.rc == 2 and "physical network 'physnet1' is not mapped" in unmapped.stderr
+    assert "physnet1:eth1 of physical_interface_mappings ignored" in _lines(unmapped)[0]

@@ -11,7 +11,7 @@ import pytest
 
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 
-from lb_helpers import ENGINE_XML, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state
+from lb_helpers import ENGINE_XML, ONLY_LB, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state
 
 BRIDGE = bridge_name("physnet1", 100)
 NET = {"physical_network": "physnet1", "segmentation_id": "100"}
@@ -106,3 +106,27 @@ def test_underlay_physnet_on_a_mapped_interface_wins_with_one_warning(run_hook, 
                         config=config, env=env)
     assert unmapped.rc == 2 and "physical network 'physnet1' is not mapped" in unmapped.stderr
     assert "physnet1:eth1 of physical_interface_mappings ignored" in _lines(unmapped)[0]
+
+
+# -- caps -------------------------------------------------------------------
+
+def test_caps_report_the_underlay_physnets_the_plugs_use(run_hook, config_file, host, tmp_path, underlay_env):
+    """No config mapping, eth2 recorded as underlay=physnet:physnet2: the
+    host plugs physnet2 vNICs, so caps report the mapping and the binding
+    host id."""
+    config = config_file(f"{ONLY_LB}\n[driver:linux_bridge]\nnetns = {host.name}\nlock_dir = {tmp_path}\n")
+    env = underlay_env({"physnet2": "eth2"})
+    run = run_hook("after_get_caps", {}, config=config, env=env)
+    assert run.rc == 0 and run.stderr == "", run.stderr
+    caps = run.json()
+    assert caps["vif_driver"]["drivers"]["linux_bridge"]["physical_interface_mappings"] == {"physnet2": "eth2"}
+    assert "LINUX_BRIDGE" in caps["openstack_binding_host_ids"]
+
+
+def test_two_underlay_physnets_on_one_device_keep_one(run_hook, lb_config, host, underlay_env):
+    env = underlay_env({"physnet4": "eth2", "physnet5": "eth2"})
+    run = run_hook("after_get_caps", {}, config=lb_config(mappings="physnet1:eth1"), env=env)
+    assert run.rc == 0, run.stderr
+    mappings = run.json()["vif_driver"]["drivers"]["linux_bridge"]["physical_interface_mappings"]
+    assert mappings == {"physnet1": "eth1", "physnet4": "eth2"}
+    assert len(_lines(run)) == 1 and "underlay=physnet:physnet5" in run.stderr and "ignored" in run.stderr

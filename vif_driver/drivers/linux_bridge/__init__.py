@@ -195,7 +195,8 @@ class LinuxBridgeDriver(VifDriver):
             section: dict = {}
             bound = stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
                                        configured=options["bridge"],
-                                       mappings=options["physical_interface_mappings"],
+                                       mappings=_with_underlay_mappings(options, properties)[
+                                           "physical_interface_mappings"],
                                        plugin_types=properties.plugin_types)
             properties.caps_section(caps).update(section)
             if bound is None:  # recorded, not warned: LINUX_BRIDGE is mapped by default on every host

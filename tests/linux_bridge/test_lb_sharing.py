@@ -11,11 +11,13 @@ import pytest
 
 from vif_driver.drivers.linux_bridge.naming import bridge_name
 
-from lb_helpers import ENGINE_XML, ONLY_LB, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state
+from lb_helpers import ENGINE_XML, ONLY_LB, OTHER_VNIC, VNIC_ID, attach_tap, lb_props, state, tap_of
 
 BRIDGE = bridge_name("physnet1", 100)
 NET = {"physical_network": "physnet1", "segmentation_id": "100"}
 NET3 = {"physical_network": "physnet3", "segmentation_id": "100"}
+# Two ids the driver accepts whose taps would share one name (tapport-0000).
+PORT_A, PORT_B = "port-000000-a", "port-000000-b"
 
 
 def _running(run_hook, config, host, vnic_id=VNIC_ID, net=NET, env=None):
@@ -130,3 +132,60 @@ def test_two_underlay_physnets_on_one_device_keep_one(run_hook, lb_config, host,
     mappings = run.json()["vif_driver"]["drivers"]["linux_bridge"]["physical_interface_mappings"]
     assert mappings == {"physnet1": "eth1", "physnet4": "eth2"}
     assert len(_lines(run)) == 1 and "underlay=physnet:physnet5" in run.stderr and "ignored" in run.stderr
+
+
+# -- a tap name -------------------------------------------------------------
+
+def test_a_vnic_whose_tap_name_is_a_running_vnics_is_refused(run_hook, lb_config, host):
+    """A runs port-000000-a (tap tapport-0000); a hotplug of port-000000-b
+    into another VM is refused in one line, and the fail hook VDSM runs
+    next leaves A's tap on its bridge and A's network in place."""
+    config = lb_config()
+    _running(run_hook, config, host, PORT_A)
+    before = state(host)
+    props = lb_props(PORT_B, **NET)
+    refused = run_hook("before_nic_hotplug", ENGINE_XML, device_properties=props, config=config,
+                       vm_id="1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5")
+    assert refused.rc == 2 and refused.aborted and len(_lines(refused)) == 1
+    assert f"tap name {tap_of(PORT_B)}" in refused.stderr and PORT_A in refused.stderr
+    failed = run_hook("after_nic_hotplug_fail", ENGINE_XML, device_properties=props, config=config)
+    assert failed.rc == 0, failed.stderr
+    assert state(host) == before
+    assert host.links()[tap_of(PORT_A)]["master"] == BRIDGE
+    # A leaves: its record goes with it, and B may have the name
+    host.delete_link(tap_of(PORT_A))
+    assert run_hook("after_device_destroy", "", device_properties=lb_props(PORT_A, **NET), config=config).rc == 0
+    _running(run_hook, config, host, PORT_B)
+
+
+def test_a_pending_plug_holds_its_tap_name(run_hook, lb_config, host):
+    """A's plug ran, libvirt has not made its tap yet: B is refused too."""
+    config = lb_config()
+    assert run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(PORT_A, **NET),
+                    config=config).rc == 0
+    refused = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(PORT_B, **NET),
+                       config=config)
+    assert refused.rc == 2 and PORT_A in refused.stderr
+
+
+def test_teardown_never_detaches_another_vnics_tap(run_hook, lb_config, host):
+    """The fail hook of B arrives although B's plug never ran here (or ran
+    with another config): A's tap, recorded for A, stays on the bridge."""
+    config = lb_config()
+    _running(run_hook, config, host, PORT_A)
+    before = state(host)
+    for hook in ("after_nic_hotplug_fail", "after_nic_hotunplug", "after_device_destroy"):
+        run = run_hook(hook, "", device_properties=lb_props(PORT_B, **NET), config=config)
+        assert run.rc == 0, (hook, run.stderr)
+        assert state(host) == before, hook
+
+
+def test_a_tap_on_a_bridge_recorded_for_no_vnic_is_refused(run_hook, lb_config, host):
+    """A tap with the derived name already on a bridge and recorded for no
+    vNIC (a VM started before this version, another tool's): refused."""
+    host.bridge("br-sharing")
+    host.tap(tap_of(VNIC_ID), master="br-sharing")
+    run = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(**NET), config=lb_config())
+    assert run.rc == 2 and len(_lines(run)) == 1
+    assert f"tap {tap_of(VNIC_ID)} exists, a port of br-sharing" in run.stderr
+    assert BRIDGE not in host.links()

@@ -96,6 +96,26 @@ class LinuxBridgeDriver(VifDriver):
         return Network(target, namespace=options["netns"], lock_dir=options["lock_dir"],
                        timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
 
+    @staticmethod
+    def _taps(ctx: HookContext):
+        from vif_driver.drivers.linux_bridge.taps import TapOwners
+        options: Any = ctx.options
+        return TapOwners(lock_dir=options["lock_dir"], namespace=options["netns"], timeout=ctx.timeout,
+                         dry_run=ctx.dry_run)
+
+    def _plug(self, target: naming.Target, ctx: HookContext) -> None:
+        """A plug that names the vNIC's tap (VM start, hotplug, migration
+        here): record the tap name as this vNIC's (refused while another
+        live vNIC has it), then build the network; a failed build drops the
+        record again."""
+        taps, tap = self._taps(ctx), tap_name(_vnic(ctx))
+        taps.take(tap, _vnic(ctx), ctx.vm_id)
+        try:
+            self._prepare(target, ctx)
+        except BaseException:
+            taps.drop(tap, _vnic(ctx))
+            raise
+
     def _prepare(self, target: naming.Target, ctx: HookContext, tap: str | None = None) -> None:
         """Build the network before the guest runs, and claim it for this
         vNIC until its tap is attached (a second claim of the same vNIC
@@ -135,7 +155,10 @@ class LinuxBridgeDriver(VifDriver):
         if properties.is_before:
             update = properties.hook_point == UPDATE
             rewrite(domxml, target.bridge, tap_name(_vnic(properties)), target.mtu, set_target=not update)
-            self._prepare(target, properties, _tap_of(domxml, _vnic(properties)) if update else None)
+            if update:
+                self._prepare(target, properties, _tap_of(domxml, _vnic(properties)))
+            else:
+                self._plug(target, properties)
             return domxml
         if properties.failed:
             self._undo_failed(target, domxml, properties)
@@ -160,10 +183,18 @@ class LinuxBridgeDriver(VifDriver):
     def unplug_device(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
             return  # the guest still uses the vNIC; never block an unplug
-        target = self._target(properties, domxml)
-        with self._network(target, properties) as network:
-            network.release(properties.vnic_id)
-            network.cleanup(tap_name(_vnic(properties)))
+        # Only a tap recorded as this vNIC's is detached: another vNIC whose
+        # id starts alike derives the same name.
+        taps, tap = self._taps(properties), tap_name(_vnic(properties))
+        mine = taps.mine(tap, _vnic(properties))
+        try:
+            target = self._target(properties, domxml)
+            with self._network(target, properties) as network:
+                network.release(properties.vnic_id)
+                network.cleanup(tap if mine else None)
+        finally:
+            if mine:
+                taps.drop(tap, _vnic(properties))
 
     def migration_source(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
@@ -175,11 +206,12 @@ class LinuxBridgeDriver(VifDriver):
             with self._network(target, properties) as network:
                 network.release(properties.vnic_id)
                 network.cleanup(None)
+        self._taps(properties).drop(tap_name(_vnic(properties)), _vnic(properties), only_if_gone=True)
 
     def migration_destination(self, domxml, properties: HookContext) -> None:
         target = self._target(properties)
         if properties.is_before:
-            self._prepare(target, properties)
+            self._plug(target, properties)
         else:
             self._confirm(target, properties)
 

@@ -18,7 +18,7 @@ import time
 from vif_driver.api import HostError, NotReady
 from vif_driver.core import netlink
 from vif_driver.core.netns import netns
-from vif_driver.drivers.linux_bridge import naming, view
+from vif_driver.drivers.linux_bridge import locks, naming, view
 
 CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
 _POLL = 0.05
@@ -54,25 +54,7 @@ class Network:
     # -- locking and claims -------------------------------------------------
 
     def __enter__(self) -> Network:
-        import fcntl
-        try:
-            os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise HostError(f"cannot use lock directory {self.lock_dir}: {e.strerror}; "
-                            f"fix lock_dir in [driver:linux_bridge] or its permissions") from None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise HostError(f"bridge {self.target.bridge} stayed locked by another hook for "
-                                    f"{self.timeout:g} s ({self._lock_path}); retry, or raise timeout") from None
-                time.sleep(0.01)
-        self._lock_fd = fd
+        self._lock_fd = locks.acquire(self.lock_dir, self._lock_path, self.timeout, f"bridge {self.target.bridge}")
         return self
 
     def __exit__(self, *exc) -> None:

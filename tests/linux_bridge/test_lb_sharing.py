@@ -189,3 +189,25 @@ def test_a_tap_on_a_bridge_recorded_for_no_vnic_is_refused(run_hook, lb_config, 
     assert run.rc == 2 and len(_lines(run)) == 1
     assert f"tap {tap_of(VNIC_ID)} exists, a port of br-sharing" in run.stderr
     assert BRIDGE not in host.links()
+
+
+# -- a bridge and VLAN device -------------------------------------------------
+
+def test_mtu_of_the_shared_devices_never_drops_below_a_vnics(run_hook, lb_config, host):
+    """A at 1400, then B asks for 1300: the bridge and VLAN device A's
+    frames cross stay at 1400 (B gets 1300 on its own tap through <mtu>);
+    C asks for 1420: both are raised."""
+    config = lb_config()
+    _running(run_hook, config, host, VNIC_ID, dict(NET, mtu="1400"))
+    plug = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(OTHER_VNIC, **NET, mtu="1300"),
+                    config=config)
+    assert plug.rc == 0, plug.stderr
+    assert '<mtu size="1300"/>' in plug.text
+    links = host.links()
+    assert links["eth1.100"]["mtu"] == 1400 and links[BRIDGE]["mtu"] == 1400
+    third = "7d6c5b4a-3928-4716-a5b4-c3d2e1f00f1e"
+    plug = run_hook("before_device_create", ENGINE_XML, device_properties=lb_props(third, **NET, mtu="1420"),
+                    config=config)
+    assert plug.rc == 0, plug.stderr
+    links = host.links()
+    assert links["eth1.100"]["mtu"] == 1420 and links[BRIDGE]["mtu"] == 1420

@@ -348,10 +348,13 @@ def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
         steps.append((f"create {t.kind} {t.uplink} (id {t.vlan} on {t.interface}, mtu {t.mtu or 'default'}, "
                       f"ifalias '{t.alias('vlan')}')", "add_uplink",
                       (t.kind, t.uplink, parent.index, t.vlan, t.mtu, t.alias("vlan")), {}))
+    # The bridge and VLAN device carry every vNIC of the network: raised to
+    # a vNIC's larger MTU, never lowered under the others (a vNIC asking for
+    # less has it on its own tap, through the XML's <mtu>).
     for name, link, role in ((t.uplink, uplink, "vlan"), (t.bridge, bridge, "bridge")):
-        if link is not None and t.mtu and link.mtu != t.mtu and _ours(link, t, role):
-            steps.append((f"set mtu {t.mtu} on {name}", "set", (name, f"set mtu {t.mtu} on {name}"),
-                          {"mtu": t.mtu}))
+        if link is not None and t.mtu and (link.mtu or 0) < t.mtu and _ours(link, t, role):
+            steps.append((f"raise mtu of {name} from {link.mtu} to {t.mtu}", "set",
+                          (name, f"set mtu {t.mtu} on {name}"), {"mtu": t.mtu}))
     if uplink is None or bridge is None or uplink.master != bridge.index or not uplink.up:
         steps.append((f"attach {t.uplink} to bridge {t.bridge}, up", "set",
                       (t.uplink, f"attach {t.uplink} to {t.bridge}"), {"master": t.bridge, "state": "up"}))

@@ -27,12 +27,13 @@ def host():
 @pytest.fixture
 def lb_config(config_file, host, tmp_path):
     """Write the host config for the driver in ``host``; extra lines go into
-    [driver:linux_bridge]."""
+    [driver:linux_bridge], ``mappings`` is its physical_interface_mappings."""
     kind = uplink_kind()
 
-    def write(extra: str = "", timeout: float = 5, name: str = "vif-driver.conf") -> str:
+    def write(extra: str = "", timeout: float = 5, name: str = "vif-driver.conf",
+              mappings: str = "physnet1:eth1, physnet2:eth2") -> str:
         lines = ["[vif-driver]", f"timeout = {timeout}", ONLY_LB, "[driver:linux_bridge]",
-                 f"netns = {host.name}", "physical_interface_mappings = physnet1:eth1, physnet2:eth2",
+                 f"netns = {host.name}", f"physical_interface_mappings = {mappings}",
                  f"lock_dir = {tmp_path / 'locks'}", f"uplink_kind = {kind}", "plug_timeout = 1"]
         return config_file("\n".join(lines) + "\n" + extra, name)
     return write

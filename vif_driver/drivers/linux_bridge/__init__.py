@@ -85,7 +85,7 @@ class LinuxBridgeDriver(VifDriver):
                     raise
                 return target
         try:
-            return naming.resolve(_with_underlay_mappings(options))
+            return naming.resolve(_with_underlay_mappings(options, ctx))
         except ValueError as e:
             raise InvalidInput(str(e)) from None
 
@@ -95,6 +95,26 @@ class LinuxBridgeDriver(VifDriver):
         options: Any = ctx.options
         return Network(target, namespace=options["netns"], lock_dir=options["lock_dir"],
                        timeout=ctx.timeout, record=ctx.record, dry_run=ctx.dry_run)
+
+    @staticmethod
+    def _taps(ctx: HookContext):
+        from vif_driver.drivers.linux_bridge.taps import TapOwners
+        options: Any = ctx.options
+        return TapOwners(lock_dir=options["lock_dir"], namespace=options["netns"], timeout=ctx.timeout,
+                         dry_run=ctx.dry_run)
+
+    def _plug(self, target: naming.Target, ctx: HookContext) -> None:
+        """A plug that names the vNIC's tap (VM start, hotplug, migration
+        here): record the tap name as this vNIC's (refused while another
+        live vNIC has it), then build the network; a failed build drops the
+        record again."""
+        taps, tap = self._taps(ctx), tap_name(_vnic(ctx))
+        taps.take(tap, _vnic(ctx), ctx.vm_id)
+        try:
+            self._prepare(target, ctx)
+        except BaseException:
+            taps.drop(tap, _vnic(ctx))
+            raise
 
     def _prepare(self, target: naming.Target, ctx: HookContext, tap: str | None = None) -> None:
         """Build the network before the guest runs, and claim it for this
@@ -143,7 +163,10 @@ class LinuxBridgeDriver(VifDriver):
         if properties.is_before:
             update = properties.hook_point == UPDATE
             rewrite(domxml, target.bridge, tap_name(_vnic(properties)), target.mtu, set_target=not update)
-            self._prepare(target, properties, _tap_of(domxml, _vnic(properties)) if update else None)
+            if update:
+                self._prepare(target, properties, _tap_of(domxml, _vnic(properties)))
+            else:
+                self._plug(target, properties)
             return domxml
         if properties.failed:
             self._undo_failed(target, domxml, properties)
@@ -168,10 +191,18 @@ class LinuxBridgeDriver(VifDriver):
     def unplug_device(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
             return  # the guest still uses the vNIC; never block an unplug
-        target = self._target(properties, domxml)
-        with self._network(target, properties) as network:
-            network.release(properties.vnic_id)
-            network.cleanup(tap_name(_vnic(properties)))
+        # Only a tap recorded as this vNIC's is detached: another vNIC whose
+        # id starts alike derives the same name.
+        taps, tap = self._taps(properties), tap_name(_vnic(properties))
+        mine = taps.mine(tap, _vnic(properties))
+        try:
+            target = self._target(properties, domxml)
+            with self._network(target, properties) as network:
+                network.release(properties.vnic_id)
+                network.cleanup(tap if mine else None)
+        finally:
+            if mine:
+                taps.drop(tap, _vnic(properties))
 
     def migration_source(self, domxml, properties: HookContext) -> None:
         if properties.is_before:
@@ -183,11 +214,12 @@ class LinuxBridgeDriver(VifDriver):
             with self._network(target, properties) as network:
                 network.release(properties.vnic_id)
                 network.cleanup(None)
+        self._taps(properties).drop(tap_name(_vnic(properties)), _vnic(properties), only_if_gone=True)
 
     def migration_destination(self, domxml, properties: HookContext) -> None:
         target = self._target(properties)
         if properties.is_before:
-            self._prepare(target, properties)
+            self._plug(target, properties)
         else:
             self._confirm(target, properties)
 
@@ -203,7 +235,8 @@ class LinuxBridgeDriver(VifDriver):
             section: dict = {}
             bound = stats.collect_caps(caps, section, namespace=options["netns"], timeout=properties.timeout,
                                        configured=options["bridge"],
-                                       mappings=options["physical_interface_mappings"],
+                                       mappings=_with_underlay_mappings(options, properties)[
+                                           "physical_interface_mappings"],
                                        plugin_types=properties.plugin_types)
             properties.caps_section(caps).update(section)
             if bound is None:  # recorded, not warned: LINUX_BRIDGE is mapped by default on every host
@@ -274,20 +307,25 @@ def _marked_target(bridge: str, ctx: HookContext) -> naming.Target:
     mark = naming.parse_alias(found.alias) if found is not None else None
     if mark is None or mark[0] != "bridge":
         return naming.Target(bridge)
-    interface = _with_underlay_mappings(options)["physical_interface_mappings"].get(mark[1])
+    interface = _with_underlay_mappings(options, ctx)["physical_interface_mappings"].get(mark[1])
     return naming.Target(bridge, mark[1], int(mark[2]), interface, kind=options["uplink_kind"])
 
 
-def _with_underlay_mappings(options):
+def _with_underlay_mappings(options, ctx: HookContext):
     """The options with physical_interface_mappings completed by VDSM's
     underlay=physnet:NAME networks (vif_driver.core.underlay_state), which
-    win over the config's: one stat when there are none."""
+    win over the config's, one physical network per interface (what is left
+    out: one warning line): one stat when there are none."""
     from vif_driver.hook import netsetup
     if not os.path.exists(os.path.join(netsetup.state_dir(os.environ), netsetup.STATE)):
         return options
     from vif_driver.drivers.linux_bridge import underlays
+
+    def warn(text: str) -> None:
+        if text not in ctx.warnings:  # once per hook run, however often the mappings are needed
+            ctx.warn(text)
     merged = dict(options)
-    merged["physical_interface_mappings"] = underlays.mappings(options)
+    merged["physical_interface_mappings"] = underlays.mappings(options, warn)
     return merged
 
 

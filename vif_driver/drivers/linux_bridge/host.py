@@ -18,7 +18,7 @@ import time
 from vif_driver.api import HostError, NotReady
 from vif_driver.core import netlink
 from vif_driver.core.netns import netns
-from vif_driver.drivers.linux_bridge import naming, view
+from vif_driver.drivers.linux_bridge import locks, naming, view
 
 CLAIM_TTL = 3600.0  # seconds; a claim older than this no longer keeps a bridge alive
 _POLL = 0.05
@@ -54,25 +54,7 @@ class Network:
     # -- locking and claims -------------------------------------------------
 
     def __enter__(self) -> Network:
-        import fcntl
-        try:
-            os.makedirs(self.lock_dir, mode=0o755, exist_ok=True)
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise HostError(f"cannot use lock directory {self.lock_dir}: {e.strerror}; "
-                            f"fix lock_dir in [driver:linux_bridge] or its permissions") from None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise HostError(f"bridge {self.target.bridge} stayed locked by another hook for "
-                                    f"{self.timeout:g} s ({self._lock_path}); retry, or raise timeout") from None
-                time.sleep(0.01)
-        self._lock_fd = fd
+        self._lock_fd = locks.acquire(self.lock_dir, self._lock_path, self.timeout, f"bridge {self.target.bridge}")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -276,8 +258,11 @@ class Network:
         def current(nl: netlink.Session):
             bridge = nl.get(t.bridge)
             ports = [p for p in nl.links(master=bridge.index) if p.master == bridge.index] if bridge else []
-            return (bridge, nl.get(tap) if tap else None, ports, nl.get(t.uplink) if t.managed else None)
-        bridge, port, ports, uplink = self.read(current, f"check {t.describe()}")
+            uplink = nl.get(t.uplink) if t.managed else None
+            elsewhere = nl.get(index=uplink.master) if uplink is not None and uplink.master and (
+                bridge is None or uplink.master != bridge.index) else None
+            return bridge, nl.get(tap) if tap else None, ports, uplink, elsewhere
+        bridge, port, ports, uplink, elsewhere = self.read(current, f"check {t.describe()}")
         steps: list[tuple] = []
         if port is not None and bridge is not None and port.master == bridge.index:
             steps.append((f"detach leftover tap {tap} from bridge {t.bridge}", "set",
@@ -290,7 +275,12 @@ class Network:
         if remove_bridge:
             steps.append((f"delete bridge {t.bridge} (created by vif-driver, no port left)", "delete",
                           (t.bridge,), {}))
-        if (uplink is not None and _ours(uplink, t, "vlan") and not others and not claims
+        # The VLAN device goes only with this network's bridge: never one
+        # marked for another network (a physnet renamed, or two mapped to one
+        # interface) nor one that is a port of another bridge.
+        if elsewhere is not None:
+            self.record(f"kept {t.kind} {t.uplink}: a port of {elsewhere.name}, not of {t.bridge}")
+        elif (uplink is not None and _ours(uplink, t, "vlan") and not others and not claims
                 and (remove_bridge or bridge is None)):
             steps.append((f"delete {t.kind} {t.uplink} (created by vif-driver, bridge gone)", "delete",
                           (t.uplink,), {}))
@@ -312,8 +302,11 @@ class Network:
 
 
 def _ours(link: netlink.Link, target: naming.Target, role: str) -> bool:
+    """True when ``link`` carries this driver's mark for ``role`` of this
+    very network (physical network and VLAN): a device marked for another
+    network is that network's to change or remove."""
     mark = naming.parse_alias(link.alias)
-    return mark is not None and mark[0] == role
+    return mark is not None and mark[:3] == (role, target.physnet, str(target.vlan))
 
 
 def _check_admin_bridge(t: naming.Target, bridge) -> None:
@@ -355,10 +348,13 @@ def _plan(t: naming.Target, parent, uplink, bridge, master) -> list:
         steps.append((f"create {t.kind} {t.uplink} (id {t.vlan} on {t.interface}, mtu {t.mtu or 'default'}, "
                       f"ifalias '{t.alias('vlan')}')", "add_uplink",
                       (t.kind, t.uplink, parent.index, t.vlan, t.mtu, t.alias("vlan")), {}))
+    # The bridge and VLAN device carry every vNIC of the network: raised to
+    # a vNIC's larger MTU, never lowered under the others (a vNIC asking for
+    # less has it on its own tap, through the XML's <mtu>).
     for name, link, role in ((t.uplink, uplink, "vlan"), (t.bridge, bridge, "bridge")):
-        if link is not None and t.mtu and link.mtu != t.mtu and _ours(link, t, role):
-            steps.append((f"set mtu {t.mtu} on {name}", "set", (name, f"set mtu {t.mtu} on {name}"),
-                          {"mtu": t.mtu}))
+        if link is not None and t.mtu and (link.mtu or 0) < t.mtu and _ours(link, t, role):
+            steps.append((f"raise mtu of {name} from {link.mtu} to {t.mtu}", "set",
+                          (name, f"set mtu {t.mtu} on {name}"), {"mtu": t.mtu}))
     if uplink is None or bridge is None or uplink.master != bridge.index or not uplink.up:
         steps.append((f"attach {t.uplink} to bridge {t.bridge}, up", "set",
                       (t.uplink, f"attach {t.uplink} to {t.bridge}"), {"master": t.bridge, "state": "up"}))

@@ -7,26 +7,70 @@ network-setup gate watches it, so the next plug's VLANs are guarded."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from vif_driver.api import HookContext, Underlay
+from vif_driver.core import validate
 from vif_driver.drivers.linux_bridge import naming
 
 
-def mappings(options) -> dict[str, str]:
+def mappings(options, warn: Callable[[str], None] | None = None) -> dict[str, str]:
     """physnet -> interface: the config's, then underlay=physnet:NAME
-    networks of VDSM (vif_driver.core.underlay_state), which win."""
-    from vif_driver.core import underlay_state
-    merged = dict(options["physical_interface_mappings"])
-    merged.update(underlay_state.physnet_devices())  # the process's own environment, never a vNIC's
+    networks of VDSM (vif_driver.core.underlay_state), which win. One
+    physical network per interface, as the config parser demands of the
+    config alone: a config mapping of an underlay's device to another
+    physnet, or a second underlay physnet on one device, is left out with
+    one ``warn`` line each."""
+    merged, _ignored = merge(options["physical_interface_mappings"], warn)
     return merged
+
+
+def merge(config: dict[str, str], warn: Callable[[str], None] | None = None,
+          recorded: dict | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(mappings, physnet -> interface of the mappings left out)."""
+    from vif_driver.core import underlay_state
+    if recorded is None:  # the process's own environment, never a vNIC's
+        recorded = underlay_state.load().get("physnets") or {}
+    say = warn or (lambda text: None)
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}  # interface -> the underlay physnet on it
+    ignored: dict[str, str] = {}
+    for physnet, entry in sorted(recorded.items() if isinstance(recorded, dict) else ()):
+        found = entry.get("device") if isinstance(entry, dict) else None
+        network = entry.get("network") if isinstance(entry, dict) else None
+        try:
+            validate.physnet(physnet)
+            device = validate.ifname(found if isinstance(found, str) else "")
+        except ValueError as e:
+            say(f"underlay=physnet:{physnet} of network {network} ignored: {e}")
+            continue
+        if device in owner:
+            ignored[physnet] = device
+            say(f"underlay=physnet:{physnet} of network {network} ignored: {device} carries "
+                f"underlay=physnet:{owner[device]}; one physnet per interface")
+            continue
+        merged[physnet], owner[device] = device, physnet
+    for physnet, interface in config.items():
+        if physnet in merged:
+            continue  # the underlay's device wins
+        if interface in owner:
+            ignored[physnet] = interface
+            network = recorded[owner[interface]].get("network")
+            say(f"{physnet}:{interface} of physical_interface_mappings ignored: {interface} carries "
+                f"underlay=physnet:{owner[interface]} (network {network}); one physnet per interface")
+            continue
+        merged[physnet] = interface
+    return merged, ignored
 
 
 def collect(ctx: HookContext) -> list[Underlay]:
     """One netlink dump of the driver's namespace's links."""
     from vif_driver.core import netlink
     options: Any = ctx.options
-    mapped = mappings(options)
+    # Guarded: every physnet mapped to an interface, a left-out one included
+    # (vNICs may still run on it).
+    merged, ignored = merge(options["physical_interface_mappings"])
+    mapped = list(merged.items()) + list(ignored.items())
     if not mapped:
         return []
     links = netlink.run(lambda session: session.links(), namespace=options["netns"], timeout=ctx.timeout,
@@ -44,7 +88,7 @@ def collect(ctx: HookContext) -> list[Underlay]:
         elif segment.isdigit():
             uplinks[(physnet, int(segment))] = link
     found = []
-    for physnet, interface in sorted(mapped.items()):
+    for physnet, interface in sorted(mapped):
         mine = bridges.get(physnet, {})
         vlans: dict[int, str] = {}
         users = 0

@@ -273,7 +273,11 @@ def check_drivers(report: Report, cfg) -> None:
         if name == "ovs":
             check_ovs(report, options, cfg.timeout)
         elif name == "linux_bridge" and not options.get("netns"):
-            bridge, mappings = options.get("bridge"), options.get("physical_interface_mappings")
+            from vif_driver.drivers.linux_bridge import underlays
+            bridge = options.get("bridge")
+            # what plugs use: the config's mappings and the underlay=physnet: networks
+            mappings = underlays.mappings(options, lambda text: report.warn(
+                f"linux_bridge: {text}", "map one physical network per interface"))
             if isinstance(bridge, str) and bridge:
                 _check_link(report, name, bridge)
             for uplink in (mappings.values() if isinstance(mappings, dict) else ()):
